@@ -1,0 +1,25 @@
+import { EventEmitter } from 'node:events';
+import type { TaskSignals } from '../../ports/task-signals.js';
+
+/** Task signals within one process. */
+export class LocalSignals implements TaskSignals {
+  private readonly emitter = new EventEmitter().setMaxListeners(0);
+
+  queued(): void {
+    this.emitter.emit('queued');
+  }
+
+  stop(taskId: string): void {
+    this.emitter.emit('stop', taskId);
+  }
+
+  onQueued(listener: () => void): () => void {
+    this.emitter.on('queued', listener);
+    return () => this.emitter.off('queued', listener);
+  }
+
+  onStop(listener: (taskId: string) => void): () => void {
+    this.emitter.on('stop', listener);
+    return () => this.emitter.off('stop', listener);
+  }
+}

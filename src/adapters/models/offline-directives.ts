@@ -1,0 +1,100 @@
+/**
+ * The offline model's script language. Each line of the latest user message may be a directive:
+ *
+ *   $ <command>     run_command {command}
+ *   ls [path]       list_directory {path}   (default ".")
+ *   cat <path>      read_file {path}
+ *   write <path>    write_file {path, content}; content = following lines up to a line "EOF"
+ *   & <directive>   a tool directive that joins the previous step (parallel tool calls)
+ *   think <text>    a thought
+ *   sleep <ms>      wait that long (cancellable)
+ *   fail <text>     the turn fails with that message
+ *
+ * Other lines are plain text. Directives are grouped into steps: the thoughts and sleeps before a
+ * tool call (or before the final answer) belong to that step.
+ */
+export type Action =
+  | { kind: 'think'; text: string }
+  | { kind: 'sleep'; ms: number }
+  | { kind: 'fail'; text: string };
+
+export interface ToolCallPlan {
+  toolName: 'run_command' | 'list_directory' | 'read_file' | 'write_file';
+  input: Record<string, string>;
+}
+
+export interface Step {
+  actions: Action[];
+  toolCalls: ToolCallPlan[];
+}
+
+export interface Script {
+  /** Steps that end in tool calls, in order. */
+  toolSteps: Step[];
+  /** Thoughts, sleeps or a failure before the final answer. */
+  final: Step;
+  /** True when the message held at least one directive. */
+  hasDirectives: boolean;
+}
+
+export function parseScript(message: string): Script {
+  const lines = message.split(/\r?\n/);
+  const toolSteps: Step[] = [];
+  let current: Step = { actions: [], toolCalls: [] };
+  let hasDirectives = false;
+
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const joins = line.startsWith('& ');
+    const body = joins ? line.slice(2) : line;
+    const call = parseToolCall(body, lines, i);
+    if (call) {
+      hasDirectives = true;
+      i = call.nextIndex;
+      const previous = toolSteps[toolSteps.length - 1];
+      if (joins && previous && current.actions.length === 0) previous.toolCalls.push(call.plan);
+      else {
+        current.toolCalls.push(call.plan);
+        toolSteps.push(current);
+        current = { actions: [], toolCalls: [] };
+      }
+      continue;
+    }
+    const action = parseAction(line);
+    if (action) {
+      hasDirectives = true;
+      current.actions.push(action);
+      if (action.kind === 'fail') break;
+    }
+  }
+  return { toolSteps, final: current, hasDirectives };
+}
+
+function parseToolCall(line: string, lines: string[], index: number): { plan: ToolCallPlan; nextIndex: number } | null {
+  if (line.startsWith('$ ')) {
+    return { plan: { toolName: 'run_command', input: { command: line.slice(2) } }, nextIndex: index };
+  }
+  let match = /^ls(?:\s+(.+))?$/.exec(line);
+  if (match) return { plan: { toolName: 'list_directory', input: { path: match[1]?.trim() || '.' } }, nextIndex: index };
+  match = /^cat\s+(.+)$/.exec(line);
+  if (match) return { plan: { toolName: 'read_file', input: { path: match[1]!.trim() } }, nextIndex: index };
+  match = /^write\s+(.+)$/.exec(line);
+  if (match) {
+    const content: string[] = [];
+    let i = index + 1;
+    while (i < lines.length && lines[i] !== 'EOF') content.push(lines[i++]!);
+    const text = content.length > 0 ? content.join('\n') + '\n' : '';
+    return { plan: { toolName: 'write_file', input: { path: match[1]!.trim(), content: text } }, nextIndex: i };
+  }
+  return null;
+}
+
+function parseAction(line: string): Action | null {
+  let match = /^think\s+(.+)$/.exec(line);
+  if (match) return { kind: 'think', text: match[1]!.trim() };
+  match = /^sleep\s+(\d+)\s*$/.exec(line);
+  if (match) return { kind: 'sleep', ms: Number(match[1]) };
+  match = /^fail\s+(.+)$/.exec(line);
+  if (match) return { kind: 'fail', text: match[1]!.trim() };
+  return null;
+}

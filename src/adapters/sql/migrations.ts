@@ -1,0 +1,98 @@
+import type { Database, Dialect } from '../../ports/database.js';
+
+/**
+ * One ordered list of schema changes for every backend. Each entry is applied once, in its own
+ * transaction, and recorded in `schema_migrations`. Never edit an entry that has shipped: add one.
+ */
+const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect) => string[] }[] = [
+  {
+    version: 1,
+    name: 'users, keys, tasks, messages, events',
+    statements: () => [
+      `CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        key_hash TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE tasks (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        api_key_id TEXT,
+        session_id TEXT NOT NULL,
+        conversation_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL,
+        system_prompt TEXT,
+        show_in_history INTEGER NOT NULL,
+        auto_execute INTEGER NOT NULL,
+        env TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        completed_at TEXT,
+        last_activity_at TEXT NOT NULL,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        turn INTEGER NOT NULL DEFAULT 1,
+        turn_start_seq BIGINT NOT NULL DEFAULT 0,
+        last_event_seq BIGINT NOT NULL DEFAULT 0,
+        queued_at TEXT,
+        lease_owner TEXT,
+        lease_expires_at TEXT
+      )`,
+      `CREATE INDEX tasks_by_activity ON tasks (user_id, last_activity_at DESC, id DESC)`,
+      `CREATE INDEX tasks_queued ON tasks (queued_at, id) WHERE queued_at IS NOT NULL`,
+      `CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE lease_owner IS NOT NULL`,
+      `CREATE TABLE messages (
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        seq INTEGER NOT NULL,
+        turn INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attached_files TEXT,
+        thoughts TEXT,
+        tool_calls TEXT,
+        PRIMARY KEY (task_id, seq)
+      )`,
+      `CREATE TABLE events (
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        seq BIGINT NOT NULL,
+        turn INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (task_id, seq)
+      )`,
+      `CREATE TABLE model_messages (
+        task_id TEXT NOT NULL REFERENCES tasks(id),
+        seq INTEGER NOT NULL,
+        turn INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (task_id, seq)
+      )`,
+    ],
+  },
+];
+
+export async function migrate(db: Database): Promise<void> {
+  await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const done = new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+  for (const migration of MIGRATIONS) {
+    if (done.has(migration.version)) continue;
+    await db.transaction(async (tx) => {
+      for (const statement of migration.statements(db.dialect)) await tx.run(statement);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        migration.version,
+        migration.name,
+        new Date().toISOString(),
+      ]);
+    });
+  }
+}

@@ -1,0 +1,263 @@
+import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
+import type { Message, Task } from '../../core/tasks/task-types.js';
+import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+import { TurnLost, type TaskStore, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import {
+  INSERT_MESSAGE,
+  TASK_COLUMNS,
+  eventFromRow,
+  messageFromRow,
+  messageParams,
+  taskFromRow,
+  type EventRow,
+  type MessageRow,
+  type TaskRow,
+} from './task-rows.js';
+
+const EXECUTING = `('pending', 'running', 'awaiting_approval')`;
+const IDLE = `('completed', 'failed', 'cancelled')`;
+const EVENT_BATCH = 500;
+
+export class SqlTaskStore implements TaskStore {
+  /** Row lock for read-then-write transactions; SQLite transactions are already exclusive. */
+  private readonly forUpdate: string;
+
+  constructor(private readonly db: Database) {
+    this.forUpdate = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+  }
+
+  async create(task: Task, firstMessage: Message): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
+           show_in_history, auto_execute, env, error, created_at, started_at, completed_at, last_activity_at,
+           message_count, turn, turn_start_seq, last_event_seq, queued_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          task.id,
+          task.userId,
+          task.apiKeyId,
+          task.sessionId,
+          task.conversationId,
+          task.status,
+          task.message,
+          task.systemPrompt,
+          task.showInHistory ? 1 : 0,
+          task.autoExecute ? 1 : 0,
+          task.env ? JSON.stringify(task.env) : null,
+          task.error,
+          task.createdAt,
+          task.startedAt,
+          task.completedAt,
+          task.lastActivityAt,
+          task.messageCount,
+          task.turn,
+          task.turnStartSeq,
+          task.lastEventSeq,
+          task.createdAt,
+        ],
+      );
+      await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
+    });
+  }
+
+  async get(id: string, userId?: string): Promise<Task | undefined> {
+    return this.read(this.db, id, userId);
+  }
+
+  async list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
+    const rows = await this.db.all<TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id
+        WHERE t.user_id = ? ORDER BY t.last_activity_at DESC, t.id DESC LIMIT ? OFFSET ?`,
+      [userId, limit, offset],
+    );
+    const count = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM tasks WHERE user_id = ?', [userId]);
+    return { tasks: rows.map(taskFromRow), total: Number(count?.n ?? 0) };
+  }
+
+  async messages(taskId: string): Promise<Message[]> {
+    const rows = await this.db.all<MessageRow>(
+      'SELECT seq, turn, role, content, created_at, attached_files, thoughts, tool_calls FROM messages WHERE task_id = ? ORDER BY seq',
+      [taskId],
+    );
+    return rows.map(messageFromRow);
+  }
+
+  async startFollowUp(
+    taskId: string,
+    userId: string,
+    message: Omit<Message, 'seq' | 'turn'>,
+    now: string,
+  ): Promise<Task | 'busy' | undefined> {
+    return this.db.transaction(async (tx) => {
+      const task = await this.read(tx, taskId, userId, true);
+      if (!task) return undefined;
+      const opened = await tx.run(
+        `UPDATE tasks SET status = 'running', turn = turn + 1, turn_start_seq = last_event_seq, started_at = ?,
+           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1
+         WHERE id = ? AND status IN ${IDLE}`,
+        [now, now, now, taskId],
+      );
+      if (opened.changes === 0) return 'busy';
+      await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn: task.turn + 1 }));
+      return this.read(tx, taskId, userId);
+    });
+  }
+
+  async claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined> {
+    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    const claimed = await this.db.all<{ id: string }>(
+      `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
+         started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
+       WHERE id = (SELECT id FROM tasks WHERE queued_at IS NOT NULL AND lease_owner IS NULL
+                    ORDER BY queued_at, id LIMIT 1${skipLocked})
+       RETURNING id`,
+      [owner, leaseUntil, now, now],
+    );
+    const id = claimed[0]?.id;
+    return id ? this.get(id) : undefined;
+  }
+
+  async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void> {
+    if (taskIds.length === 0) return;
+    const marks = taskIds.map(() => '?').join(', ');
+    await this.db.run(`UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND id IN (${marks})`, [leaseUntil, owner, ...taskIds]);
+  }
+
+  async abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]> {
+    const rows = await this.db.all<TaskRow & { lease_owner: string }>(
+      `SELECT ${TASK_COLUMNS}, t.lease_owner FROM tasks t JOIN users u ON u.id = t.user_id
+        WHERE t.lease_owner IS NOT NULL${now === null ? '' : ' AND t.lease_expires_at < ?'}`,
+      now === null ? [] : [now],
+    );
+    return rows.map((row) => ({ task: taskFromRow(row), leaseOwner: row.lease_owner }));
+  }
+
+  async appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string): Promise<LoggedEvent[]> {
+    if (events.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const [where, params] = fenceClause(fence);
+      const bumped = await tx.all<{ last_event_seq: number | string }>(
+        `UPDATE tasks SET last_event_seq = last_event_seq + ? WHERE ${where} RETURNING last_event_seq`,
+        [events.length, ...params],
+      );
+      if (bumped.length === 0) throw new TurnLost(fence.taskId);
+      const first = Number(bumped[0]!.last_event_seq) - events.length + 1;
+      const logged = events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: first + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
+      await insertEvents(tx, logged);
+      return logged;
+    });
+  }
+
+  async eventsAfter(taskId: string, afterSeq: number, limit: number): Promise<LoggedEvent[]> {
+    const rows = await this.db.all<EventRow>(
+      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      [taskId, afterSeq, limit],
+    );
+    return rows.map(eventFromRow);
+  }
+
+  async lastEvent(taskId: string): Promise<LoggedEvent | undefined> {
+    const row = await this.db.get<EventRow>(
+      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? ORDER BY seq DESC LIMIT 1',
+      [taskId],
+    );
+    return row ? eventFromRow(row) : undefined;
+  }
+
+  async endTurn(
+    fence: TurnFence,
+    decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding,
+    now: string,
+  ): Promise<LoggedEvent | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [where, params] = fenceClause(fence);
+      const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
+      if (!held) return undefined;
+      const task = (await this.read(tx, fence.taskId))!;
+      const rows = await tx.all<EventRow>(
+        'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
+        [fence.taskId, task.turnStartSeq],
+      );
+      const ending = decide(rows.map(eventFromRow), task);
+      const seq = task.lastEventSeq + 1;
+      const keepsMessage = ending.assistant !== null;
+      await tx.run(
+        `UPDATE tasks SET status = ?, error = ?, completed_at = ?, last_activity_at = ?, last_event_seq = ?,
+           lease_owner = NULL, lease_expires_at = NULL, queued_at = NULL, message_count = message_count + ?
+         WHERE id = ?`,
+        [ending.status, ending.error, now, now, seq, keepsMessage ? 1 : 0, fence.taskId],
+      );
+      const terminal = { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent;
+      await insertEvents(tx, [terminal]);
+      if (ending.assistant) {
+        await tx.run(
+          INSERT_MESSAGE,
+          messageParams(fence.taskId, { ...ending.assistant, seq: task.messageCount + 1, turn: fence.turn, createdAt: now }),
+        );
+      }
+      return terminal;
+    });
+  }
+
+  async appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      const [where, params] = fenceClause(fence);
+      const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
+      if (!held) throw new TurnLost(fence.taskId);
+      const last = await tx.get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM model_messages WHERE task_id = ?', [fence.taskId]);
+      let seq = Number(last?.seq ?? 0);
+      for (const message of messages) {
+        seq += 1;
+        await tx.run('INSERT INTO model_messages (task_id, seq, turn, body) VALUES (?, ?, ?, ?)', [
+          fence.taskId,
+          seq,
+          fence.turn,
+          JSON.stringify(message),
+        ]);
+      }
+    });
+  }
+
+  async modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]> {
+    const rows = await this.db.all<{ turn: number; body: string }>('SELECT turn, body FROM model_messages WHERE task_id = ? ORDER BY seq', [taskId]);
+    return rows.map((r) => ({ turn: Number(r.turn), body: JSON.parse(r.body) }));
+  }
+
+  private async read(executor: SqlExecutor, id: string, userId?: string, lock = false): Promise<Task | undefined> {
+    const row = await executor.get<TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id
+        WHERE t.id = ?${userId === undefined ? '' : ' AND t.user_id = ?'}${lock ? this.forUpdate.replace('FOR UPDATE', 'FOR UPDATE OF t') : ''}`,
+      userId === undefined ? [id] : [id, userId],
+    );
+    return row ? taskFromRow(row) : undefined;
+  }
+}
+
+/** The WHERE clause that holds while the fenced turn is still the writer's to write. */
+function fenceClause(fence: TurnFence): [string, SqlValue[]] {
+  const params: SqlValue[] = [fence.taskId, fence.turn];
+  let where = `id = ? AND turn = ? AND status IN ${EXECUTING}`;
+  if (fence.leaseOwner !== undefined) {
+    where += ' AND lease_owner = ?';
+    params.push(fence.leaseOwner);
+  }
+  if (fence.leaseExpiredBefore !== undefined) {
+    where += ' AND lease_expires_at < ?';
+    params.push(fence.leaseExpiredBefore);
+  }
+  return [where, params];
+}
+
+async function insertEvents(tx: SqlExecutor, events: readonly LoggedEvent[]): Promise<void> {
+  for (let start = 0; start < events.length; start += EVENT_BATCH) {
+    const batch = events.slice(start, start + EVENT_BATCH);
+    const params: SqlValue[] = [];
+    for (const e of batch) params.push(e.taskId, e.seq, e.turn, e.type, JSON.stringify(e.data), e.createdAt);
+    await tx.run(
+      `INSERT INTO events (task_id, seq, turn, type, data, created_at) VALUES ${batch.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      params,
+    );
+  }
+}

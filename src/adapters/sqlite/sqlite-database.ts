@@ -1,0 +1,88 @@
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+
+/**
+ * The database port on one SQLite file (WAL mode).
+ *
+ * better-sqlite3 is synchronous, so a transaction whose body awaits would let other callers'
+ * statements slip into it between awaits. Transactions therefore run one at a time, and plain
+ * statements wait while one is open.
+ */
+export class SqliteDatabase implements Database {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: BetterSqlite3.Database;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private txTail: Promise<unknown> = Promise.resolve();
+  private openTx: Promise<unknown> | null = null;
+  private readonly direct: SqlExecutor;
+
+  constructor(file: string) {
+    this.db = new BetterSqlite3(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.direct = {
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).all(...params) as T[],
+      get: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).get(...params) as T | undefined,
+      run: async (sql: string, params: readonly SqlValue[] = []) => ({ changes: this.prepare(sql).run(...params).changes }),
+    };
+  }
+
+  async all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    await this.outsideTransactions();
+    return this.direct.all<T>(sql, params);
+  }
+
+  async get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
+    await this.outsideTransactions();
+    return this.direct.get<T>(sql, params);
+  }
+
+  async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
+    await this.outsideTransactions();
+    return this.direct.run(sql, params);
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const result = this.txTail.then(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const value = await fn(this.direct);
+        this.db.exec('COMMIT');
+        return value;
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.txTail = settled;
+    this.openTx = settled;
+    void settled.then(() => {
+      if (this.openTx === settled) this.openTx = null;
+    });
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.txTail;
+    if (this.db.open) this.db.close();
+  }
+
+  private async outsideTransactions(): Promise<void> {
+    while (this.openTx) await this.openTx;
+  }
+
+  private prepare(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}

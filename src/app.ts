@@ -1,0 +1,101 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { LocalSignals } from './adapters/memory/local-signals.js';
+import { resolveModel } from './adapters/models/model-registry.js';
+import { LocalCommandRunner } from './adapters/process/local-command-runner.js';
+import { openSqlStorage } from './adapters/sql/sql-storage.js';
+import { SqliteDatabase } from './adapters/sqlite/sqlite-database.js';
+import type { Config } from './config.js';
+import { ToolExecutor } from './core/agent/tools.js';
+import { ApiKeys } from './core/auth/api-keys.js';
+import { EventHub } from './core/events/event-hub.js';
+import { recoverAbandonedTurns } from './core/runner/recovery.js';
+import { TurnRunner } from './core/runner/turn-runner.js';
+import { WorkerPool } from './core/runner/worker-pool.js';
+import { SecretVault } from './core/tasks/secret-vault.js';
+import { TaskService } from './core/tasks/task-service.js';
+import { Workspaces } from './core/workspace/workspaces.js';
+import { buildHttpServer } from './faces/http/server.js';
+import type { Logger } from './logger.js';
+import type { Storage } from './ports/storage.js';
+
+const MB = 1024 * 1024;
+const LEASE_MS = 30_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface Kiln {
+  /** Recovers interrupted work, starts the workers, then listens. Resolves with the URL served. */
+  start(): Promise<string>;
+  /** Stops taking requests, lets running turns finish (briefly), closes storage. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Opens the storage of a data dir (creating and migrating it as needed). */
+export async function openStorage(config: Config): Promise<Storage> {
+  await fs.mkdir(config.dataDir, { recursive: true });
+  return openSqlStorage(new SqliteDatabase(path.join(config.dataDir, 'kiln.db')));
+}
+
+/** The composition root: builds every port, adapter, service and face from the config. */
+export async function createKiln(config: Config, logger: Logger): Promise<Kiln> {
+  const model = resolveModel(config.model);
+  const storage = await openStorage(config);
+  const workspaces = new Workspaces(config.dataDir);
+  await workspaces.init();
+  const keys = new ApiKeys(storage.users);
+  await keys.useEnvironmentKey(config.apiKey);
+
+  const hub = new EventHub();
+  const signals = new LocalSignals();
+  const secrets = new SecretVault();
+  const tools = new ToolExecutor(new LocalCommandRunner(), config);
+  const runner = new TurnRunner({
+    tasks: storage.tasks,
+    hub,
+    model: model.model,
+    tools,
+    workspaces,
+    secrets,
+    logger,
+    maxSteps: config.maxSteps,
+  });
+  const pool = new WorkerPool({ tasks: storage.tasks, signals, runner, logger }, { concurrency: config.concurrency, leaseMs: LEASE_MS });
+  const tasks = new TaskService({ storage, hub, signals, workspaces, secrets });
+
+  let ready = false;
+  const http = await buildHttpServer(
+    {
+      tasks,
+      keys,
+      workspaces,
+      logger,
+      heartbeatMs: config.heartbeatMs,
+      uploadLimits: { maxFiles: 20, maxFileBytes: 50 * MB, maxFieldBytes: 2 * MB },
+    },
+    () => ready,
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    async start() {
+      // This process is the only one using this data dir, so any turn still held was cut off.
+      const recovered = await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, null);
+      if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
+      pool.start();
+      const address = await http.listen({ port: config.port, host: config.host });
+      ready = true;
+      logger.info(`Kiln listening on ${address}`, { model: model.name, data: config.dataDir, concurrency: config.concurrency });
+      if (model.name === 'offline') logger.info(`model: ${model.description}`);
+      return address;
+    },
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        await http.close();
+        await pool.stop(SHUTDOWN_GRACE_MS);
+        await storage.close();
+      })();
+      return stopping;
+    },
+  };
+}

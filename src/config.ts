@@ -1,0 +1,151 @@
+import path from 'node:path';
+
+/**
+ * Kiln's settings, read once from the environment and `kiln serve` flags.
+ * Nothing else in the code base reads `process.env`.
+ *
+ * @example
+ * const config = loadConfig(process.env, { port: '9000' });
+ * config.port; // 9000 (the flag wins over PORT)
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** A key accepted for user `default`, from KILN_API_KEY. */
+  apiKey: string | undefined;
+  model: string;
+  concurrency: number;
+  logLevel: LogLevel;
+  /** Wall-clock limit for one `run_command` call. */
+  commandTimeoutMs: number;
+  /** Bytes of command output kept for the model and the event log. */
+  commandOutputLimit: number;
+  /** Model steps (model call plus its tool calls) allowed in one turn. */
+  maxSteps: number;
+  /** Interval of the `:heartbeat` comment on open streams. */
+  heartbeatMs: number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** A setting was given a value Kiln cannot use; the message names the variable or flag. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Parser<T> = (raw: string, name: string) => T;
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag?: string;
+  help: string;
+  parse: Parser<Config[K]>;
+  fallback: Config[K] | ((env: Env) => Config[K]);
+}
+
+type Env = Record<string, string | undefined>;
+
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw, name) => {
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}".`);
+    const value = Number(raw.trim());
+    if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}.`);
+    return value;
+  };
+
+const text: Parser<string> = (raw, name) => {
+  if (raw.trim() === '') throw new ConfigError(`${name} is set but empty; unset it or give it a value.`);
+  return raw.trim();
+};
+
+const API_KEY_SHAPE = /^kiln_[0-9a-f]{64}$/;
+
+const SETTINGS = [
+  { key: 'port', env: 'PORT', flag: 'port', help: 'TCP port to listen on (0 picks a free one)', parse: integer(0, 65535), fallback: 8080 },
+  { key: 'host', env: 'HOST', flag: 'host', help: 'address to bind', parse: text, fallback: '127.0.0.1' },
+  {
+    key: 'dataDir',
+    env: 'KILN_DATA_DIR',
+    flag: 'data-dir',
+    help: 'database, blobs and workspaces',
+    parse: (raw, name) => path.resolve(text(raw, name)),
+    fallback: () => path.resolve('.kiln'),
+  },
+  {
+    key: 'apiKey',
+    env: 'KILN_API_KEY',
+    flag: 'api-key',
+    help: 'an API key accepted for user "default"',
+    parse: (raw, name) => {
+      const key = raw.trim();
+      if (!API_KEY_SHAPE.test(key)) {
+        throw new ConfigError(
+          `${name} must be "kiln_" followed by 64 lowercase hex characters; ` +
+            'make one with `npx kiln keys create --user default` or `echo kiln_$(openssl rand -hex 32)`.',
+        );
+      }
+      return key;
+    },
+    fallback: undefined,
+  },
+  { key: 'model', env: 'KILN_MODEL', flag: 'model', help: 'model as provider:model, or "offline"', parse: text, fallback: 'offline' },
+  { key: 'concurrency', env: 'KILN_CONCURRENCY', flag: 'concurrency', help: 'tasks run at once', parse: integer(1, 1024), fallback: 4 },
+  {
+    key: 'logLevel',
+    env: 'KILN_LOG_LEVEL',
+    flag: 'log-level',
+    help: 'debug, info, warn, error or silent',
+    parse: (raw, name) => {
+      const level = raw.trim().toLowerCase();
+      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
+        throw new ConfigError(`${name} must be one of debug, info, warn, error, silent; got "${raw}".`);
+      }
+      return level as LogLevel;
+    },
+    fallback: 'info',
+  },
+  {
+    key: 'commandTimeoutMs',
+    env: 'KILN_COMMAND_TIMEOUT_MS',
+    help: 'wall-clock limit of one run_command call',
+    parse: integer(100, 86_400_000),
+    fallback: 120_000,
+  },
+  {
+    key: 'commandOutputLimit',
+    env: 'KILN_COMMAND_OUTPUT_LIMIT',
+    help: 'bytes of command output kept',
+    parse: integer(1024, 16 * 1024 * 1024),
+    fallback: 64 * 1024,
+  },
+  { key: 'maxSteps', env: 'KILN_MAX_STEPS', help: 'model steps allowed per turn', parse: integer(1, 1000), fallback: 50 },
+  { key: 'heartbeatMs', env: 'KILN_HEARTBEAT_MS', help: 'interval of stream heartbeats', parse: integer(100, 3_600_000), fallback: 15_000 },
+] satisfies Setting<keyof Config>[] as Setting<keyof Config>[];
+
+/** Flags `kiln serve` accepts, each overriding the variable of the same setting. */
+export const SERVE_FLAGS = SETTINGS.filter((s) => s.flag).map((s) => ({ flag: s.flag!, env: s.env, help: s.help }));
+
+/** Every variable Kiln reads, for `--help`. */
+export const ENV_VARIABLES = SETTINGS.map((s) => ({ env: s.env, help: s.help }));
+
+/**
+ * Builds the typed config. `flags` are `kiln serve` options by flag name and win over `env`.
+ * Throws {@link ConfigError} naming the first bad variable or flag.
+ */
+export function loadConfig(env: Env, flags: Record<string, string | undefined> = {}): Config {
+  const config: Partial<Record<keyof Config, unknown>> = {};
+  for (const setting of SETTINGS) {
+    const fromFlag = setting.flag ? flags[setting.flag] : undefined;
+    const raw = fromFlag ?? env[setting.env];
+    const name = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
+    if (raw === undefined || (fromFlag === undefined && raw === '')) {
+      config[setting.key] = typeof setting.fallback === 'function' ? setting.fallback(env) : setting.fallback;
+    } else {
+      config[setting.key] = setting.parse(raw, name);
+    }
+  }
+  return config as Config;
+}

@@ -1,0 +1,173 @@
+import { streamText, type LanguageModel, type ModelMessage, type ToolResultPart } from 'ai';
+import type { TaskEventBody } from '../events/event-types.js';
+import type { Redactor } from './redactor.js';
+import { TOOL_DEFINITIONS, type ToolContext, type ToolExecutor, type ToolOutcome } from './tools.js';
+
+/** Where a turn's effects go: events to the log, model messages to the conversation. */
+export interface TurnSink {
+  emit(event: TaskEventBody): void;
+  /** Resolves once everything emitted so far is durable. */
+  flush(): Promise<void>;
+  saveModelMessages(messages: ModelMessage[]): Promise<void>;
+}
+
+export interface AgentTurn {
+  model: LanguageModel;
+  system: string;
+  /** The conversation up to and including the current user message. */
+  messages: ModelMessage[];
+  tools: ToolExecutor;
+  toolContext: ToolContext;
+  maxSteps: number;
+  redactor: Redactor;
+  signal: AbortSignal;
+}
+
+/** The turn failed for a reason the user should read; `code` is stable for clients. */
+export class TurnFailure extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs the agent loop for one turn: model step, its tool calls, next model step, until the
+ * model answers without calling a tool. Each step's messages are saved as it completes.
+ */
+export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<void> {
+  const messages = [...turn.messages];
+  for (let step = 0; step < turn.maxSteps; step++) {
+    const calls = await modelStep(turn, messages, sink);
+    if (calls.length === 0) return;
+    const results: ToolResultPart[] = [];
+    for (const call of calls) {
+      const args = turn.redactor.deep(call.args);
+      sink.emit({ type: 'tool_call', data: { callId: call.callId, toolName: call.toolName, status: 'executing', args } });
+      await sink.flush();
+      const outcome: ToolOutcome = call.invalid
+        ? { status: 'error', output: call.invalid }
+        : await turn.tools.execute(call.toolName, call.args, turn.toolContext);
+      const output = turn.redactor.text(outcome.output);
+      sink.emit({ type: 'tool_result', data: { callId: call.callId, toolName: call.toolName, status: outcome.status, output } });
+      results.push({
+        type: 'tool-result',
+        toolCallId: call.callId,
+        toolName: call.toolName,
+        output: outcome.status === 'success' ? { type: 'text', value: output } : { type: 'error-text', value: output },
+      });
+    }
+    const toolMessage: ModelMessage = { role: 'tool', content: results };
+    messages.push(toolMessage);
+    await sink.flush();
+    await sink.saveModelMessages([toolMessage]);
+  }
+  throw new TurnFailure(
+    `The agent reached its limit of ${turn.maxSteps} steps without finishing. Send a follow-up message to let it continue.`,
+    'STEP_LIMIT',
+  );
+}
+
+interface PlannedCall {
+  callId: string;
+  toolName: string;
+  args: Record<string, unknown>;
+  /** Why the call cannot run (bad arguments, unknown tool), when it cannot. */
+  invalid?: string;
+}
+
+/** One model call: streams its text and thoughts, saves its message, returns the tool calls it asked for. */
+async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink): Promise<PlannedCall[]> {
+  const result = streamText({
+    model: turn.model,
+    system: turn.system,
+    messages,
+    tools: TOOL_DEFINITIONS,
+    abortSignal: turn.signal,
+    maxRetries: 0,
+    onError: () => {},
+  });
+  const calls: PlannedCall[] = [];
+  const reasoning = new Map<string, string>();
+  const text = new ContentStream(turn.redactor, sink);
+
+  for await (const part of result.fullStream) {
+    switch (part.type) {
+      case 'text-delta':
+        text.push(part.text);
+        break;
+      case 'text-end':
+        text.end();
+        break;
+      case 'reasoning-delta':
+        reasoning.set(part.id, (reasoning.get(part.id) ?? '') + part.text);
+        break;
+      case 'reasoning-end': {
+        const description = turn.redactor.text(reasoning.get(part.id) ?? '').trim();
+        reasoning.delete(part.id);
+        if (description) sink.emit({ type: 'thought', data: { subject: 'Thinking', description } });
+        break;
+      }
+      case 'tool-call': {
+        const invalid = 'invalid' in part && part.invalid ? describeInvalidCall(part.toolName, 'error' in part ? part.error : undefined) : undefined;
+        const args = isRecord(part.input) ? part.input : {};
+        calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
+        break;
+      }
+      case 'error':
+        throw part.error;
+      case 'abort':
+        throw turn.signal.reason ?? new Error('aborted');
+      default:
+        break;
+    }
+  }
+  text.end();
+  const response = await result.response;
+  const stepMessages = turn.redactor.deep(response.messages);
+  messages.push(...stepMessages);
+  await sink.flush();
+  await sink.saveModelMessages(stepMessages);
+  return calls;
+}
+
+/**
+ * Passes text deltas on as `content` events, redacted, keeping one delta back so that the last
+ * delta of each text block can be marked `isPartial: false`.
+ */
+class ContentStream {
+  private held: string | null = null;
+  private readonly filter;
+
+  constructor(
+    redactor: Redactor,
+    private readonly sink: TurnSink,
+  ) {
+    this.filter = redactor.stream();
+  }
+
+  push(delta: string): void {
+    const safe = this.filter.push(delta);
+    if (safe === '') return;
+    if (this.held !== null) this.sink.emit({ type: 'content', data: { text: this.held, isPartial: true } });
+    this.held = safe;
+  }
+
+  end(): void {
+    const rest = this.filter.end();
+    const last = (this.held ?? '') + rest;
+    this.held = null;
+    if (last !== '') this.sink.emit({ type: 'content', data: { text: last, isPartial: false } });
+  }
+}
+
+function describeInvalidCall(toolName: string, error: unknown): string {
+  const reason = error instanceof Error ? error.message : 'the arguments do not match the tool';
+  return `The call to "${toolName}" could not run: ${reason}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,175 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { tool, type ToolSet } from 'ai';
+import { z } from 'zod';
+import type { CommandRunner } from '../../ports/command-runner.js';
+import { DomainError } from '../errors.js';
+import { relativeTo, resolveInside } from '../workspace/workspace-paths.js';
+
+export const TOOL_NAMES = ['list_directory', 'read_file', 'write_file', 'run_command'] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+const READ_LIMIT = 256 * 1024;
+const LIST_LIMIT = 1000;
+
+/** The tools as the model sees them. They carry no `execute`: Kiln runs each call itself. */
+export const TOOL_DEFINITIONS: ToolSet = {
+  list_directory: tool({
+    description: 'List the files and folders at a path in the workspace (default: the workspace root).',
+    inputSchema: z.object({ path: z.string().default('.').describe('Path relative to the workspace root') }),
+  }),
+  read_file: tool({
+    description: 'Read a text file from the workspace.',
+    inputSchema: z.object({ path: z.string().describe('Path relative to the workspace root') }),
+  }),
+  write_file: tool({
+    description: 'Create or replace a file in the workspace with the given text. Put deliverables in downloads/.',
+    inputSchema: z.object({
+      path: z.string().describe('Path relative to the workspace root'),
+      content: z.string().describe('The complete new content of the file'),
+    }),
+  }),
+  run_command: tool({
+    description: 'Run a shell command (sh -c) with the workspace as the working directory. Returns its output and exit code.',
+    inputSchema: z.object({ command: z.string().describe('The command line to run') }),
+  }),
+};
+
+export interface ToolContext {
+  workspace: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface ToolOutcome {
+  status: 'success' | 'error';
+  output: string;
+}
+
+/** Runs tool calls against a task's workspace. */
+export class ToolExecutor {
+  constructor(
+    private readonly commands: CommandRunner,
+    private readonly limits: { commandTimeoutMs: number; commandOutputLimit: number },
+  ) {}
+
+  async execute(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
+    try {
+      switch (name) {
+        case 'list_directory':
+          return await this.listDirectory(ctx.workspace, stringArg(args, 'path', '.'));
+        case 'read_file':
+          return await this.readFile(ctx.workspace, stringArg(args, 'path'));
+        case 'write_file':
+          return await this.writeFile(ctx.workspace, stringArg(args, 'path'), stringArg(args, 'content', ''));
+        case 'run_command':
+          return await this.runCommand(stringArg(args, 'command'), ctx);
+        default:
+          return { status: 'error', output: `Unknown tool "${name}". Available tools: ${TOOL_NAMES.join(', ')}.` };
+      }
+    } catch (error) {
+      if (ctx.signal.aborted) throw error;
+      if (error instanceof DomainError || isFsError(error)) return { status: 'error', output: describeFsError(error) };
+      throw error;
+    }
+  }
+
+  private async listDirectory(workspace: string, relative: string): Promise<ToolOutcome> {
+    const dir = await resolveInside(workspace, relative);
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    const lines: string[] = [];
+    for (const entry of entries.slice(0, LIST_LIMIT)) {
+      if (entry.isDirectory()) lines.push(`${entry.name}/`);
+      else if (entry.isFile()) {
+        const stat = await fs.stat(path.join(dir, entry.name));
+        lines.push(`${entry.name}  (${stat.size} bytes)`);
+      } else if (entry.isSymbolicLink()) lines.push(`${entry.name}@`);
+      else lines.push(entry.name);
+    }
+    if (entries.length > LIST_LIMIT) lines.push(`... and ${entries.length - LIST_LIMIT} more`);
+    const where = relativeTo(workspace, dir) || '.';
+    return { status: 'success', output: lines.length > 0 ? lines.join('\n') : `(${where} is empty)` };
+  }
+
+  private async readFile(workspace: string, relative: string): Promise<ToolOutcome> {
+    const file = await resolveInside(workspace, relative);
+    const stat = await fs.stat(file);
+    if (stat.isDirectory()) return { status: 'error', output: `${relative} is a directory; use list_directory.` };
+    if (!stat.isFile()) return { status: 'error', output: `${relative} is not a regular file.` };
+    const handle = await fs.open(file, 'r');
+    try {
+      const buffer = Buffer.alloc(Math.min(stat.size, READ_LIMIT));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      const bytes = buffer.subarray(0, bytesRead);
+      if (bytes.includes(0)) return { status: 'success', output: `(binary file, ${stat.size} bytes)` };
+      const more = stat.size > bytesRead ? `\n... (${stat.size - bytesRead} more bytes not shown)` : '';
+      return { status: 'success', output: bytes.toString('utf8') + more };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async writeFile(workspace: string, relative: string, content: string): Promise<ToolOutcome> {
+    const file = await resolveInside(workspace, relative);
+    const existing = await fs.lstat(file).catch(() => null);
+    if (existing && !existing.isFile()) return { status: 'error', output: `${relative} exists and is not a regular file.` };
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, content);
+    return { status: 'success', output: `Wrote ${Buffer.byteLength(content)} bytes to ${relativeTo(workspace, file)}` };
+  }
+
+  private async runCommand(command: string, ctx: ToolContext): Promise<ToolOutcome> {
+    const result = await this.commands.run({
+      command,
+      workspace: ctx.workspace,
+      env: ctx.env,
+      timeoutMs: this.limits.commandTimeoutMs,
+      outputLimit: this.limits.commandOutputLimit,
+      signal: ctx.signal,
+    });
+    if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+    let output = result.output;
+    if (result.droppedBytes > 0) output += `\n... (${result.droppedBytes} more bytes of output dropped)`;
+    if (result.killedBy === 'timeout') {
+      return { status: 'error', output: `${output}\n[command stopped: wall time limit of ${this.limits.commandTimeoutMs} ms reached]`.trimStart() };
+    }
+    if (result.killedBy) return { status: 'error', output: `${output}\n[command stopped: ${result.killedBy}]`.trimStart() };
+    const tail = `[exit code ${result.exitCode}]`;
+    return { status: result.exitCode === 0 ? 'success' : 'error', output: output ? `${output}${output.endsWith('\n') ? '' : '\n'}${tail}` : tail };
+  }
+}
+
+function stringArg(args: Record<string, unknown>, key: string, fallback?: string): string {
+  const value = args[key];
+  if (typeof value === 'string') return value;
+  if (value === undefined && fallback !== undefined) return fallback;
+  throw new ToolArgumentError(`Missing or non-string argument "${key}".`);
+}
+
+class ToolArgumentError extends Error {}
+
+function isFsError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof ToolArgumentError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string');
+}
+
+function describeFsError(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOENT':
+      return 'No such file or directory.';
+    case 'ENOTDIR':
+      return 'A part of the path is not a directory.';
+    case 'EISDIR':
+      return 'That path is a directory.';
+    case 'EACCES':
+    case 'EPERM':
+      return 'Permission denied.';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'No space left for the workspace.';
+    default:
+      // Errno messages name host paths; only the code is shown.
+      return e.code ? `The file operation failed (${e.code}).` : e.message;
+  }
+}

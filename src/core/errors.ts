@@ -1,0 +1,81 @@
+/**
+ * Domain errors. The core throws these; each API face maps them to its own status and envelope
+ * in one place. Messages are written for the person calling the API: what went wrong, what to do.
+ *
+ * @example
+ * throw new NotFound('Task not found');
+ */
+export abstract class DomainError extends Error {
+  abstract readonly kind: DomainErrorKind;
+}
+
+export type DomainErrorKind =
+  | 'auth_required'
+  | 'invalid_api_key'
+  | 'invalid_auth_format'
+  | 'not_found'
+  | 'invalid_input'
+  | 'invalid_env'
+  | 'conflict'
+  | 'too_large'
+  | 'unavailable';
+
+export class AuthRequired extends DomainError {
+  readonly kind = 'auth_required';
+  constructor(message = 'Authentication required: send "Authorization: Bearer kiln_..." or "X-API-Key: kiln_...".') {
+    super(message);
+  }
+}
+
+export class InvalidApiKey extends DomainError {
+  readonly kind = 'invalid_api_key';
+  constructor(message = 'Invalid API key: it is unknown, malformed or was replaced. Create one with `kiln keys create --user NAME`.') {
+    super(message);
+  }
+}
+
+export class InvalidAuthFormat extends DomainError {
+  readonly kind = 'invalid_auth_format';
+  constructor(message = 'Unrecognised credential: API keys start with "kiln_".') {
+    super(message);
+  }
+}
+
+export class NotFound extends DomainError {
+  readonly kind = 'not_found';
+}
+
+/** Input that fails validation; `field` names the offending field when there is one. */
+export class InvalidInput extends DomainError {
+  readonly kind = 'invalid_input';
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidEnv extends DomainError {
+  readonly kind = 'invalid_env';
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The request is valid but the resource's current state does not allow it. */
+export class Conflict extends DomainError {
+  readonly kind = 'conflict';
+}
+
+export class TooLarge extends DomainError {
+  readonly kind = 'too_large';
+}
+
+/** Kiln cannot take the request right now (shutting down). */
+export class Unavailable extends DomainError {
+  readonly kind = 'unavailable';
+}

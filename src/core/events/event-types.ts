@@ -1,0 +1,38 @@
+import type { Thought, ToolCallStatus } from '../tasks/task-types.js';
+
+/**
+ * Events of a task's durable log, as streamed to clients.
+ * Each turn ends with exactly one terminal event: `done`, `error` or `cancelled`.
+ */
+export type TaskEventBody =
+  | { type: 'status'; data: { status: 'processing' | 'awaiting_approval' | 'retrying'; message?: string } }
+  | { type: 'thought'; data: Thought }
+  | { type: 'content'; data: { text: string; isPartial: boolean } }
+  | { type: 'tool_call'; data: ToolCallEventData }
+  | { type: 'tool_result'; data: { callId: string; toolName: string; status: ToolCallStatus; output: string } }
+  | { type: 'done'; data: { finalResponse: string; status: 'completed' } }
+  | { type: 'error'; data: { message: string; code: string; status: 'failed' } }
+  | { type: 'cancelled'; data: { message: string; status: 'cancelled' } };
+
+export interface ToolCallEventData {
+  callId: string;
+  toolName: string;
+  status: ToolCallStatus;
+  args: Record<string, unknown>;
+}
+
+export type TaskEventType = TaskEventBody['type'];
+
+/** An event as written to the log: numbered per task, in the order it happened. */
+export type LoggedEvent = TaskEventBody & {
+  taskId: string;
+  seq: number;
+  turn: number;
+  createdAt: string;
+};
+
+export const TERMINAL_EVENT_TYPES: ReadonlySet<TaskEventType> = new Set(['done', 'error', 'cancelled']);
+
+export function isTerminal(event: { type: TaskEventType }): boolean {
+  return TERMINAL_EVENT_TYPES.has(event.type);
+}

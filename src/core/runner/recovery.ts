@@ -1,0 +1,28 @@
+import type { Logger } from '../../logger.js';
+import type { TaskStore } from '../../ports/storage.js';
+import type { EventHub } from '../events/event-hub.js';
+import { turnEndings } from '../tasks/turn-endings.js';
+
+export const INTERRUPTED_MESSAGE =
+  'This turn was interrupted: the Kiln worker running it stopped (crash, kill or restart) before it finished. ' +
+  'Files it wrote are kept. Send a follow-up message to continue.';
+
+/**
+ * Ends turns whose worker died, as failed with an error that says so. With `now` null every held
+ * turn counts as abandoned (start-up of the only process); otherwise only leases that ran out.
+ */
+export async function recoverAbandonedTurns(
+  deps: { tasks: TaskStore; hub: EventHub; logger: Logger },
+  now: string | null,
+): Promise<number> {
+  let recovered = 0;
+  for (const { task, leaseOwner } of await deps.tasks.abandonedTurns(now)) {
+    const fence = { taskId: task.id, turn: task.turn, leaseOwner, ...(now === null ? {} : { leaseExpiredBefore: now }) };
+    const terminal = await deps.tasks.endTurn(fence, turnEndings.failed(INTERRUPTED_MESSAGE, 'INTERRUPTED'), new Date().toISOString());
+    if (!terminal) continue;
+    deps.hub.publish(task.id, [terminal]);
+    deps.logger.warn('interrupted turn marked failed', { task: task.id, turn: task.turn });
+    recovered++;
+  }
+  return recovered;
+}

@@ -1,0 +1,133 @@
+import type { LanguageModel, ModelMessage, UserContent } from 'ai';
+import { errorMessage, type Logger } from '../../logger.js';
+import { TurnLost, type TaskStore, type TurnFence } from '../../ports/storage.js';
+import { runAgentTurn, TurnFailure } from '../agent/agent-loop.js';
+import { Redactor } from '../agent/redactor.js';
+import { systemPrompt } from '../agent/system-prompt.js';
+import type { ToolExecutor } from '../agent/tools.js';
+import type { EventHub } from '../events/event-hub.js';
+import { TurnEventWriter } from '../events/event-writer.js';
+import type { SecretVault } from '../tasks/secret-vault.js';
+import type { Message, Task } from '../tasks/task-types.js';
+import { turnEndings } from '../tasks/turn-endings.js';
+import type { Workspaces } from '../workspace/workspaces.js';
+
+/** Why a worker stopped a turn it was running. */
+export class StopReason extends Error {
+  constructor(readonly kind: 'cancelled' | 'shutdown') {
+    super(kind === 'cancelled' ? 'Task cancelled' : 'Kiln is shutting down');
+  }
+}
+
+export interface TurnRunnerDeps {
+  tasks: TaskStore;
+  hub: EventHub;
+  model: LanguageModel;
+  tools: ToolExecutor;
+  workspaces: Workspaces;
+  secrets: SecretVault;
+  logger: Logger;
+  maxSteps: number;
+}
+
+const COMMAND_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Runs one claimed turn of a task to its end, and ends it truthfully whatever happens. */
+export class TurnRunner {
+  constructor(private readonly deps: TurnRunnerDeps) {}
+
+  async run(task: Task, owner: string, signal: AbortSignal): Promise<void> {
+    const { tasks, hub, logger } = this.deps;
+    const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
+    const log = logger.child({ task: task.id, turn: task.turn });
+    const writer = new TurnEventWriter(tasks, hub, fence);
+    const secrets = this.deps.secrets.get(task.id);
+    const redactor = new Redactor(secrets);
+    const started = Date.now();
+    try {
+      const workspace = await this.deps.workspaces.create(task.id);
+      const messages = await this.conversation(task, fence);
+      writer.emit({ type: 'status', data: { status: 'processing' } });
+      await runAgentTurn(
+        {
+          model: this.deps.model,
+          system: systemPrompt({ task: task.systemPrompt }),
+          messages,
+          tools: this.deps.tools,
+          toolContext: {
+            workspace,
+            env: { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets },
+            signal,
+          },
+          maxSteps: this.deps.maxSteps,
+          redactor,
+          signal,
+        },
+        {
+          emit: (event) => writer.emit(event),
+          flush: () => writer.flush(),
+          saveModelMessages: (list) => tasks.appendModelMessages(fence, list),
+        },
+      );
+      await writer.flush();
+      await this.end(fence, turnEndings.completed);
+      log.info('turn completed', { ms: Date.now() - started });
+    } catch (error) {
+      if (error instanceof TurnLost) {
+        log.info('turn ended elsewhere; stopped working on it');
+        return;
+      }
+      const reason = signal.reason;
+      if (signal.aborted && reason instanceof StopReason && reason.kind === 'cancelled') {
+        log.info('turn cancelled', { ms: Date.now() - started });
+        return;
+      }
+      const { message, code } =
+        signal.aborted && reason instanceof StopReason
+          ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
+          : describeFailure(error, redactor);
+      await writer.flush().catch(() => {});
+      await this.end(fence, turnEndings.failed(message, code)).catch((endError) => {
+        if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
+      });
+      log.warn('turn failed', { code, error: message });
+    }
+  }
+
+  private async end(fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1]): Promise<void> {
+    const terminal = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString());
+    if (!terminal) throw new TurnLost(fence.taskId);
+    this.deps.hub.publish(fence.taskId, [terminal]);
+  }
+
+  /**
+   * The model conversation so far. A fresh turn starts by adding the user's message; a resumed
+   * turn finds it already saved.
+   */
+  private async conversation(task: Task, fence: TurnFence): Promise<ModelMessage[]> {
+    const saved = await this.deps.tasks.modelMessages(task.id);
+    const messages = saved.map((m) => m.body as ModelMessage);
+    if (saved.some((m) => m.turn === task.turn)) return messages;
+    const userMessages = (await this.deps.tasks.messages(task.id)).filter((m) => m.role === 'user');
+    const latest = userMessages[userMessages.length - 1];
+    const user: ModelMessage = { role: 'user', content: userContent(latest) };
+    await this.deps.tasks.appendModelMessages(fence, [user]);
+    return [...messages, user];
+  }
+}
+
+function userContent(message: Message | undefined): UserContent {
+  const text = message?.content ?? '';
+  const files = message?.attachedFiles ?? [];
+  if (files.length === 0) return [{ type: 'text', text }];
+  const list = files.map((f) => `- ${f.path}`).join('\n');
+  return [
+    { type: 'text', text: `Files attached to this message, in the workspace:\n${list}` },
+    { type: 'text', text },
+  ];
+}
+
+function describeFailure(error: unknown, redactor: Redactor): { message: string; code: string } {
+  if (error instanceof TurnFailure) return { message: error.message, code: error.code };
+  return { message: redactor.text(errorMessage(error)) || 'The turn failed without a message.', code: 'TASK_FAILED' };
+}

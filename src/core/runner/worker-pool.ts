@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { errorMessage, type Logger } from '../../logger.js';
+import type { TaskStore } from '../../ports/storage.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
+import type { Task } from '../tasks/task-types.js';
+import { StopReason, type TurnRunner } from './turn-runner.js';
+
+export interface WorkerPoolOptions {
+  concurrency: number;
+  /** How long a claim holds without renewal; renewed every third of it. */
+  leaseMs: number;
+}
+
+/**
+ * Claims queued turns from the database and runs up to `concurrency` of them at once.
+ * It sleeps until a signal says work was queued or a slot frees up: there is no polling loop.
+ */
+export class WorkerPool {
+  /** Identifies this process's claims in the database. */
+  readonly owner = `worker-${randomUUID()}`;
+  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private filling = false;
+  private fillAgain = false;
+  private stopping = false;
+  private readonly unsubscribe: (() => void)[] = [];
+  private renewTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly deps: { tasks: TaskStore; signals: TaskSignals; runner: TurnRunner; logger: Logger },
+    private readonly options: WorkerPoolOptions,
+  ) {}
+
+  start(): void {
+    this.unsubscribe.push(this.deps.signals.onQueued(() => this.fill()));
+    this.unsubscribe.push(this.deps.signals.onStop((taskId) => this.running.get(taskId)?.controller.abort(new StopReason('cancelled'))));
+    this.renewTimer = setInterval(() => this.renewLeases(), Math.max(1000, this.options.leaseMs / 3));
+    this.renewTimer.unref();
+    this.fill();
+  }
+
+  get activeCount(): number {
+    return this.running.size;
+  }
+
+  /** Stops claiming, lets running turns finish for up to `graceMs`, then interrupts the rest. */
+  async stop(graceMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const off of this.unsubscribe.splice(0)) off();
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    const all = () => Promise.all([...this.running.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    if ((await Promise.race([all(), graceOver])) === 'timeout') {
+      for (const { controller } of this.running.values()) controller.abort(new StopReason('shutdown'));
+      await all();
+    }
+    clearTimeout(timer);
+  }
+
+  /** Claims work until the pool is full or the queue is empty. Re-entrant calls coalesce. */
+  fill(): void {
+    if (this.stopping) return;
+    if (this.filling) {
+      this.fillAgain = true;
+      return;
+    }
+    this.filling = true;
+    void this.claimLoop()
+      .catch((error) => this.deps.logger.error('claiming queued tasks failed', { error: errorMessage(error) }))
+      .finally(() => {
+        this.filling = false;
+        if (this.fillAgain) {
+          this.fillAgain = false;
+          this.fill();
+        }
+      });
+  }
+
+  private async claimLoop(): Promise<void> {
+    while (!this.stopping && this.running.size < this.options.concurrency) {
+      this.fillAgain = false;
+      const now = Date.now();
+      const task = await this.deps.tasks.claimNext(this.owner, new Date(now + this.options.leaseMs).toISOString(), new Date(now).toISOString());
+      if (!task) return;
+      this.launch(task);
+    }
+  }
+
+  private launch(task: Task): void {
+    const controller = new AbortController();
+    const done = this.deps.runner
+      .run(task, this.owner, controller.signal)
+      .catch((error) => this.deps.logger.error('turn runner crashed', { task: task.id, error: errorMessage(error) }))
+      .finally(() => {
+        this.running.delete(task.id);
+        this.fill();
+      });
+    this.running.set(task.id, { controller, done });
+  }
+
+  private renewLeases(): void {
+    if (this.running.size === 0) return;
+    const until = new Date(Date.now() + this.options.leaseMs).toISOString();
+    this.deps.tasks
+      .renewLeases(this.owner, [...this.running.keys()], until)
+      .catch((error) => this.deps.logger.error('renewing task leases failed', { error: errorMessage(error) }));
+  }
+}

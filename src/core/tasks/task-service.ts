@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import type { KeyOwner, Storage } from '../../ports/storage.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
+import { Conflict, NotFound } from '../errors.js';
+import type { EventHub } from '../events/event-hub.js';
+import { streamTask, type StreamItem } from '../events/task-stream.js';
+import type { StagedFile, Workspaces } from '../workspace/workspaces.js';
+import { newConversationId } from './ids.js';
+import type { SecretVault } from './secret-vault.js';
+import type { Message, Task, TaskStatus, Thought, ToolCallView } from './task-types.js';
+import { turnEndings } from './turn-endings.js';
+import { foldTurn, pendingApprovals, type PendingApproval } from './turn-view.js';
+
+export interface CreateTaskInput {
+  message: string;
+  systemPrompt: string | null;
+  showInHistory: boolean;
+  autoExecute: boolean;
+  env: Record<string, string> | null;
+  secrets: Record<string, string> | null;
+  files: StagedFile[];
+}
+
+export interface FollowUpInput {
+  message: string;
+  files: StagedFile[];
+  secrets: Record<string, string> | null;
+}
+
+export interface TaskOutput {
+  content: string;
+  updatedAt: string;
+  thoughts?: Thought[];
+  toolCalls?: ToolCallView[];
+}
+
+export interface TaskDetail {
+  task: Task;
+  output: TaskOutput | null;
+  pendingApprovals: PendingApproval[];
+}
+
+const TURN_EVENTS_LIMIT = 1_000_000;
+
+/**
+ * The task use cases: create, read, follow up, cancel, stream. Every call is made on behalf of
+ * an authenticated caller and sees only that caller's tasks.
+ */
+export class TaskService {
+  constructor(
+    private readonly deps: {
+      storage: Storage;
+      hub: EventHub;
+      signals: TaskSignals;
+      workspaces: Workspaces;
+      secrets: SecretVault;
+    },
+  ) {}
+
+  async create(caller: KeyOwner, input: CreateTaskInput): Promise<{ id: string; status: TaskStatus }> {
+    const { storage, workspaces } = this.deps;
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    await workspaces.create(id);
+    try {
+      const attachedFiles = await workspaces.adoptUploads(id, input.files);
+      const task: Task = {
+        id,
+        userId: caller.userId,
+        username: caller.username,
+        apiKeyId: caller.apiKeyId,
+        sessionId: randomUUID(),
+        conversationId: newConversationId(),
+        status: 'pending',
+        message: input.message,
+        systemPrompt: input.systemPrompt,
+        showInHistory: input.showInHistory,
+        autoExecute: input.autoExecute,
+        env: input.env,
+        error: null,
+        createdAt: now,
+        startedAt: null,
+        completedAt: null,
+        lastActivityAt: now,
+        messageCount: 1,
+        turn: 1,
+        turnStartSeq: 0,
+        lastEventSeq: 0,
+      };
+      const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
+      if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
+      this.deps.secrets.put(id, input.secrets);
+      await storage.tasks.create(task, message);
+    } catch (error) {
+      await fs.rm(workspaces.dir(id), { recursive: true, force: true });
+      throw error;
+    }
+    this.deps.signals.queued();
+    return { id, status: 'pending' };
+  }
+
+  async list(caller: KeyOwner, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
+    return this.deps.storage.tasks.list(caller.userId, limit, offset);
+  }
+
+  async get(caller: KeyOwner, id: string): Promise<TaskDetail> {
+    const task = await this.owned(caller, id);
+    if (task.startedAt === null) return { task, output: null, pendingApprovals: [] };
+    const events = await this.deps.storage.tasks.eventsAfter(task.id, task.turnStartSeq, TURN_EVENTS_LIMIT);
+    const view = foldTurn(events);
+    const output: TaskOutput = { content: view.content, updatedAt: view.updatedAt ?? task.startedAt };
+    if (view.thoughts.length > 0) output.thoughts = view.thoughts;
+    if (view.toolCalls.length > 0) output.toolCalls = view.toolCalls;
+    return { task, output, pendingApprovals: pendingApprovals(view) };
+  }
+
+  async history(caller: KeyOwner, id: string): Promise<{ task: Task; messages: Message[] }> {
+    const task = await this.owned(caller, id);
+    return { task, messages: await this.deps.storage.tasks.messages(task.id) };
+  }
+
+  /** Starts the next turn with a new user message. Refused while the current turn is executing. */
+  async followUp(caller: KeyOwner, id: string, input: FollowUpInput): Promise<{ status: TaskStatus }> {
+    const task = await this.owned(caller, id);
+    if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
+    const attachedFiles = await this.deps.workspaces.adoptUploads(task.id, input.files);
+    const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
+    if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
+    this.deps.secrets.put(task.id, input.secrets);
+    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt);
+    if (result === undefined) throw taskNotFound();
+    if (result === 'busy') throw busy('running');
+    this.deps.signals.queued();
+    return { status: result.status };
+  }
+
+  /** Cancels the current turn. Cancelling a cancelled task again is a no-op. */
+  async cancel(caller: KeyOwner, id: string): Promise<void> {
+    const task = await this.owned(caller, id);
+    if (task.status === 'cancelled') return;
+    const terminal = await this.deps.storage.tasks.endTurn({ taskId: task.id, turn: task.turn }, turnEndings.cancelled, new Date().toISOString());
+    if (!terminal) {
+      const now = await this.owned(caller, id);
+      if (now.status === 'cancelled') return;
+      throw new Conflict(`Task is already ${now.status}; only pending, running or awaiting_approval tasks can be cancelled.`);
+    }
+    this.deps.hub.publish(task.id, [terminal]);
+    this.deps.signals.stop(task.id);
+  }
+
+  /** Checks access, then returns the task's stream (see {@link streamTask}). */
+  async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem>> {
+    const task = await this.owned(caller, id);
+    return streamTask({ tasks: this.deps.storage.tasks, hub: this.deps.hub }, task.id, lastEventId, signal);
+  }
+
+  private async owned(caller: KeyOwner, id: string): Promise<Task> {
+    const task = await this.deps.storage.tasks.get(id, caller.userId);
+    if (!task) throw taskNotFound();
+    return task;
+  }
+}
+
+function taskNotFound(): NotFound {
+  return new NotFound('Task not found');
+}
+
+function busy(status: TaskStatus): Conflict {
+  return new Conflict(
+    `The task is ${status}: a follow-up can be sent once the current turn has ended (wait for its done event, or cancel it).`,
+  );
+}

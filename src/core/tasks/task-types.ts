@@ -1,0 +1,70 @@
+/** The task lifecycle as the API shows it. */
+export type TaskStatus = 'pending' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
+
+export const EXECUTING_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'awaiting_approval'];
+export const IDLE_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+export function isExecuting(status: TaskStatus): boolean {
+  return EXECUTING_STATUSES.includes(status);
+}
+
+export type ToolPolicy = Record<string, 'allow' | 'ask' | 'deny'>;
+
+/** A task as stored. Secrets are never part of it. */
+export interface Task {
+  id: string;
+  userId: string;
+  username: string;
+  apiKeyId: string | null;
+  sessionId: string;
+  conversationId: string;
+  status: TaskStatus;
+  message: string;
+  systemPrompt: string | null;
+  showInHistory: boolean;
+  autoExecute: boolean;
+  env: Record<string, string> | null;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  lastActivityAt: string;
+  messageCount: number;
+  /** Turn counter: 1 for the first message, +1 per follow-up. */
+  turn: number;
+  /** Sequence number of the last event before the current turn began. */
+  turnStartSeq: number;
+  lastEventSeq: number;
+}
+
+export interface AttachedFile {
+  name: string;
+  path: string;
+}
+
+export interface Thought {
+  subject: string;
+  description: string;
+}
+
+export type ToolCallStatus = 'executing' | 'awaiting_approval' | 'success' | 'error' | 'cancelled';
+
+export interface ToolCallView {
+  callId: string;
+  toolName: string;
+  status: ToolCallStatus;
+  args?: Record<string, unknown>;
+  output?: string;
+}
+
+/** A saved conversation message. */
+export interface Message {
+  seq: number;
+  turn: number;
+  role: 'user' | 'assistant';
+  content: string;
+  createdAt: string;
+  attachedFiles?: AttachedFile[];
+  thoughts?: Thought[];
+  toolCalls?: ToolCallView[];
+}

@@ -1,0 +1,15 @@
+import type { ApiKeys } from '../../core/auth/api-keys.js';
+import type { TaskService } from '../../core/tasks/task-service.js';
+import type { Workspaces } from '../../core/workspace/workspaces.js';
+import type { Logger } from '../../logger.js';
+import type { MultipartLimits } from './multipart.js';
+
+/** What every API face is given by the composition root. */
+export interface FaceDeps {
+  tasks: TaskService;
+  keys: ApiKeys;
+  workspaces: Workspaces;
+  logger: Logger;
+  heartbeatMs: number;
+  uploadLimits: MultipartLimits;
+}

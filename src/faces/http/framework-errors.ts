@@ -1,0 +1,32 @@
+import { DomainError, InvalidInput, NotFound, TooLarge } from '../../core/errors.js';
+
+/**
+ * Errors raised by the HTTP framework itself (bad JSON, wrong content type, body too large),
+ * turned into domain errors so each face can answer them in its own format.
+ * Returns undefined for anything that is not a client mistake.
+ */
+export function clientErrorOf(error: unknown): DomainError | undefined {
+  if (error instanceof DomainError) return error;
+  const e = error as { code?: string; statusCode?: number; message?: string };
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new InvalidInput('Unsupported Content-Type: send application/json or multipart/form-data.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new InvalidInput('The JSON body is empty.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new TooLarge('The request body is too large.');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new InvalidInput('Content-Length does not match the body.');
+    case 'FST_ERR_NOT_FOUND':
+      return new NotFound('Not found');
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message ?? ''))) {
+    return new InvalidInput('The body is not valid JSON.');
+  }
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new InvalidInput(e.message ?? 'Bad request.');
+  }
+  return undefined;
+}

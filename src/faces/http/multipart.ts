@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import { InvalidInput, TooLarge } from '../../core/errors.js';
+import { safeFileName, type StagedFile } from '../../core/workspace/workspaces.js';
+
+export interface MultipartLimits {
+  maxFiles: number;
+  maxFileBytes: number;
+  maxFieldBytes: number;
+}
+
+export interface MultipartForm {
+  fields: Record<string, string>;
+  files: StagedFile[];
+}
+
+/**
+ * Reads a multipart request, streaming each file part to the staging folder as it arrives
+ * (never holding a whole file in memory). A file over the limit, too many files, or any other
+ * failure removes every file staged for this request before the error is thrown.
+ */
+export async function readMultipart(request: FastifyRequest, stagingDir: string, limits: MultipartLimits): Promise<MultipartForm> {
+  const fields: Record<string, string> = {};
+  const files: StagedFile[] = [];
+  try {
+    const parts = request.parts({
+      limits: { files: limits.maxFiles, fileSize: limits.maxFileBytes, fieldSize: limits.maxFieldBytes, fields: 100 },
+    });
+    for await (const part of parts) {
+      if (part.type === 'file') {
+        const name = safeFileName(part.filename);
+        const tempPath = path.join(stagingDir, randomUUID());
+        files.push({ name, tempPath, size: 0 });
+        await pipeline(part.file, createWriteStream(tempPath));
+        if (part.file.truncated) {
+          throw new TooLarge(`File "${name}" is larger than the limit of ${formatBytes(limits.maxFileBytes)} per file; nothing was stored.`);
+        }
+        files[files.length - 1]!.size = part.file.bytesRead;
+      } else {
+        if (part.valueTruncated) throw new TooLarge(`Field "${part.fieldname}" is longer than ${formatBytes(limits.maxFieldBytes)}.`);
+        fields[part.fieldname] = typeof part.value === 'string' ? part.value : String(part.value);
+      }
+    }
+    return { fields, files };
+  } catch (error) {
+    await discardStaged(files);
+    throw translate(error, limits);
+  }
+}
+
+export async function discardStaged(files: readonly StagedFile[]): Promise<void> {
+  await Promise.all(files.map((f) => fs.rm(f.tempPath, { force: true })));
+}
+
+function translate(error: unknown, limits: MultipartLimits): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === 'FST_FILES_LIMIT') return new InvalidInput(`At most ${limits.maxFiles} files may be sent in one request.`, 'files');
+  if (code === 'FST_REQ_FILE_TOO_LARGE') return new TooLarge(`A file is larger than the limit of ${formatBytes(limits.maxFileBytes)} per file; nothing was stored.`);
+  if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') return new InvalidInput('The request has too many form fields.');
+  if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new InvalidInput('The request is not multipart/form-data.');
+  if (error instanceof Error && /Unexpected end of form|Multipart: Boundary not found|Malformed part header/i.test(error.message)) {
+    return new InvalidInput('The multipart body is malformed or was cut off; nothing was stored.');
+  }
+  return error;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KB`;
+  return `${bytes} bytes`;
+}

@@ -1,0 +1,43 @@
+import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sigmicFace } from '../sigmic/index.js';
+import type { FaceDeps } from './face-deps.js';
+
+const JSON_BODY_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The HTTP server: `/healthz` and the API faces, each mounted under its own prefix with its own
+ * error format. `isReady` decides what `/healthz` answers.
+ */
+export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: JSON_BODY_LIMIT,
+    genReqId: () => randomUUID(),
+    // Streams stay open for a long time; requests are bounded by the routes themselves.
+    requestTimeout: 0,
+    // Open streams must not hold shutdown up.
+    forceCloseConnections: true,
+  });
+  await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, function parseUrlEncoded(_request, body, done) {
+    done(null, Object.fromEntries(new URLSearchParams(String(body))));
+  });
+  app.addHook('onResponse', async function logRequest(request, reply) {
+    deps.logger.debug('request', { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+  });
+
+  app.get('/healthz', async function healthz(_request, reply) {
+    if (!isReady()) return reply.status(503).send({ status: 'unavailable' });
+    return { status: 'ok' };
+  });
+
+  app.decorateRequest('caller', null);
+  await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
+
+  app.setNotFoundHandler(function notFound(request, reply) {
+    void reply.status(404).send({ error: { message: `No such endpoint: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' } });
+  });
+  return app;
+}

@@ -1,0 +1,72 @@
+import type { FastifyReply } from 'fastify';
+
+/** One Server-Sent Event. `id` is written after `data`, as the documented clients expect. */
+export interface SseMessage {
+  event: string;
+  data: unknown;
+  id?: number;
+}
+
+/**
+ * Writes an async sequence of events as SSE on a hijacked reply: one-line JSON data, heartbeats
+ * (`:heartbeat`) at an interval, backpressure respected, and `abort` fired when the client leaves.
+ * The only place in Kiln that writes SSE.
+ *
+ * @example
+ * const controller = new AbortController();
+ * const events = await service.stream(caller, id, lastEventId, controller.signal); // may throw: normal error reply
+ * await writeSse(reply, events, controller, { heartbeatMs: 15_000, onError: toErrorEvent });
+ */
+export async function writeSse(
+  reply: FastifyReply,
+  messages: AsyncIterable<SseMessage>,
+  controller: AbortController,
+  options: { heartbeatMs: number; onError: (error: unknown) => SseMessage },
+): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+  const onClose = () => controller.abort();
+  res.on('close', onClose);
+  const heartbeat = setInterval(() => {
+    if (!res.writableEnded) res.write(':heartbeat\n\n');
+  }, options.heartbeatMs);
+
+  try {
+    for await (const message of messages) {
+      if (controller.signal.aborted) break;
+      if (!res.write(format(message))) await drained(res, controller.signal);
+    }
+  } catch (error) {
+    // Headers are gone: the failure can only be reported in the stream itself.
+    if (!res.writableEnded && !controller.signal.aborted) res.write(format(options.onError(error)));
+  } finally {
+    clearInterval(heartbeat);
+    res.off('close', onClose);
+    if (!res.writableEnded) res.end();
+  }
+}
+
+function format(message: SseMessage): string {
+  let block = `event: ${message.event}\ndata: ${JSON.stringify(message.data)}\n`;
+  if (message.id !== undefined) block += `id: ${message.id}\n`;
+  return block + '\n';
+}
+
+function drained(res: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    res.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,31 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { DomainErrorKind } from '../../core/errors.js';
+import { errorMessage, type Logger } from '../../logger.js';
+import { clientErrorOf } from '../http/framework-errors.js';
+
+const STATUS: Record<DomainErrorKind, [number, string]> = {
+  auth_required: [401, 'AUTH_REQUIRED'],
+  invalid_api_key: [401, 'INVALID_API_KEY'],
+  invalid_auth_format: [401, 'INVALID_AUTH_FORMAT'],
+  not_found: [404, 'NOT_FOUND'],
+  invalid_input: [400, 'VALIDATION_ERROR'],
+  invalid_env: [400, 'INVALID_ENV'],
+  conflict: [409, 'CONFLICT'],
+  too_large: [413, 'PAYLOAD_TOO_LARGE'],
+  unavailable: [503, 'SERVICE_UNAVAILABLE'],
+};
+
+/** The native face's error envelope: `{ success: false, error: { message, code } }`. */
+export function sendSigmicError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
+  const known = clientErrorOf(error);
+  if (known) {
+    const [status, code] = STATUS[known.kind];
+    void reply.status(status).send({ success: false, error: { message: known.message, code } });
+    return;
+  }
+  logger.error('request failed', { method: request.method, url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
+  void reply.status(500).send({
+    success: false,
+    error: { message: `Internal server error (request id ${request.id}); the server log has the details.`, code: 'INTERNAL_ERROR' },
+  });
+}

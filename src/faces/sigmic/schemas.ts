@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { InvalidEnv, InvalidInput } from '../../core/errors.js';
+
+/**
+ * Input schemas of the native face. Everything a route receives passes through one of these;
+ * the core gets typed values only.
+ */
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const MAX_ENV_ENTRIES = 200;
+const MAX_ENV_VALUE = 32 * 1024;
+export const MAX_MESSAGE_LENGTH = 1_000_000;
+
+const message = z
+  .string({ error: 'message is required and must be a string' })
+  .max(MAX_MESSAGE_LENGTH, `message may be at most ${MAX_MESSAGE_LENGTH} characters`)
+  .refine((m) => m.trim() !== '', 'message must not be empty');
+
+export const createTaskJson = z.object({
+  message,
+  systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
+  showInHistory: z.boolean({ error: 'showInHistory must be true or false' }).optional(),
+  autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
+  env: z.unknown().optional(),
+  secrets: z.unknown().optional(),
+});
+
+export const createTaskForm = z.object({
+  message,
+  systemPrompt: z.string().max(100_000).optional(),
+  showInHistory: z.string().optional(),
+  autoExecute: z.string().optional(),
+});
+
+export const followUpJson = z.object({ message, secrets: z.unknown().optional() });
+export const followUpForm = z.object({ message });
+
+export const listQuery = z.object({
+  limit: z.string().optional(),
+  offset: z.string().optional(),
+});
+
+export const approveBody = z.object({
+  outcome: z.enum(['proceed_once', 'proceed_always', 'cancel'], {
+    error: 'outcome must be one of proceed_once, proceed_always, cancel',
+  }),
+});
+
+/** Parses input with a schema, turning the first problem into a {@link InvalidInput} that names the field. */
+export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.join('.');
+  const text = issue.code === 'invalid_type' && issue.input === undefined ? `${field || 'body'} is required` : issue.message;
+  throw new InvalidInput(text.startsWith(field) || !field ? text : `${field}: ${text}`, field || undefined);
+}
+
+/** A multipart or form boolean: "true" or "false" in any case. Anything else is refused, never guessed. */
+export function formBoolean(value: string | undefined, field: string, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  const v = value.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new InvalidInput(`${field} must be "true" or "false", got "${value}"`, field);
+}
+
+/** An env or secrets map: variable-name keys, string values. Throws {@link InvalidEnv}. */
+export function envMap(value: unknown, field: 'env' | 'secrets'): Record<string, string> | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InvalidEnv(`${field} must be an object of string values`, field);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_ENV_ENTRIES) throw new InvalidEnv(`${field} may have at most ${MAX_ENV_ENTRIES} entries`, field);
+  const out: Record<string, string> = {};
+  for (const [key, v] of entries) {
+    if (!ENV_KEY.test(key)) {
+      throw new InvalidEnv(`${field}: "${key}" is not a valid variable name (letters, digits and _, not starting with a digit)`, field);
+    }
+    // A secret's value must never be echoed, so errors name the key only.
+    if (typeof v !== 'string') throw new InvalidEnv(`${field}.${key} must be a string`, field);
+    if (v.length > MAX_ENV_VALUE) throw new InvalidEnv(`${field}.${key} is longer than ${MAX_ENV_VALUE} characters`, field);
+    out[key] = v;
+  }
+  return out;
+}
+
+/** A non-negative integer query value, or the fallback when absent. */
+export function queryInteger(value: string | undefined, field: string, fallback: number, min: number): number {
+  if (value === undefined || value === '') return fallback;
+  if (!/^\d+$/.test(value.trim())) throw new InvalidInput(`${field} must be a whole number, got "${value}"`, field);
+  const n = Number(value.trim());
+  if (n < min) throw new InvalidInput(`${field} must be at least ${min}`, field);
+  return n;
+}

@@ -1,0 +1,152 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { InvalidInput } from '../../core/errors.js';
+import type { StagedFile } from '../../core/workspace/workspaces.js';
+import type { KeyOwner } from '../../ports/storage.js';
+import type { FaceDeps } from '../http/face-deps.js';
+import { discardStaged, readMultipart } from '../http/multipart.js';
+import { writeSse } from '../http/sse.js';
+import {
+  createTaskForm,
+  createTaskJson,
+  envMap,
+  followUpForm,
+  followUpJson,
+  formBoolean,
+  listQuery,
+  parseInput,
+  queryInteger,
+} from './schemas.js';
+import { detailView, listItemView, messageView, sseOf } from './views.js';
+
+const MAX_PAGE = 100;
+
+/** `/tasks` routes of the native face. */
+export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<void> {
+  const caller = (request: FastifyRequest): KeyOwner => request.caller!;
+
+  app.post('/tasks', async function createTask(request) {
+    if (request.isMultipart()) {
+      const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
+      return withStaged(form.files, async () => {
+        if ('env' in form.fields || 'secrets' in form.fields) {
+          throw new InvalidInput('env and secrets must be sent in an application/json request (which cannot carry files).');
+        }
+        const fields = parseInput(createTaskForm, form.fields);
+        const created = await deps.tasks.create(caller(request), {
+          message: fields.message,
+          systemPrompt: fields.systemPrompt ?? null,
+          showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
+          autoExecute: formBoolean(fields.autoExecute, 'autoExecute', true),
+          env: null,
+          secrets: null,
+          files: form.files,
+        });
+        return { success: true, data: created };
+      });
+    }
+    if (isForm(request)) {
+      const fields = parseInput(createTaskForm, request.body);
+      const created = await deps.tasks.create(caller(request), {
+        message: fields.message,
+        systemPrompt: fields.systemPrompt ?? null,
+        showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
+        autoExecute: formBoolean(fields.autoExecute, 'autoExecute', true),
+        env: null,
+        secrets: null,
+        files: [],
+      });
+      return { success: true, data: created };
+    }
+    const body = parseInput(createTaskJson, request.body);
+    const created = await deps.tasks.create(caller(request), {
+      message: body.message,
+      systemPrompt: body.systemPrompt ?? null,
+      showInHistory: body.showInHistory ?? true,
+      autoExecute: body.autoExecute ?? true,
+      env: envMap(body.env, 'env'),
+      secrets: envMap(body.secrets, 'secrets'),
+      files: [],
+    });
+    return { success: true, data: created };
+  });
+
+  app.get('/tasks', async function listTasks(request) {
+    const query = parseInput(listQuery, request.query);
+    const limit = Math.min(queryInteger(query.limit, 'limit', 50, 1), MAX_PAGE);
+    const offset = queryInteger(query.offset, 'offset', 0, 0);
+    const { tasks, total } = await deps.tasks.list(caller(request), limit, offset);
+    return {
+      success: true,
+      data: tasks.map(listItemView),
+      pagination: { total, limit, offset, hasMore: offset + tasks.length < total },
+    };
+  });
+
+  app.get<{ Params: { id: string } }>('/tasks/:id', async function getTask(request) {
+    return { success: true, data: detailView(await deps.tasks.get(caller(request), request.params.id)) };
+  });
+
+  app.get<{ Params: { id: string } }>('/tasks/:id/history', async function taskHistory(request) {
+    const { task, messages } = await deps.tasks.history(caller(request), request.params.id);
+    return {
+      success: true,
+      data: { taskId: task.id, conversationId: task.conversationId, status: task.status, messages: messages.map(messageView) },
+    };
+  });
+
+  app.post<{ Params: { id: string } }>('/tasks/:id/messages', async function sendFollowUp(request) {
+    if (request.isMultipart()) {
+      const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
+      return withStaged(form.files, async () => {
+        const fields = parseInput(followUpForm, form.fields);
+        const result = await deps.tasks.followUp(caller(request), request.params.id, { message: fields.message, files: form.files, secrets: null });
+        return { success: true, data: result };
+      });
+    }
+    const body = parseInput(followUpJson, request.body);
+    const result = await deps.tasks.followUp(caller(request), request.params.id, {
+      message: body.message,
+      files: [],
+      secrets: envMap(body.secrets, 'secrets'),
+    });
+    return { success: true, data: result };
+  });
+
+  app.delete<{ Params: { id: string } }>('/tasks/:id', async function cancelTask(request) {
+    await deps.tasks.cancel(caller(request), request.params.id);
+    return { success: true, data: { message: 'Task cancelled' } };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { lastEventId?: string } }>('/tasks/:id/stream', async function streamTask(request, reply) {
+    const header = request.headers['last-event-id'];
+    const raw = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
+    const lastEventId = raw === undefined || raw === '' ? undefined : queryInteger(raw, 'Last-Event-ID', 0, 0);
+    const controller = new AbortController();
+    const items = await deps.tasks.stream(caller(request), request.params.id, lastEventId, controller.signal);
+    await writeSse(reply, mapItems(items), controller, {
+      heartbeatMs: deps.heartbeatMs,
+      onError: (error) => {
+        deps.logger.error('stream failed', { task: request.params.id, error: String(error) });
+        return { event: 'error', data: { message: 'The stream failed on the server; reconnect with Last-Event-ID to resume.', code: 'STREAM_ERROR' } };
+      },
+    });
+    return reply;
+  });
+}
+
+async function* mapItems(items: AsyncIterable<Parameters<typeof sseOf>[0]>) {
+  for await (const item of items) yield sseOf(item);
+}
+
+/** Runs `fn`; files staged for the request that `fn` did not adopt are removed afterwards. */
+async function withStaged<T>(files: StagedFile[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    await discardStaged(files);
+  }
+}
+
+function isForm(request: FastifyRequest): boolean {
+  return (request.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded');
+}

@@ -1,0 +1,54 @@
+import type { LogLevel } from './config.js';
+
+/**
+ * Plain one-line logs: `2026-11-23T10:00:00.000Z info  task 1f2c… completed`.
+ * Callers pass facts as fields; fields are never request bodies, env values or secrets.
+ *
+ * @example
+ * logger.child({ task: id }).info('turn completed', { ms: 12 });
+ */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(bindings: LogFields): Logger;
+}
+
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+  const threshold = RANK[level];
+  const make = (bindings: LogFields): Logger => {
+    const log = (lvl: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields) => {
+      if (RANK[lvl] < threshold) return;
+      const all = { ...bindings, ...fields };
+      const tail = Object.entries(all)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${formatValue(v)}`)
+        .join(' ');
+      write(`${new Date().toISOString()} ${lvl.padEnd(5)} ${message}${tail ? ' ' + tail : ''}\n`);
+    };
+    return {
+      debug: (m, f) => log('debug', m, f),
+      info: (m, f) => log('info', m, f),
+      warn: (m, f) => log('warn', m, f),
+      error: (m, f) => log('error', m, f),
+      child: (more) => make({ ...bindings, ...more }),
+    };
+  };
+  return make({});
+}
+
+function formatValue(value: unknown): string {
+  const s = String(value);
+  return /[\s"=]/.test(s) ? JSON.stringify(s) : s;
+}
+
+/** The message of anything thrown, without a stack. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,25 @@
+/**
+ * The database port: parameterised SQL and transactions, nothing more.
+ * SQL is written with `?` placeholders; adapters translate them for their driver.
+ * Values always travel as parameters; identifiers come only from code.
+ *
+ * @example
+ * const row = await db.get<{ n: number }>('SELECT count(*) AS n FROM tasks WHERE user_id = ?', [userId]);
+ * await db.transaction(async (tx) => { await tx.run('UPDATE ...', [...]); });
+ */
+export type SqlValue = string | number | bigint | null | Buffer;
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface SqlExecutor {
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
+}
+
+export interface Database extends SqlExecutor {
+  readonly dialect: Dialect;
+  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

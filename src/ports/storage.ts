@@ -1,0 +1,90 @@
+import type { LoggedEvent, TaskEventBody } from '../core/events/event-types.js';
+import type { Message, Task } from '../core/tasks/task-types.js';
+
+/**
+ * Storage contracts the core depends on. Each method that changes more than one row does so
+ * in one transaction, so a crash never leaves half of a change behind.
+ */
+export interface Storage {
+  users: UserStore;
+  tasks: TaskStore;
+  close(): Promise<void>;
+}
+
+export interface User {
+  id: string;
+  name: string;
+}
+
+export interface KeyOwner {
+  apiKeyId: string;
+  userId: string;
+  username: string;
+}
+
+export interface UserStore {
+  /** Returns the user called `name`, creating it on first use. */
+  ensureUser(name: string, now: string): Promise<User>;
+  insertKey(key: { id: string; userId: string; hash: string; source: 'cli' | 'env'; now: string }): Promise<void>;
+  /** Makes `hash` the only key that came from the environment (or removes it when null). */
+  replaceEnvKey(hash: string | null, userId: string, now: string): Promise<void>;
+  findKey(hash: string): Promise<KeyOwner | undefined>;
+}
+
+/** Identifies the turn a writer believes it owns; writes are refused once that is no longer true. */
+export interface TurnFence {
+  taskId: string;
+  turn: number;
+  /** When set, the worker lease must still be held by this owner. */
+  leaseOwner?: string;
+  /** When set, that lease must have run out before this time (taking over from a dead worker). */
+  leaseExpiredBefore?: string;
+}
+
+/** How a turn ends: the task's new state, its terminal event and the assistant message to keep. */
+export interface TurnEnding {
+  status: 'completed' | 'failed' | 'cancelled';
+  error: string | null;
+  terminal: TaskEventBody;
+  assistant: Omit<Message, 'seq' | 'turn' | 'createdAt'> | null;
+}
+
+export interface TaskStore {
+  /** Stores a new task with its first user message, queued for a worker. */
+  create(task: Task, firstMessage: Message): Promise<void>;
+  get(id: string, userId?: string): Promise<Task | undefined>;
+  list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }>;
+  messages(taskId: string): Promise<Message[]>;
+  /**
+   * Opens the next turn of an idle task with a new user message and queues it.
+   * Returns the updated task, 'busy' when the task is still executing, or undefined when not found.
+   */
+  startFollowUp(taskId: string, userId: string, message: Omit<Message, 'seq' | 'turn'>, now: string): Promise<Task | 'busy' | undefined>;
+
+  /** Takes the oldest queued task for `owner` until `leaseUntil`; marks it running. */
+  claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined>;
+  renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void>;
+  /** Turns held by a worker lease that ran out before `now` (every held turn when `now` is null). */
+  abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]>;
+
+  /** Appends events to the task's log; throws {@link TurnLost} when the fence no longer holds. */
+  appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string): Promise<LoggedEvent[]>;
+  eventsAfter(taskId: string, afterSeq: number, limit: number): Promise<LoggedEvent[]>;
+  lastEvent(taskId: string): Promise<LoggedEvent | undefined>;
+  /**
+   * Ends the fenced turn: `decide` sees the turn's events and says how it ends.
+   * Returns the terminal event, or undefined when the fence no longer holds (someone else ended it).
+   */
+  endTurn(fence: TurnFence, decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding, now: string): Promise<LoggedEvent | undefined>;
+
+  appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void>;
+  modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]>;
+}
+
+/** The writer's turn was ended or taken over by someone else; it must stop writing. */
+export class TurnLost extends Error {
+  override name = 'TurnLost';
+  constructor(readonly taskId: string) {
+    super(`task ${taskId}: this worker no longer owns the turn`);
+  }
+}

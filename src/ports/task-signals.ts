@@ -1,0 +1,13 @@
+/**
+ * Signals between the parts of Kiln that take requests and the workers that run turns.
+ * They carry no data that matters for correctness: the database holds the truth, a signal only
+ * says "look now" so that nobody has to poll.
+ */
+export interface TaskSignals {
+  /** Work was queued: idle workers should try to claim it. */
+  queued(): void;
+  /** A task's turn was ended from outside its worker (cancelled): the worker stops at once. */
+  stop(taskId: string): void;
+  onQueued(listener: () => void): () => void;
+  onStop(listener: (taskId: string) => void): () => void;
+}
