@@ -5,9 +5,9 @@ import { InvalidAuthFormat } from '../../core/errors.js';
 export function presentedCredential(request: FastifyRequest): string | undefined {
   const authorization = request.headers.authorization;
   if (authorization !== undefined && authorization.trim() !== '') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization.trim());
+    const match = /^Bearer(?:\s+(\S*))?$/i.exec(authorization.trim());
     if (!match) throw new InvalidAuthFormat('Unrecognised Authorization header: use "Authorization: Bearer kiln_...".');
-    return match[1];
+    return match[1] || undefined;
   }
   const apiKey = request.headers['x-api-key'];
   return Array.isArray(apiKey) ? apiKey[0] : apiKey;
