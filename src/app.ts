@@ -82,10 +82,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       const recovered = await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, null);
       if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
       pool.start();
+      logger.info(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
       ready = true;
       logger.info(`Kiln listening on ${address}`, { model: model.name, data: config.dataDir, concurrency: config.concurrency });
-      if (model.name === 'offline') logger.info(`model: ${model.description}`);
       return address;
     },
     stop() {

@@ -1,7 +1,6 @@
 import type { TurnEnding } from '../../ports/storage.js';
 import type { LoggedEvent } from '../events/event-types.js';
-import type { ToolCallStatus } from './task-types.js';
-import { assistantMessage, foldTurn, type TurnView } from './turn-view.js';
+import { assistantMessage, foldTurn, settleOpenCalls } from './turn-view.js';
 
 /**
  * The three ways a turn ends. Each takes the turn's events (read in the same transaction that
@@ -40,13 +39,3 @@ export const turnEndings = {
     };
   },
 };
-
-/** Tool calls still executing or awaiting approval when a turn ends did not finish. */
-function settleOpenCalls(view: TurnView, status: ToolCallStatus): TurnView {
-  return {
-    ...view,
-    toolCalls: view.toolCalls.map((call) =>
-      call.status === 'executing' || call.status === 'awaiting_approval' ? { ...call, status } : call,
-    ),
-  };
-}

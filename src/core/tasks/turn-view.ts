@@ -1,5 +1,5 @@
 import type { LoggedEvent } from '../events/event-types.js';
-import type { Message, Thought, ToolCallView } from './task-types.js';
+import type { Message, Thought, ToolCallStatus, ToolCallView } from './task-types.js';
 
 /** What a turn has produced so far, folded from its events. */
 export interface TurnView {
@@ -44,11 +44,24 @@ export function foldTurn(events: readonly LoggedEvent[]): TurnView {
         calls.set(event.data.callId, merged);
         break;
       }
+      case 'cancelled':
+      case 'error':
+        for (const [id, call] of calls) if (isOpen(call)) calls.set(id, { ...call, status: event.type === 'cancelled' ? 'cancelled' : 'error' });
+        break;
       default:
         break;
     }
   }
   return { content, thoughts, toolCalls: [...calls.values()], updatedAt };
+}
+
+/** Marks tool calls that were still running or waiting when their turn ended. */
+export function settleOpenCalls(view: TurnView, status: ToolCallStatus): TurnView {
+  return { ...view, toolCalls: view.toolCalls.map((call) => (isOpen(call) ? { ...call, status } : call)) };
+}
+
+function isOpen(call: ToolCallView): boolean {
+  return call.status === 'executing' || call.status === 'awaiting_approval';
 }
 
 export function pendingApprovals(view: TurnView): PendingApproval[] {
