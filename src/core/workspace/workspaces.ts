@@ -1,6 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AttachedFile } from '../tasks/task-types.js';
+import { resolveInside } from './workspace-paths.js';
+import { looksLikeZip, unpackZip } from './zip-unpack.js';
 
 /** A file received from a client, already on disk in the staging area. */
 export interface StagedFile {
@@ -41,16 +43,36 @@ export class Workspaces {
     return dir;
   }
 
-  /** Moves staged files into the task's `uploads/` folder; a later file of the same name replaces an earlier one. */
+  /**
+   * Moves staged files into the task's `uploads/` folder; ZIP archives are unpacked there with
+   * their folder layout. Every archive is unpacked (and checked) before anything is moved, so a
+   * bad archive leaves the workspace as it was. A later file of the same name replaces an earlier one.
+   */
   async adoptUploads(taskId: string, files: readonly StagedFile[]): Promise<AttachedFile[]> {
-    const uploads = path.join(this.dir(taskId), 'uploads');
-    await fs.mkdir(uploads, { recursive: true });
-    const attached = new Map<string, AttachedFile>();
-    for (const file of files) {
-      await fs.rename(file.tempPath, path.join(uploads, file.name));
-      attached.set(file.name, { name: file.name, path: `uploads/${file.name}` });
+    const moves: { from: string; to: string }[] = [];
+    const unpacked: string[] = [];
+    try {
+      for (const file of files) {
+        if (/\.zip$/i.test(file.name) && (await looksLikeZip(file.tempPath))) {
+          const dir = `${file.tempPath}.unpacked`;
+          unpacked.push(dir);
+          for (const relative of await unpackZip(file.tempPath, dir, file.name)) moves.push({ from: path.join(dir, relative), to: relative });
+        } else {
+          moves.push({ from: file.tempPath, to: file.name });
+        }
+      }
+      const attached = new Map<string, AttachedFile>();
+      for (const move of moves) {
+        // The agent may have put symlinks in uploads/: never write through one that leads out.
+        const destination = await resolveInside(this.dir(taskId), `uploads/${move.to}`);
+        await fs.mkdir(path.dirname(destination), { recursive: true });
+        await fs.rename(move.from, destination);
+        attached.set(move.to, { name: path.basename(move.to), path: `uploads/${move.to}` });
+      }
+      return [...attached.values()];
+    } finally {
+      await Promise.all(unpacked.map((dir) => fs.rm(dir, { recursive: true, force: true })));
     }
-    return [...attached.values()];
   }
 }
 

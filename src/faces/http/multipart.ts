@@ -42,7 +42,8 @@ export async function readMultipart(request: FastifyRequest, stagingDir: string,
         files[files.length - 1]!.size = part.file.bytesRead;
       } else {
         if (part.valueTruncated) throw new TooLarge(`Field "${part.fieldname}" is longer than ${formatBytes(limits.maxFieldBytes)}.`);
-        fields[part.fieldname] = typeof part.value === 'string' ? part.value : String(part.value);
+        // Form encoders send line breaks as CRLF; the text means the same with plain LF.
+        fields[part.fieldname] = String(part.value).replace(/\r\n/g, '\n');
       }
     }
     return { fields, files };
