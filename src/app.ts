@@ -12,6 +12,7 @@ import { EventHub } from './core/events/event-hub.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
 import { WorkerPool } from './core/runner/worker-pool.js';
+import { Approvals } from './core/tasks/approvals.js';
 import { SecretVault } from './core/tasks/secret-vault.js';
 import { TaskService } from './core/tasks/task-service.js';
 import { Workspaces } from './core/workspace/workspaces.js';
@@ -61,11 +62,13 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   });
   const pool = new WorkerPool({ tasks: storage.tasks, signals, runner, logger }, { concurrency: config.concurrency, leaseMs: LEASE_MS });
   const tasks = new TaskService({ storage, hub, signals, workspaces, secrets });
+  const approvals = new Approvals({ storage, hub, signals });
 
   let ready = false;
   const http = await buildHttpServer(
     {
       tasks,
+      approvals,
       keys,
       workspaces,
       logger,

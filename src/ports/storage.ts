@@ -49,6 +49,14 @@ export interface TurnEnding {
   assistant: Omit<Message, 'seq' | 'turn' | 'createdAt'> | null;
 }
 
+/** A change to a turn that is still open: events to log, and optionally a new state for the task. */
+export interface TurnAmendment<T> {
+  events: TaskEventBody[];
+  /** `awaiting_approval` parks the turn; `running` puts it back in the queue for any worker. */
+  status?: 'awaiting_approval' | 'running';
+  result: T;
+}
+
 export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
@@ -76,6 +84,19 @@ export interface TaskStore {
    * Returns the terminal event, or undefined when the fence no longer holds (someone else ended it).
    */
   endTurn(fence: TurnFence, decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding, now: string): Promise<LoggedEvent | undefined>;
+
+  /**
+   * Reads the fenced turn's events and applies what `decide` returns, in one transaction.
+   * `decide` may throw to refuse the change. Parking (`awaiting_approval`) releases the worker's
+   * lease; `running` queues the turn again. Returns undefined when the fence no longer holds.
+   */
+  amendTurn<T>(
+    fence: TurnFence,
+    decide: (turnEvents: LoggedEvent[], task: Task) => TurnAmendment<T>,
+    now: string,
+  ): Promise<{ result: T; events: LoggedEvent[] } | undefined>;
+  /** Every event of the given types over all the task's turns, oldest first. */
+  eventsOfType(taskId: string, types: readonly TaskEventBody['type'][]): Promise<LoggedEvent[]>;
 
   appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void>;
   modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]>;

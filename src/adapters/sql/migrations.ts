@@ -79,6 +79,11 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'per-task tool policy',
+    statements: () => ['ALTER TABLE tasks ADD COLUMN tool_policy TEXT'],
+  },
 ];
 
 export async function migrate(db: Database): Promise<void> {

@@ -1,7 +1,7 @@
 import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
-import { TurnLost, type TaskStore, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type TaskStore, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   INSERT_MESSAGE,
   TASK_COLUMNS,
@@ -30,9 +30,9 @@ export class SqlTaskStore implements TaskStore {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
-           show_in_history, auto_execute, env, error, created_at, started_at, completed_at, last_activity_at,
+           show_in_history, auto_execute, env, tool_policy, error, created_at, started_at, completed_at, last_activity_at,
            message_count, turn, turn_start_seq, last_event_seq, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -45,6 +45,7 @@ export class SqlTaskStore implements TaskStore {
           task.showInHistory ? 1 : 0,
           task.autoExecute ? 1 : 0,
           task.env ? JSON.stringify(task.env) : null,
+          task.toolPolicy ? JSON.stringify(task.toolPolicy) : null,
           task.error,
           task.createdAt,
           task.startedAt,
@@ -198,6 +199,48 @@ export class SqlTaskStore implements TaskStore {
       }
       return terminal;
     });
+  }
+
+  async amendTurn<T>(
+    fence: TurnFence,
+    decide: (turnEvents: LoggedEvent[], task: Task) => TurnAmendment<T>,
+    now: string,
+  ): Promise<{ result: T; events: LoggedEvent[] } | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [where, params] = fenceClause(fence);
+      const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
+      if (!held) return undefined;
+      const task = (await this.read(tx, fence.taskId))!;
+      const rows = await tx.all<EventRow>(
+        'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
+        [fence.taskId, task.turnStartSeq],
+      );
+      const amendment = decide(rows.map(eventFromRow), task);
+      const logged = amendment.events.map(
+        (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
+      );
+      const sets = ['last_event_seq = ?'];
+      const values: SqlValue[] = [task.lastEventSeq + logged.length];
+      if (amendment.status === 'awaiting_approval') {
+        sets.push("status = 'awaiting_approval'", 'lease_owner = NULL', 'lease_expires_at = NULL', 'last_activity_at = ?');
+        values.push(now);
+      } else if (amendment.status === 'running') {
+        sets.push("status = 'running'", 'queued_at = ?', 'last_activity_at = ?');
+        values.push(now, now);
+      }
+      await tx.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...values, fence.taskId]);
+      await insertEvents(tx, logged);
+      return { result: amendment.result, events: logged };
+    });
+  }
+
+  async eventsOfType(taskId: string, types: readonly TaskEventBody['type'][]): Promise<LoggedEvent[]> {
+    if (types.length === 0) return [];
+    const rows = await this.db.all<EventRow>(
+      `SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`,
+      [taskId, ...types],
+    );
+    return rows.map(eventFromRow);
   }
 
   async appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void> {

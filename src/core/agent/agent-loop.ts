@@ -1,6 +1,7 @@
 import { streamText, type LanguageModel, type ModelMessage, type ToolResultPart } from 'ai';
 import type { TaskEventBody } from '../events/event-types.js';
 import type { Redactor } from './redactor.js';
+import type { ToolGate } from './tool-gate.js';
 import { TOOL_DEFINITIONS, type ToolContext, type ToolExecutor, type ToolOutcome } from './tools.js';
 
 /** Where a turn's effects go: events to the log, model messages to the conversation. */
@@ -20,6 +21,7 @@ export interface AgentTurn {
   toolContext: ToolContext;
   maxSteps: number;
   redactor: Redactor;
+  gate: ToolGate;
   signal: AbortSignal;
 }
 
@@ -33,36 +35,32 @@ export class TurnFailure extends Error {
   }
 }
 
+export type AgentTurnResult = { kind: 'completed' } | { kind: 'awaiting_approval'; calls: PlannedCall[] };
+
 /**
  * Runs the agent loop for one turn: model step, its tool calls, next model step, until the
- * model answers without calling a tool. Each step's messages are saved as it completes.
+ * model answers without calling a tool. Each step's messages are saved as it completes, so a
+ * turn parked for approval resumes from the saved conversation: the calls of its last step that
+ * have no results yet are taken up again.
  */
-export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<void> {
+export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<AgentTurnResult> {
   const messages = [...turn.messages];
+  let calls = unansweredCalls(messages);
   for (let step = 0; step < turn.maxSteps; step++) {
-    const calls = await modelStep(turn, messages, sink);
-    if (calls.length === 0) return;
-    const results: ToolResultPart[] = [];
-    for (const call of calls) {
-      const args = turn.redactor.deep(call.args);
-      sink.emit({ type: 'tool_call', data: { callId: call.callId, toolName: call.toolName, status: 'executing', args } });
-      await sink.flush();
-      const outcome: ToolOutcome = call.invalid
-        ? { status: 'error', output: call.invalid }
-        : await turn.tools.execute(call.toolName, call.args, turn.toolContext);
-      const output = turn.redactor.text(outcome.output);
-      sink.emit({ type: 'tool_result', data: { callId: call.callId, toolName: call.toolName, status: outcome.status, output } });
-      results.push({
-        type: 'tool-result',
-        toolCallId: call.callId,
-        toolName: call.toolName,
-        output: outcome.status === 'success' ? { type: 'text', value: output } : { type: 'error-text', value: output },
-      });
+    if (calls.length === 0) {
+      calls = await modelStep(turn, messages, sink);
+      if (calls.length === 0) return { kind: 'completed' };
     }
+    const waiting = calls.filter((call) => !call.invalid && turn.gate.verdict(call).kind === 'ask');
+    if (waiting.length > 0) return { kind: 'awaiting_approval', calls: waiting };
+
+    const results: ToolResultPart[] = [];
+    for (const call of calls) results.push(await runCall(turn, sink, call));
     const toolMessage: ModelMessage = { role: 'tool', content: results };
     messages.push(toolMessage);
     await sink.flush();
     await sink.saveModelMessages([toolMessage]);
+    calls = [];
   }
   throw new TurnFailure(
     `The agent reached its limit of ${turn.maxSteps} steps without finishing. Send a follow-up message to let it continue.`,
@@ -70,7 +68,40 @@ export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<voi
   );
 }
 
-interface PlannedCall {
+async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Promise<ToolResultPart> {
+  const args = turn.redactor.deep(call.args);
+  const base = { callId: call.callId, toolName: call.toolName };
+  const verdict = call.invalid ? ({ kind: 'run' } as const) : turn.gate.verdict(call);
+  if (verdict.kind === 'refuse') {
+    if (verdict.byPolicy) sink.emit({ type: 'tool_call', data: { ...base, status: 'cancelled', args } });
+    sink.emit({ type: 'tool_result', data: { ...base, status: 'cancelled', output: verdict.reason } });
+    return { type: 'tool-result', toolCallId: call.callId, toolName: call.toolName, output: { type: 'execution-denied', reason: verdict.reason } };
+  }
+  sink.emit({ type: 'tool_call', data: { ...base, status: 'executing', args } });
+  await sink.flush();
+  const outcome: ToolOutcome = call.invalid
+    ? { status: 'error', output: call.invalid }
+    : await turn.tools.execute(call.toolName, call.args, turn.toolContext);
+  const output = turn.redactor.text(outcome.output);
+  sink.emit({ type: 'tool_result', data: { ...base, status: outcome.status, output } });
+  return {
+    type: 'tool-result',
+    toolCallId: call.callId,
+    toolName: call.toolName,
+    output: outcome.status === 'success' ? { type: 'text', value: output } : { type: 'error-text', value: output },
+  };
+}
+
+/** Tool calls of the conversation's last message when no results follow them (a step parked for approval). */
+function unansweredCalls(messages: ModelMessage[]): PlannedCall[] {
+  const last = messages[messages.length - 1];
+  if (!last || last.role !== 'assistant' || typeof last.content === 'string') return [];
+  return last.content
+    .filter((part) => part.type === 'tool-call')
+    .map((part) => ({ callId: part.toolCallId, toolName: part.toolName, args: isRecord(part.input) ? part.input : {} }));
+}
+
+export interface PlannedCall {
   callId: string;
   toolName: string;
   args: Record<string, unknown>;

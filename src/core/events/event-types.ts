@@ -1,4 +1,4 @@
-import type { Thought, ToolCallStatus } from '../tasks/task-types.js';
+import type { ApprovalOutcome, Thought, ToolCallStatus } from '../tasks/task-types.js';
 
 /**
  * Events of a task's durable log, as streamed to clients.
@@ -10,6 +10,7 @@ export type TaskEventBody =
   | { type: 'content'; data: { text: string; isPartial: boolean } }
   | { type: 'tool_call'; data: ToolCallEventData }
   | { type: 'tool_result'; data: { callId: string; toolName: string; status: ToolCallStatus; output: string } }
+  | { type: 'tool_approval'; data: { callId: string; toolName: string; outcome: ApprovalOutcome; approved: boolean } }
   | { type: 'done'; data: { finalResponse: string; status: 'completed' } }
   | { type: 'error'; data: { message: string; code: string; status: 'failed' } }
   | { type: 'cancelled'; data: { message: string; status: 'cancelled' } };

@@ -1,9 +1,10 @@
 import type { LanguageModel, ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import { TurnLost, type TaskStore, type TurnFence } from '../../ports/storage.js';
-import { runAgentTurn, TurnFailure } from '../agent/agent-loop.js';
+import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
+import { ToolGate } from '../agent/tool-gate.js';
 import type { ToolExecutor } from '../agent/tools.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
@@ -46,9 +47,11 @@ export class TurnRunner {
     const started = Date.now();
     try {
       const workspace = await this.deps.workspaces.create(task.id);
-      const messages = await this.conversation(task, fence);
-      writer.emit({ type: 'status', data: { status: 'processing' } });
-      await runAgentTurn(
+      const { messages, resumed } = await this.conversation(task, fence);
+      const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
+      // A resumed turn was announced as processing by the decision that resumed it.
+      if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
+      const result = await runAgentTurn(
         {
           model: this.deps.model,
           system: systemPrompt({ task: task.systemPrompt }),
@@ -61,6 +64,7 @@ export class TurnRunner {
           },
           maxSteps: this.deps.maxSteps,
           redactor,
+          gate,
           signal,
         },
         {
@@ -70,6 +74,11 @@ export class TurnRunner {
         },
       );
       await writer.flush();
+      if (result.kind === 'awaiting_approval') {
+        await this.park(fence, result.calls, redactor);
+        log.info('turn waiting for approval', { calls: result.calls.length, ms: Date.now() - started });
+        return;
+      }
       await this.end(fence, turnEndings.completed);
       log.info('turn completed', { ms: Date.now() - started });
     } catch (error) {
@@ -101,18 +110,43 @@ export class TurnRunner {
   }
 
   /**
+   * Parks the turn until a person decides: the calls are shown as awaiting approval and the
+   * worker lets go of the task in the same transaction, so a decision can never arrive while
+   * the task still looks busy.
+   */
+  private async park(fence: TurnFence, calls: PlannedCall[], redactor: Redactor): Promise<void> {
+    const parked = await this.deps.tasks.amendTurn(
+      fence,
+      () => ({
+        events: [
+          ...calls.map((call) => ({
+            type: 'tool_call' as const,
+            data: { callId: call.callId, toolName: call.toolName, status: 'awaiting_approval' as const, args: redactor.deep(call.args) },
+          })),
+          { type: 'status' as const, data: { status: 'awaiting_approval' as const } },
+        ],
+        status: 'awaiting_approval',
+        result: null,
+      }),
+      new Date().toISOString(),
+    );
+    if (!parked) throw new TurnLost(fence.taskId);
+    this.deps.hub.publish(fence.taskId, parked.events);
+  }
+
+  /**
    * The model conversation so far. A fresh turn starts by adding the user's message; a resumed
    * turn finds it already saved.
    */
-  private async conversation(task: Task, fence: TurnFence): Promise<ModelMessage[]> {
+  private async conversation(task: Task, fence: TurnFence): Promise<{ messages: ModelMessage[]; resumed: boolean }> {
     const saved = await this.deps.tasks.modelMessages(task.id);
     const messages = saved.map((m) => m.body as ModelMessage);
-    if (saved.some((m) => m.turn === task.turn)) return messages;
+    if (saved.some((m) => m.turn === task.turn)) return { messages, resumed: true };
     const userMessages = (await this.deps.tasks.messages(task.id)).filter((m) => m.role === 'user');
     const latest = userMessages[userMessages.length - 1];
     const user: ModelMessage = { role: 'user', content: userContent(latest) };
     await this.deps.tasks.appendModelMessages(fence, [user]);
-    return [...messages, user];
+    return { messages: [...messages, user], resumed: false };
   }
 }
 

@@ -8,7 +8,7 @@ import { streamTask, type StreamItem } from '../events/task-stream.js';
 import type { StagedFile, Workspaces } from '../workspace/workspaces.js';
 import { newConversationId } from './ids.js';
 import type { SecretVault } from './secret-vault.js';
-import type { Message, Task, TaskStatus, Thought, ToolCallView } from './task-types.js';
+import type { Message, Task, TaskStatus, Thought, ToolCallView, ToolPolicy } from './task-types.js';
 import { turnEndings } from './turn-endings.js';
 import { foldTurn, pendingApprovals, type PendingApproval } from './turn-view.js';
 
@@ -17,6 +17,7 @@ export interface CreateTaskInput {
   systemPrompt: string | null;
   showInHistory: boolean;
   autoExecute: boolean;
+  toolPolicy: ToolPolicy | null;
   env: Record<string, string> | null;
   secrets: Record<string, string> | null;
   files: StagedFile[];
@@ -78,6 +79,7 @@ export class TaskService {
         showInHistory: input.showInHistory,
         autoExecute: input.autoExecute,
         env: input.env,
+        toolPolicy: input.toolPolicy,
         error: null,
         createdAt: now,
         startedAt: null,

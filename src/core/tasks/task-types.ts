@@ -24,6 +24,8 @@ export interface Task {
   showInHistory: boolean;
   autoExecute: boolean;
   env: Record<string, string> | null;
+  /** Per-tool approval rule; tools not named follow `autoExecute`. */
+  toolPolicy: ToolPolicy | null;
   error: string | null;
   createdAt: string;
   startedAt: string | null;
@@ -47,7 +49,9 @@ export interface Thought {
   description: string;
 }
 
-export type ToolCallStatus = 'executing' | 'awaiting_approval' | 'success' | 'error' | 'cancelled';
+export type ToolCallStatus = 'awaiting_approval' | 'approved' | 'executing' | 'success' | 'error' | 'cancelled';
+
+export type ApprovalOutcome = 'proceed_once' | 'proceed_always' | 'cancel';
 
 export interface ToolCallView {
   callId: string;

@@ -44,6 +44,11 @@ export function foldTurn(events: readonly LoggedEvent[]): TurnView {
         calls.set(event.data.callId, merged);
         break;
       }
+      case 'tool_approval': {
+        const call = calls.get(event.data.callId);
+        if (call) calls.set(call.callId, { ...call, status: event.data.approved ? 'approved' : 'cancelled' });
+        break;
+      }
       case 'cancelled':
       case 'error':
         for (const [id, call] of calls) if (isOpen(call)) calls.set(id, { ...call, status: event.type === 'cancelled' ? 'cancelled' : 'error' });
@@ -61,7 +66,7 @@ export function settleOpenCalls(view: TurnView, status: ToolCallStatus): TurnVie
 }
 
 function isOpen(call: ToolCallView): boolean {
-  return call.status === 'executing' || call.status === 'awaiting_approval';
+  return call.status === 'executing' || call.status === 'awaiting_approval' || call.status === 'approved';
 }
 
 export function pendingApprovals(view: TurnView): PendingApproval[] {

@@ -1,4 +1,5 @@
 import type { ApiKeys } from '../../core/auth/api-keys.js';
+import type { Approvals } from '../../core/tasks/approvals.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
 import type { Logger } from '../../logger.js';
@@ -7,6 +8,7 @@ import type { MultipartLimits } from './multipart.js';
 /** What every API face is given by the composition root. */
 export interface FaceDeps {
   tasks: TaskService;
+  approvals: Approvals;
   keys: ApiKeys;
   workspaces: Workspaces;
   logger: Logger;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TOOL_NAMES } from '../../core/agent/tools.js';
 import { InvalidEnv, InvalidInput } from '../../core/errors.js';
 
 /**
@@ -21,6 +22,13 @@ export const createTaskJson = z.object({
   systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
   showInHistory: z.boolean({ error: 'showInHistory must be true or false' }).optional(),
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
+  toolPolicy: z
+    .partialRecord(
+      z.enum(TOOL_NAMES, { error: `toolPolicy names unknown tools; the tools are ${TOOL_NAMES.join(', ')}` }),
+      z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }),
+    )
+    .nullable()
+    .optional(),
   env: z.unknown().optional(),
   secrets: z.unknown().optional(),
 });

@@ -5,7 +5,9 @@ import type { KeyOwner } from '../../ports/storage.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { discardStaged, readMultipart } from '../http/multipart.js';
 import { writeSse } from '../http/sse.js';
+import type { ToolPolicy } from '../../core/tasks/task-types.js';
 import {
+  approveBody,
   createTaskForm,
   createTaskJson,
   envMap,
@@ -37,6 +39,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
           systemPrompt: fields.systemPrompt ?? null,
           showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
           autoExecute: formBoolean(fields.autoExecute, 'autoExecute', true),
+          toolPolicy: null,
           env: null,
           secrets: null,
           files: form.files,
@@ -51,6 +54,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
         systemPrompt: fields.systemPrompt ?? null,
         showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
         autoExecute: formBoolean(fields.autoExecute, 'autoExecute', true),
+        toolPolicy: null,
         env: null,
         secrets: null,
         files: [],
@@ -63,6 +67,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
       systemPrompt: body.systemPrompt ?? null,
       showInHistory: body.showInHistory ?? true,
       autoExecute: body.autoExecute ?? true,
+      toolPolicy: (body.toolPolicy as ToolPolicy | null | undefined) ?? null,
       env: envMap(body.env, 'env'),
       secrets: envMap(body.secrets, 'secrets'),
       files: [],
@@ -109,6 +114,12 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
       files: [],
       secrets: envMap(body.secrets, 'secrets'),
     });
+    return { success: true, data: result };
+  });
+
+  app.post<{ Params: { id: string; callId: string } }>('/tasks/:id/tools/:callId/approve', async function approveToolCall(request) {
+    const body = parseInput(approveBody, request.body);
+    const result = await deps.approvals.decide(caller(request), request.params.id, request.params.callId, body.outcome);
     return { success: true, data: result };
   });
 

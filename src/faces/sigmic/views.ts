@@ -22,6 +22,7 @@ export function taskView(task: Task) {
     createdAt: task.createdAt,
     startedAt: task.startedAt,
     completedAt: task.completedAt,
+    toolPolicy: task.toolPolicy,
   };
 }
 
