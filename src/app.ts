@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LocalSignals } from './adapters/memory/local-signals.js';
-import { resolveModel } from './adapters/models/model-registry.js';
+import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { LocalCommandRunner } from './adapters/process/local-command-runner.js';
 import { openSqlStorage } from './adapters/sql/sql-storage.js';
 import { SqliteDatabase } from './adapters/sqlite/sqlite-database.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { ToolExecutor } from './core/agent/tools.js';
 import { ApiKeys } from './core/auth/api-keys.js';
 import { EventHub } from './core/events/event-hub.js';
@@ -37,9 +37,19 @@ export async function openStorage(config: Config): Promise<Storage> {
   return openSqlStorage(new SqliteDatabase(path.join(config.dataDir, 'kiln.db')));
 }
 
+function defaultModel(models: ModelRegistry, spec: string) {
+  try {
+    return models.resolve(spec);
+  } catch (error) {
+    if (error instanceof UnknownModel) throw new ConfigError(`KILN_MODEL=${JSON.stringify(spec)}: ${error.message}`);
+    throw error;
+  }
+}
+
 /** The composition root: builds every port, adapter, service and face from the config. */
 export async function createKiln(config: Config, logger: Logger): Promise<Kiln> {
-  const model = resolveModel(config.model);
+  const models = new ModelRegistry(config.providers);
+  const model = defaultModel(models, config.model);
   const storage = await openStorage(config);
   const workspaces = new Workspaces(config.dataDir);
   await workspaces.init();
@@ -53,15 +63,18 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const runner = new TurnRunner({
     tasks: storage.tasks,
     hub,
-    model: model.model,
+    models,
+    defaultModel: config.model,
     tools,
     workspaces,
     secrets,
     logger,
     maxSteps: config.maxSteps,
+    retry: { retries: config.modelRetries, baseMs: config.modelRetryBaseMs },
+    contextTokens: config.contextTokens,
   });
   const pool = new WorkerPool({ tasks: storage.tasks, signals, runner, logger }, { concurrency: config.concurrency, leaseMs: LEASE_MS });
-  const tasks = new TaskService({ storage, hub, signals, workspaces, secrets });
+  const tasks = new TaskService({ storage, hub, signals, workspaces, secrets, models });
   const approvals = new Approvals({ storage, hub, signals });
 
   let ready = false;

@@ -25,6 +25,24 @@ export interface Config {
   maxSteps: number;
   /** Interval of the `:heartbeat` comment on open streams. */
   heartbeatMs: number;
+  /** Retries of a model call after a transient provider error (429, 5xx, dropped connection). */
+  modelRetries: number;
+  /** First retry delay; each further retry waits twice as long (a Retry-After header wins). */
+  modelRetryBaseMs: number;
+  /** Estimated tokens of earlier conversation sent with a follow-up; older turns beyond it are left out. */
+  contextTokens: number;
+  providers: ProviderSettings;
+}
+
+/** Credentials and addresses of model providers, each read from its customary variable. */
+export interface ProviderSettings {
+  openaiApiKey: string | undefined;
+  openaiBaseUrl: string | undefined;
+  anthropicApiKey: string | undefined;
+  anthropicBaseUrl: string | undefined;
+  /** Base URL of an OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio). */
+  compatibleBaseUrl: string | undefined;
+  compatibleApiKey: string | undefined;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -123,13 +141,32 @@ const SETTINGS = [
   },
   { key: 'maxSteps', env: 'KILN_MAX_STEPS', help: 'model steps allowed per turn', parse: integer(1, 1000), fallback: 50 },
   { key: 'heartbeatMs', env: 'KILN_HEARTBEAT_MS', help: 'interval of stream heartbeats', parse: integer(100, 3_600_000), fallback: 15_000 },
+  { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },
+  { key: 'modelRetryBaseMs', env: 'KILN_MODEL_RETRY_BASE_MS', help: 'first retry delay (doubles each time)', parse: integer(1, 600_000), fallback: 1000 },
+  {
+    key: 'contextTokens',
+    env: 'KILN_CONTEXT_TOKENS',
+    help: 'estimated tokens of earlier conversation sent on follow-ups',
+    parse: integer(1000, 10_000_000),
+    fallback: 100_000,
+  },
 ] satisfies Setting<keyof Config>[] as Setting<keyof Config>[];
+
+const PROVIDER_VARIABLES: { key: keyof ProviderSettings; env: string; help: string; url?: boolean }[] = [
+  { key: 'openaiApiKey', env: 'OPENAI_API_KEY', help: 'key for openai:<model>' },
+  { key: 'openaiBaseUrl', env: 'OPENAI_BASE_URL', help: 'another address for the OpenAI API (optional)', url: true },
+  { key: 'anthropicApiKey', env: 'ANTHROPIC_API_KEY', help: 'key for anthropic:<model>' },
+  { key: 'anthropicBaseUrl', env: 'ANTHROPIC_BASE_URL', help: 'another address for the Anthropic API (optional)', url: true },
+  { key: 'compatibleBaseUrl', env: 'KILN_MODEL_BASE_URL', help: 'base URL for openai-compatible:<model>', url: true },
+  { key: 'compatibleApiKey', env: 'KILN_MODEL_API_KEY', help: 'key for the OpenAI-compatible server (optional)' },
+];
 
 /** Flags `kiln serve` accepts, each overriding the variable of the same setting. */
 export const SERVE_FLAGS = SETTINGS.filter((s) => s.flag).map((s) => ({ flag: s.flag!, env: s.env, help: s.help }));
 
 /** Every variable Kiln reads, for `--help`. */
-export const ENV_VARIABLES = SETTINGS.map((s) => ({ env: s.env, help: s.help }));
+export const ENV_VARIABLES = [...SETTINGS, ...PROVIDER_VARIABLES].map((s) => ({ env: s.env, help: s.help }));
+
 
 /**
  * Builds the typed config. `flags` are `kiln serve` options by flag name and win over `env`.
@@ -147,5 +184,14 @@ export function loadConfig(env: Env, flags: Record<string, string | undefined> =
       config[setting.key] = setting.parse(raw, name);
     }
   }
+  const providers: Partial<ProviderSettings> = {};
+  for (const variable of PROVIDER_VARIABLES) {
+    const raw = env[variable.env]?.trim();
+    if (raw && variable.url && !/^https?:\/\/[^\s]+$/.test(raw)) {
+      throw new ConfigError(`${variable.env} must be an http:// or https:// URL, got "${raw}".`);
+    }
+    providers[variable.key] = raw || undefined;
+  }
+  config.providers = providers;
   return config as Config;
 }

@@ -84,6 +84,11 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
     name: 'per-task tool policy',
     statements: () => ['ALTER TABLE tasks ADD COLUMN tool_policy TEXT'],
   },
+  {
+    version: 3,
+    name: 'per-task model',
+    statements: () => ['ALTER TABLE tasks ADD COLUMN model TEXT'],
+  },
 ];
 
 export async function migrate(db: Database): Promise<void> {

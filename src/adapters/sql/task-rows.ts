@@ -4,7 +4,7 @@ import type { SqlValue } from '../../ports/database.js';
 
 /** Columns read for a {@link Task}; `t` is tasks, `u` is users. */
 export const TASK_COLUMNS = `t.id, t.user_id, u.name AS username, t.api_key_id, t.session_id, t.conversation_id, t.status,
-  t.message, t.system_prompt, t.show_in_history, t.auto_execute, t.env, t.tool_policy, t.error, t.created_at, t.started_at,
+  t.message, t.system_prompt, t.show_in_history, t.auto_execute, t.env, t.tool_policy, t.model, t.error, t.created_at, t.started_at,
   t.completed_at, t.last_activity_at, t.message_count, t.turn, t.turn_start_seq, t.last_event_seq`;
 
 export interface TaskRow {
@@ -21,6 +21,7 @@ export interface TaskRow {
   auto_execute: number;
   env: string | null;
   tool_policy: string | null;
+  model: string | null;
   error: string | null;
   created_at: string;
   started_at: string | null;
@@ -47,6 +48,7 @@ export function taskFromRow(row: TaskRow): Task {
     autoExecute: Boolean(Number(row.auto_execute)),
     env: row.env === null ? null : (JSON.parse(row.env) as Record<string, string>),
     toolPolicy: row.tool_policy === null ? null : (JSON.parse(row.tool_policy) as ToolPolicy),
+    model: row.model,
     error: row.error,
     createdAt: row.created_at,
     startedAt: row.started_at,

@@ -1,5 +1,8 @@
-import { streamText, type LanguageModel, type ModelMessage, type ToolResultPart } from 'ai';
-import type { TaskEventBody } from '../events/event-types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { APICallError } from '@ai-sdk/provider';
+import { streamText, type LanguageModel, type LanguageModelUsage, type ModelMessage, type ToolResultPart } from 'ai';
+import type { TaskEventBody, TokenUsage } from '../events/event-types.js';
+import { describeModelError, isTransient, retryAfterMs } from './model-errors.js';
 import type { Redactor } from './redactor.js';
 import type { ToolGate } from './tool-gate.js';
 import { TOOL_DEFINITIONS, type ToolContext, type ToolExecutor, type ToolOutcome } from './tools.js';
@@ -22,6 +25,7 @@ export interface AgentTurn {
   maxSteps: number;
   redactor: Redactor;
   gate: ToolGate;
+  retry: { retries: number; baseMs: number };
   signal: AbortSignal;
 }
 
@@ -109,8 +113,46 @@ export interface PlannedCall {
   invalid?: string;
 }
 
-/** One model call: streams its text and thoughts, saves its message, returns the tool calls it asked for. */
+/**
+ * One model step, retried after transient provider errors (429, 5xx, a dropped connection) as
+ * long as nothing of it has reached the client yet. Each retry is announced with a `retrying`
+ * status event.
+ */
 async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink): Promise<PlannedCall[]> {
+  for (let attempt = 1; ; attempt++) {
+    const progress = { emitted: false };
+    try {
+      return await modelCall(turn, messages, sink, progress);
+    } catch (error) {
+      if (!(error instanceof ModelCallFailed) || turn.signal.aborted) throw error;
+      const described = describeModelError(error.cause);
+      if (progress.emitted) {
+        throw new TurnFailure(`${described} (the answer was cut off part way; send a follow-up message to continue)`, 'MODEL_ERROR');
+      }
+      if (!isTransient(error.cause) || attempt > turn.retry.retries) {
+        const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+        throw new TurnFailure(`${described}${tries}`, APICallError.isInstance(error.cause) || isTransient(error.cause) ? 'MODEL_ERROR' : 'TASK_FAILED');
+      }
+      const delay = retryAfterMs(error.cause) ?? turn.retry.baseMs * 2 ** (attempt - 1);
+      sink.emit({
+        type: 'status',
+        data: { status: 'retrying', message: `${described}; retrying in ${(delay / 1000).toFixed(1)} s (retry ${attempt} of ${turn.retry.retries})` },
+      });
+      await sink.flush();
+      await sleep(Math.min(delay, 60_000), undefined, { signal: turn.signal });
+    }
+  }
+}
+
+/** A failure of the model call itself (as opposed to Kiln's own work around it). */
+class ModelCallFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** One model call: streams its text and thoughts, saves its message, returns the tool calls it asked for. */
+async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink, progress: { emitted: boolean }): Promise<PlannedCall[]> {
   const result = streamText({
     model: turn.model,
     system: turn.system,
@@ -122,46 +164,75 @@ async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
   });
   const calls: PlannedCall[] = [];
   const reasoning = new Map<string, string>();
-  const text = new ContentStream(turn.redactor, sink);
+  const counted: TaskEventBody[] = [];
+  const countingSink: TurnSink = {
+    ...sink,
+    emit: (event) => {
+      progress.emitted = true;
+      sink.emit(event);
+    },
+  };
+  const text = new ContentStream(turn.redactor, countingSink);
 
-  for await (const part of result.fullStream) {
-    switch (part.type) {
-      case 'text-delta':
-        text.push(part.text);
-        break;
-      case 'text-end':
-        text.end();
-        break;
-      case 'reasoning-delta':
-        reasoning.set(part.id, (reasoning.get(part.id) ?? '') + part.text);
-        break;
-      case 'reasoning-end': {
-        const description = turn.redactor.text(reasoning.get(part.id) ?? '').trim();
-        reasoning.delete(part.id);
-        if (description) sink.emit({ type: 'thought', data: { subject: 'Thinking', description } });
-        break;
+  try {
+    for await (const part of result.fullStream) {
+      switch (part.type) {
+        case 'text-delta':
+          text.push(part.text);
+          break;
+        case 'text-end':
+          text.end();
+          break;
+        case 'reasoning-delta':
+          reasoning.set(part.id, (reasoning.get(part.id) ?? '') + part.text);
+          break;
+        case 'reasoning-end': {
+          const description = turn.redactor.text(reasoning.get(part.id) ?? '').trim();
+          reasoning.delete(part.id);
+          if (description) countingSink.emit({ type: 'thought', data: { subject: 'Thinking', description } });
+          break;
+        }
+        case 'tool-call': {
+          const invalid = 'invalid' in part && part.invalid ? describeInvalidCall(part.toolName, 'error' in part ? part.error : undefined) : undefined;
+          const args = isRecord(part.input) ? part.input : {};
+          calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
+          break;
+        }
+        case 'finish-step':
+          counted.push({ type: 'usage', data: usageOf(part.usage) });
+          break;
+        case 'error':
+          throw new ModelCallFailed(part.error);
+        case 'abort':
+          throw turn.signal.reason ?? new Error('aborted');
+        default:
+          break;
       }
-      case 'tool-call': {
-        const invalid = 'invalid' in part && part.invalid ? describeInvalidCall(part.toolName, 'error' in part ? part.error : undefined) : undefined;
-        const args = isRecord(part.input) ? part.input : {};
-        calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
-        break;
-      }
-      case 'error':
-        throw part.error;
-      case 'abort':
-        throw turn.signal.reason ?? new Error('aborted');
-      default:
-        break;
     }
+  } catch (error) {
+    if (error instanceof ModelCallFailed || turn.signal.aborted) throw error;
+    throw new ModelCallFailed(error);
   }
   text.end();
+  for (const event of counted) sink.emit(event);
   const response = await result.response;
   const stepMessages = turn.redactor.deep(response.messages);
   messages.push(...stepMessages);
   await sink.flush();
   await sink.saveModelMessages(stepMessages);
   return calls;
+}
+
+function usageOf(usage: LanguageModelUsage): TokenUsage {
+  const input = usage.inputTokens ?? 0;
+  const output = usage.outputTokens ?? 0;
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    totalTokens: input + output,
+    reasoningTokens: usage.outputTokenDetails?.reasoningTokens ?? 0,
+    cachedInputTokens: usage.inputTokenDetails?.cacheReadTokens ?? 0,
+  };
 }
 
 /**

@@ -11,9 +11,19 @@ export type TaskEventBody =
   | { type: 'tool_call'; data: ToolCallEventData }
   | { type: 'tool_result'; data: { callId: string; toolName: string; status: ToolCallStatus; output: string } }
   | { type: 'tool_approval'; data: { callId: string; toolName: string; outcome: ApprovalOutcome; approved: boolean } }
-  | { type: 'done'; data: { finalResponse: string; status: 'completed' } }
+  | { type: 'usage'; data: TokenUsage }
+  | { type: 'done'; data: { finalResponse: string; status: 'completed'; usage: TokenUsage } }
   | { type: 'error'; data: { message: string; code: string; status: 'failed' } }
   | { type: 'cancelled'; data: { message: string; status: 'cancelled' } };
+
+/** Tokens a model step (or, summed, a turn) used, as the provider reported them. */
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  reasoningTokens: number;
+  cachedInputTokens: number;
+}
 
 export interface ToolCallEventData {
   callId: string;

@@ -1,7 +1,9 @@
-import type { LanguageModel, ModelMessage, UserContent } from 'ai';
+import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
+import type { ModelResolver } from '../../ports/model-resolver.js';
 import { TurnLost, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
+import { fitConversation } from '../agent/context-budget.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
@@ -23,12 +25,15 @@ export class StopReason extends Error {
 export interface TurnRunnerDeps {
   tasks: TaskStore;
   hub: EventHub;
-  model: LanguageModel;
+  models: ModelResolver;
+  defaultModel: string;
   tools: ToolExecutor;
   workspaces: Workspaces;
   secrets: SecretVault;
   logger: Logger;
   maxSteps: number;
+  retry: { retries: number; baseMs: number };
+  contextTokens: number;
 }
 
 const COMMAND_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -47,13 +52,14 @@ export class TurnRunner {
     const started = Date.now();
     try {
       const workspace = await this.deps.workspaces.create(task.id);
+      const model = this.deps.models.resolve(task.model ?? this.deps.defaultModel).model;
       const { messages, resumed } = await this.conversation(task, fence);
       const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
       if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
       const result = await runAgentTurn(
         {
-          model: this.deps.model,
+          model,
           system: systemPrompt({ task: task.systemPrompt }),
           messages,
           tools: this.deps.tools,
@@ -65,6 +71,7 @@ export class TurnRunner {
           maxSteps: this.deps.maxSteps,
           redactor,
           gate,
+          retry: this.deps.retry,
           signal,
         },
         {
@@ -140,7 +147,7 @@ export class TurnRunner {
    */
   private async conversation(task: Task, fence: TurnFence): Promise<{ messages: ModelMessage[]; resumed: boolean }> {
     const saved = await this.deps.tasks.modelMessages(task.id);
-    const messages = saved.map((m) => m.body as ModelMessage);
+    const messages = fitConversation(saved, task.turn, this.deps.contextTokens);
     if (saved.some((m) => m.turn === task.turn)) return { messages, resumed: true };
     const userMessages = (await this.deps.tasks.messages(task.id)).filter((m) => m.role === 'user');
     const latest = userMessages[userMessages.length - 1];

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { KeyOwner, Storage } from '../../ports/storage.js';
+import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
-import { Conflict, NotFound } from '../errors.js';
+import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { EventHub } from '../events/event-hub.js';
+import type { TokenUsage } from '../events/event-types.js';
 import { streamTask, type StreamItem } from '../events/task-stream.js';
 import type { StagedFile, Workspaces } from '../workspace/workspaces.js';
 import { newConversationId } from './ids.js';
@@ -18,6 +20,7 @@ export interface CreateTaskInput {
   showInHistory: boolean;
   autoExecute: boolean;
   toolPolicy: ToolPolicy | null;
+  model: string | null;
   env: Record<string, string> | null;
   secrets: Record<string, string> | null;
   files: StagedFile[];
@@ -32,6 +35,7 @@ export interface FollowUpInput {
 export interface TaskOutput {
   content: string;
   updatedAt: string;
+  usage: TokenUsage;
   thoughts?: Thought[];
   toolCalls?: ToolCallView[];
 }
@@ -56,11 +60,19 @@ export class TaskService {
       signals: TaskSignals;
       workspaces: Workspaces;
       secrets: SecretVault;
+      models: ModelResolver;
     },
   ) {}
 
   async create(caller: KeyOwner, input: CreateTaskInput): Promise<{ id: string; status: TaskStatus }> {
     const { storage, workspaces } = this.deps;
+    if (input.model !== null) {
+      try {
+        this.deps.models.resolve(input.model);
+      } catch (error) {
+        throw new InvalidInput(`model: ${(error as Error).message}`, 'model');
+      }
+    }
     const id = randomUUID();
     const now = new Date().toISOString();
     await workspaces.create(id);
@@ -80,6 +92,7 @@ export class TaskService {
         autoExecute: input.autoExecute,
         env: input.env,
         toolPolicy: input.toolPolicy,
+        model: input.model,
         error: null,
         createdAt: now,
         startedAt: null,
@@ -111,7 +124,7 @@ export class TaskService {
     if (task.startedAt === null) return { task, output: null, pendingApprovals: [] };
     const events = await this.deps.storage.tasks.eventsAfter(task.id, task.turnStartSeq, TURN_EVENTS_LIMIT);
     const view = foldTurn(events);
-    const output: TaskOutput = { content: view.content, updatedAt: view.updatedAt ?? task.startedAt };
+    const output: TaskOutput = { content: view.content, updatedAt: view.updatedAt ?? task.startedAt, usage: view.usage };
     if (view.thoughts.length > 0) output.thoughts = view.thoughts;
     if (view.toolCalls.length > 0) output.toolCalls = view.toolCalls;
     return { task, output, pendingApprovals: pendingApprovals(view) };

@@ -26,6 +26,8 @@ export interface Task {
   env: Record<string, string> | null;
   /** Per-tool approval rule; tools not named follow `autoExecute`. */
   toolPolicy: ToolPolicy | null;
+  /** The task's own model (`provider:model`), or null for the server's default. */
+  model: string | null;
   error: string | null;
   createdAt: string;
   startedAt: string | null;

@@ -12,7 +12,7 @@ export const turnEndings = {
     return {
       status: 'completed',
       error: null,
-      terminal: { type: 'done', data: { finalResponse: view.content, status: 'completed' } },
+      terminal: { type: 'done', data: { finalResponse: view.content, status: 'completed', usage: view.usage } },
       assistant: assistantMessage(view),
     };
   },

@@ -1,9 +1,10 @@
-import type { LoggedEvent } from '../events/event-types.js';
+import type { LoggedEvent, TokenUsage } from '../events/event-types.js';
 import type { Message, Thought, ToolCallStatus, ToolCallView } from './task-types.js';
 
 /** What a turn has produced so far, folded from its events. */
 export interface TurnView {
   content: string;
+  usage: TokenUsage;
   thoughts: Thought[];
   toolCalls: ToolCallView[];
   updatedAt: string | null;
@@ -21,6 +22,7 @@ export interface PendingApproval {
  */
 export function foldTurn(events: readonly LoggedEvent[]): TurnView {
   let content = '';
+  const usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0, reasoningTokens: 0, cachedInputTokens: 0 };
   const thoughts: Thought[] = [];
   const calls = new Map<string, ToolCallView>();
   let updatedAt: string | null = null;
@@ -29,6 +31,9 @@ export function foldTurn(events: readonly LoggedEvent[]): TurnView {
     switch (event.type) {
       case 'content':
         content += event.data.text;
+        break;
+      case 'usage':
+        for (const key of Object.keys(usage) as (keyof TokenUsage)[]) usage[key] += event.data[key] ?? 0;
         break;
       case 'thought':
         thoughts.push({ subject: event.data.subject, description: event.data.description });
@@ -57,7 +62,7 @@ export function foldTurn(events: readonly LoggedEvent[]): TurnView {
         break;
     }
   }
-  return { content, thoughts, toolCalls: [...calls.values()], updatedAt };
+  return { content, usage, thoughts, toolCalls: [...calls.values()], updatedAt };
 }
 
 /** Marks tool calls that were still running or waiting when their turn ended. */

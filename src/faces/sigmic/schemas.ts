@@ -29,6 +29,7 @@ export const createTaskJson = z.object({
     )
     .nullable()
     .optional(),
+  model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
   env: z.unknown().optional(),
   secrets: z.unknown().optional(),
 });
@@ -36,6 +37,7 @@ export const createTaskJson = z.object({
 export const createTaskForm = z.object({
   message,
   systemPrompt: z.string().max(100_000).optional(),
+  model: z.string().min(1).max(200).optional(),
   showInHistory: z.string().optional(),
   autoExecute: z.string().optional(),
 });

@@ -23,6 +23,7 @@ export function taskView(task: Task) {
     startedAt: task.startedAt,
     completedAt: task.completedAt,
     toolPolicy: task.toolPolicy,
+    model: task.model,
   };
 }
 

@@ -1,0 +1,38 @@
+import type { ModelMessage } from 'ai';
+
+/** A rough token count: about four characters of JSON per token. */
+export function estimateTokens(value: unknown): number {
+  return Math.ceil(JSON.stringify(value).length / 4);
+}
+
+/**
+ * The conversation to send to the model: the current turn whole, and as many of the most recent
+ * earlier turns as fit in `budgetTokens`. Turns are kept or left out whole, so a tool call is
+ * never separated from its result. When turns are left out, a note at the start says so.
+ */
+export function fitConversation(saved: readonly { turn: number; body: unknown }[], currentTurn: number, budgetTokens: number): ModelMessage[] {
+  const turns = new Map<number, ModelMessage[]>();
+  for (const entry of saved) {
+    const list = turns.get(entry.turn) ?? [];
+    list.push(entry.body as ModelMessage);
+    turns.set(entry.turn, list);
+  }
+  const current = turns.get(currentTurn) ?? [];
+  let used = estimateTokens(current);
+  const earlier = [...turns.keys()].filter((t) => t !== currentTurn).sort((a, b) => b - a);
+  const kept: ModelMessage[][] = [];
+  let omitted = 0;
+  for (const turn of earlier) {
+    const messages = turns.get(turn)!;
+    const size = estimateTokens(messages);
+    if (omitted === 0 && used + size <= budgetTokens) {
+      kept.unshift(messages);
+      used += size;
+    } else {
+      omitted++;
+    }
+  }
+  const note: ModelMessage[] =
+    omitted > 0 ? [{ role: 'user', content: `[${omitted} earlier turn(s) of this conversation are left out to stay within the context budget.]` }] : [];
+  return [...note, ...kept.flat(), ...current];
+}
