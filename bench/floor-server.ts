@@ -3,7 +3,7 @@
  * framework and no agent. `POST /api/v1/tasks` (JSON) answers an id; `GET /api/v1/tasks/{id}/stream`
  * sends the events Kiln sends for the same message when the stream is opened before the turn
  * ends (history_message, history_done, status, content deltas of "Echo: <message>" three words
- * each, done), with ids, honouring Last-Event-ID. `GET /api/v1/tasks` answers a page of the same
+ * each, usage, done), with ids, honouring Last-Event-ID. `GET /api/v1/tasks` answers a page of the same
  * shape and size as Kiln's. A create body with `fanout: {thoughts, gapMs, delayMs}` makes a
  * broadcast task: every open stream gets the same live events, paced like Kiln's W3 script.
  *
@@ -93,9 +93,11 @@ function stream(res: http.ServerResponse, task: FloorTask, lastEventId: number |
     seq++;
     if (lastEventId === undefined || seq > lastEventId) events.push(block(event, data, seq));
   };
+  const usage = { inputTokens: 182, outputTokens: 24, totalTokens: 206, reasoningTokens: 0, cachedInputTokens: 0 };
   push('status', { status: 'processing' });
   parts.forEach((text, i) => push('content', { text, isPartial: i < parts.length - 1 }));
-  push('done', { finalResponse: answer, status: 'completed' });
+  push('usage', usage);
+  push('done', { finalResponse: answer, status: 'completed', usage });
   for (const e of events) res.write(e);
   res.end();
 }

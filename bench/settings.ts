@@ -1,0 +1,51 @@
+/** How much each workload does, in a full run and with --quick. */
+export interface Settings {
+  mode: 'full' | 'quick';
+  w1Iterations: number;
+  w2Concurrency: number[];
+  w2DurationMs: number;
+  w2WarmupMs: number;
+  w3Subscribers: number[];
+  w3Thoughts: number;
+  w3GapMs: number;
+  w4Streams: number;
+  w4Concurrency: number;
+  w5Sizes: number[];
+  w5Requests: number;
+  w6SizesMb: number[];
+  w7Tasks: number;
+}
+
+export const FULL: Settings = {
+  mode: 'full',
+  w1Iterations: 500,
+  w2Concurrency: [1, 8, 32],
+  w2DurationMs: 10_000,
+  w2WarmupMs: 2_000,
+  w3Subscribers: [100, 500],
+  w3Thoughts: 100,
+  w3GapMs: 10,
+  w4Streams: 1000,
+  w4Concurrency: 16,
+  w5Sizes: [10_000, 100_000],
+  w5Requests: 500,
+  w6SizesMb: [1, 10, 100],
+  w7Tasks: 10_000,
+};
+
+export const QUICK: Settings = {
+  mode: 'quick',
+  w1Iterations: 100,
+  w2Concurrency: [1, 8, 32],
+  w2DurationMs: 2_000,
+  w2WarmupMs: 500,
+  w3Subscribers: [100, 500],
+  w3Thoughts: 40,
+  w3GapMs: 10,
+  w4Streams: 200,
+  w4Concurrency: 16,
+  w5Sizes: [10_000],
+  w5Requests: 200,
+  w6SizesMb: [1, 10],
+  w7Tasks: 1000,
+};

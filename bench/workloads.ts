@@ -1,0 +1,441 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { openFds, peakRssKb, resetPeakRss, rssKb, sampleRss } from './lib/proc.js';
+import { eventTimes, seedTasks } from './lib/seed.js';
+import { runLoad, startFloor, startKiln, tempDir, type KilnOptions, type KilnServer, type Server } from './lib/servers.js';
+import { percentile, round, summarize } from './lib/stats.js';
+import type { Settings } from './settings.js';
+
+/** 17 words: with history, status and done, Kiln streams 10 events for it (6 content deltas). */
+export const MESSAGE = 'hello from the kiln bench, a short message of seventeen words to echo back in six parts';
+export const EXPECT = 'Echo: hello from';
+
+export interface Row {
+  workload: string;
+  metric: string;
+  kiln: number | null;
+  floor?: number | null;
+  unit: string;
+  /** Kiln ÷ floor, or floor ÷ Kiln, whichever reads as "fraction of the floor" for the metric. */
+  ratio?: number | null;
+  ratioLabel?: string;
+  target?: string;
+  met?: boolean | null;
+  note?: string;
+}
+
+export interface WorkloadOutput {
+  rows: Row[];
+  data: Record<string, unknown>;
+  notes: string[];
+}
+
+export interface Context {
+  settings: Settings;
+  log(line: string): void;
+  /** Node flags for Kiln (e.g. --cpu-prof) for the named workload. */
+  kilnNodeArgs(workload: string): string[];
+}
+
+async function withKiln<T>(ctx: Context, workload: string, options: KilnOptions, fn: (kiln: KilnServer) => Promise<T>): Promise<T> {
+  const kiln = await startKiln({ ...options, nodeArgs: [...(options.nodeArgs ?? []), ...ctx.kilnNodeArgs(workload)] });
+  try {
+    return await fn(kiln);
+  } finally {
+    await kiln.stop();
+    if (!options.dataDir) fs.rmSync(kiln.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function withFloor<T>(fn: (floor: Server) => Promise<T>): Promise<T> {
+  const floor = await startFloor();
+  try {
+    return await fn(floor);
+  } finally {
+    await floor.stop();
+  }
+}
+
+const perTask = (cpu: number | null, n: number) => (cpu === null || n === 0 ? null : cpu / n);
+
+// ------------------------------------------------------------------ W1 + W2
+
+interface RunResult {
+  iterations: number;
+  errors: number;
+  firstError: string | null;
+  perSec: number;
+  eventsPerIter: number;
+  createMs: ReturnType<typeof summarize>;
+  firstEventMs: ReturnType<typeof summarize>;
+  doneMs: ReturnType<typeof summarize>;
+  lastEventMs: ReturnType<typeof summarize>;
+  clientCpuPct: number;
+}
+
+function runJob(server: { url: string; key?: string }, c: number, spec: { count?: number; durationMs?: number; warmupMs?: number }) {
+  return { kind: 'run', target: 'kiln', url: server.url, key: server.key, c, message: MESSAGE, expect: EXPECT, ...spec };
+}
+
+export async function w1(ctx: Context): Promise<WorkloadOutput> {
+  const n = ctx.settings.w1Iterations;
+  const kiln = await withKiln(ctx, 'w1', {}, (k) => runLoad<RunResult>(runJob(k, 1, { count: n, warmupMs: 500 }), k.pid));
+  const floor = await withFloor((f) => runLoad<RunResult>(runJob(f, 1, { count: n, warmupMs: 500 }), f.pid));
+  const k = kiln.result;
+  const f = floor.result;
+  const rows: Row[] = [
+    row('W1', 'first event p50', k.firstEventMs.p50, f.firstEventMs.p50, 'ms', 'x'),
+    row('W1', 'first event p99', k.firstEventMs.p99, f.firstEventMs.p99, 'ms', 'x'),
+    { ...row('W1', 'done p50', k.doneMs.p50, f.doneMs.p50, 'ms', 'x'), target: '< 5 ms', met: k.doneMs.p50 !== null && k.doneMs.p50 < 5 },
+    row('W1', 'done p99', k.doneMs.p99, f.doneMs.p99, 'ms', 'x'),
+  ];
+  const notes = [`W1: ${k.iterations} tasks at c=1, ${round(k.eventsPerIter, 1)} events per stream (floor ${round(f.eventsPerIter, 1)}), ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}; create request p50 ${k.createMs.p50} ms`];
+  return { rows, data: { kiln: k, floor: f }, notes };
+}
+
+export async function w2(ctx: Context): Promise<WorkloadOutput> {
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const spec = { durationMs: ctx.settings.w2DurationMs, warmupMs: ctx.settings.w2WarmupMs };
+  for (const c of ctx.settings.w2Concurrency) {
+    // a fresh Kiln per level, so that every level starts from an empty database
+    const kiln = await withKiln(ctx, `w2-c${c}`, {}, (k) => runLoad<RunResult>(runJob(k, c, spec), k.pid));
+    const floor = await withFloor((f) => runLoad<RunResult>(runJob(f, c, spec), f.pid));
+    const k = kiln.result;
+    const f = floor.result;
+    const kCpu = perTask(kiln.serverCpuMs, k.iterations);
+    const fCpu = perTask(floor.serverCpuMs, f.iterations);
+    const tput = row('W2', `tasks/s c=${c}`, k.perSec, f.perSec, '/s', 'frac');
+    if (c === 32) Object.assign(tput, { target: '>= 1,000/s', met: k.perSec >= 1000 });
+    rows.push(tput, row('W2', `server CPU ms/task c=${c}`, kCpu, fCpu, 'ms', 'x'), row('W2', `done p50 c=${c}`, k.doneMs.p50, f.doneMs.p50, 'ms', 'x'));
+    data[`c${c}`] = { kiln: { ...k, serverCpuMsPerTask: kCpu, serverCpuPct: pct(kiln.serverCpuMs, kiln.windowMs) }, floor: { ...f, serverCpuMsPerTask: fCpu, serverCpuPct: pct(floor.serverCpuMs, floor.windowMs) } };
+    notes.push(
+      `W2 c=${c}: Kiln ${k.iterations} tasks, ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}, server CPU ${round(pct(kiln.serverCpuMs, kiln.windowMs), 0)}%, client CPU ${round(k.clientCpuPct, 0)}%; floor server CPU ${round(pct(floor.serverCpuMs, floor.windowMs), 0)}%, client CPU ${round(f.clientCpuPct, 0)}%`,
+    );
+  }
+  return { rows, data, notes };
+}
+
+const pct = (cpuMs: number | null, windowMs: number) => (cpuMs === null || windowMs <= 0 ? null : (cpuMs / windowMs) * 100);
+
+// ------------------------------------------------------------------ W3 fan-out
+
+interface FanoutResult {
+  taskId: string;
+  clientCpuMs: number;
+  subscribers: { openedAt: number; terminal: string; events: [number, number][] }[];
+}
+
+/** Delivery rate and lag of one fan-out run, given when each event was emitted. */
+function fanoutStats(r: FanoutResult, emitted: Map<number, number>) {
+  const lags: number[] = [];
+  let delivered = 0;
+  let firstEmit = Infinity;
+  let lastRecv = 0;
+  let complete = 0;
+  let caughtUp = 0;
+  const maxSeq = Math.max(...emitted.keys());
+  for (const s of r.subscribers) {
+    if (s.terminal === 'done') complete++;
+    for (const [id, at] of s.events) {
+      const e = emitted.get(id);
+      if (e === undefined) continue;
+      // Events written before this subscriber was connected came from the log (catch-up), not live.
+      if (e < s.openedAt) {
+        caughtUp++;
+        continue;
+      }
+      delivered++;
+      lags.push(Math.max(0, at - e));
+      if (e < firstEmit) firstEmit = e;
+      if (at > lastRecv) lastRecv = at;
+    }
+  }
+  const emitTimes = [...emitted.values()];
+  return {
+    subscribers: r.subscribers.length,
+    completeStreams: complete,
+    eventsPerStream: maxSeq,
+    liveDeliveries: delivered,
+    caughtUpDeliveries: caughtUp,
+    windowMs: lastRecv - firstEmit,
+    eventsPerSec: delivered / ((lastRecv - firstEmit) / 1000),
+    emitSpanMs: Math.max(...emitTimes) - Math.min(...emitTimes),
+    lagMs: summarize(lags),
+    clientCpuMs: r.clientCpuMs,
+  };
+}
+
+function fanoutMessage(thoughts: number, gapMs: number, delayMs: number): string {
+  const lines = [`sleep ${delayMs}`];
+  for (let i = 1; i <= thoughts; i++) lines.push(`think step ${i}`, `sleep ${gapMs}`);
+  return lines.join('\n');
+}
+
+export async function w3(ctx: Context): Promise<WorkloadOutput> {
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const { w3Thoughts: thoughts, w3GapMs: gapMs } = ctx.settings;
+  for (const subscribers of ctx.settings.w3Subscribers) {
+    const delayMs = 1000 + subscribers * 4;
+    const message = fanoutMessage(thoughts, gapMs, delayMs);
+    const kiln = await withKiln(ctx, `w3-${subscribers}`, {}, async (k) => {
+      const run = await runLoad<FanoutResult>({ kind: 'fanout', url: k.url, key: k.key, subscribers, message }, k.pid);
+      return { ...fanoutStats(run.result, eventTimes(k.dataDir, run.result.taskId)), serverCpuMs: run.serverCpuMs };
+    });
+    const floor = await withFloor(async (f) => {
+      const run = await runLoad<FanoutResult>(
+        { kind: 'fanout', url: f.url, subscribers, message, createBody: { fanout: { thoughts, gapMs, delayMs } } },
+        f.pid,
+      );
+      const emitted = (await (await fetch(`${f.url}/bench/emitted/${run.result.taskId}`)).json()) as Record<string, number>;
+      return { ...fanoutStats(run.result, new Map(Object.entries(emitted).map(([k, v]) => [Number(k), v]))), serverCpuMs: run.serverCpuMs };
+    });
+    const lag = row('W3', `p99 lag ${subscribers} subs`, kiln.lagMs.p99, floor.lagMs.p99, 'ms', 'x');
+    if (subscribers === 500) Object.assign(lag, { target: '< 50 ms', met: kiln.lagMs.p99 !== null && kiln.lagMs.p99 < 50 });
+    rows.push(row('W3', `events/s delivered ${subscribers} subs`, kiln.eventsPerSec, floor.eventsPerSec, '/s', 'frac'), row('W3', `p50 lag ${subscribers} subs`, kiln.lagMs.p50, floor.lagMs.p50, 'ms', 'x'), lag);
+    data[`subs${subscribers}`] = { kiln, floor };
+    notes.push(
+      `W3 ${subscribers} subscribers: ${kiln.eventsPerStream} events per stream, ${kiln.completeStreams}/${subscribers} streams ended with done, ${kiln.liveDeliveries} live deliveries (${kiln.caughtUpDeliveries} from catch-up excluded), emitted over ${round(kiln.emitSpanMs, 0)} ms; Kiln server CPU ${round(kiln.serverCpuMs, 0)} ms, floor ${round(floor.serverCpuMs, 0)} ms`,
+    );
+  }
+  return { rows, data, notes };
+}
+
+// ------------------------------------------------------------------ W4 drop and resume
+
+interface ResumeResult {
+  streams: number;
+  dropped: number;
+  noDrop: number;
+  lost: number;
+  duplicated: number;
+  withoutTerminal: number;
+  errors: number;
+  firstError: string | null;
+  elapsedMs: number;
+  resumeFirstEventMs: ReturnType<typeof summarize>;
+  resumeDoneMs: ReturnType<typeof summarize>;
+}
+
+function resumeMessage(thoughts: number, gapMs: number): string {
+  const lines: string[] = [];
+  for (let i = 1; i <= thoughts; i++) lines.push(`think r${i}`, `sleep ${gapMs}`);
+  return lines.join('\n');
+}
+
+/** Number of logged events (with ids) of one turn of `message`: runs it once and reads its log. */
+async function countEvents(k: KilnServer, message: string): Promise<number> {
+  const headers = { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' };
+  const created = (await (await fetch(`${k.url}/api/v1/tasks`, { method: 'POST', headers, body: JSON.stringify({ message }) })).json()) as { data: { id: string } };
+  const text = await (await fetch(`${k.url}/api/v1/tasks/${created.data.id}/stream`, { headers: { ...headers, 'last-event-id': '0' } })).text();
+  return (text.match(/^id: /gm) ?? []).length;
+}
+
+export async function w4(ctx: Context): Promise<WorkloadOutput> {
+  const streams = ctx.settings.w4Streams;
+  const message = resumeMessage(8, 10);
+  const dropMax = await withKiln(ctx, 'w4-probe', {}, (k) => countEvents(k, message));
+  const job = (s: { url: string; key?: string }) => ({ kind: 'resume', url: s.url, key: s.key, c: ctx.settings.w4Concurrency, streams, message, dropMax, seed: 42 });
+  const kiln = await withKiln(ctx, 'w4', {}, (k) => runLoad<ResumeResult>(job(k), k.pid));
+  const floor = await withFloor((f) => runLoad<ResumeResult>(job(f), f.pid));
+  const k = kiln.result;
+  const f = floor.result;
+  const rows: Row[] = [
+    { workload: 'W4', metric: 'lost events', kiln: k.lost, floor: f.lost, unit: '', target: '0', met: k.lost === 0 && k.withoutTerminal === 0 && k.errors === 0 },
+    { workload: 'W4', metric: 'duplicated events', kiln: k.duplicated, floor: f.duplicated, unit: '', target: '0', met: k.duplicated === 0 && k.errors === 0 },
+    row('W4', 'resume to first event p50', k.resumeFirstEventMs.p50, f.resumeFirstEventMs.p50, 'ms', 'x'),
+    row('W4', 'resume to first event p99', k.resumeFirstEventMs.p99, f.resumeFirstEventMs.p99, 'ms', 'x'),
+    row('W4', 'resume to done p50', k.resumeDoneMs.p50, f.resumeDoneMs.p50, 'ms', 'x'),
+  ];
+  const notes = [
+    `W4: ${k.streams} streams of ${dropMax} events (client c=${ctx.settings.w4Concurrency}), ${k.dropped} dropped and resumed, ${k.noDrop} ended before their drop point, ${k.withoutTerminal} without a terminal event, ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}; floor: ${f.dropped} resumed`,
+  ];
+  return { rows, data: { kiln: k, floor: f }, notes };
+}
+
+// ------------------------------------------------------------------ W5 list pages
+
+interface ListResult {
+  requests: number;
+  errors: number;
+  firstError: string | null;
+  perSec: number;
+  latencyMs: ReturnType<typeof summarize>;
+  bytesPerResponse: number;
+}
+
+export async function w5(ctx: Context): Promise<WorkloadOutput> {
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const limit = 50;
+  const spec = { c: 1, count: ctx.settings.w5Requests, warmupMs: 300 };
+  const floorFirst = await withFloor((f) => runLoad<ListResult>({ kind: 'list', target: 'kiln', url: f.url, limit, offsets: 'first', total: 100_000, ...spec }, f.pid));
+  for (const count of ctx.settings.w5Sizes) {
+    const dataDir = tempDir('kiln-bench-w5-');
+    try {
+      // Kiln creates the schema and the user, then stops; the tasks are written straight into its database.
+      const first = await startKiln({ dataDir });
+      const key = first.key;
+      await first.stop();
+      const seeded = seedTasks(dataDir, count);
+      const results = await withKiln(ctx, `w5-${count}`, { dataDir, key }, async (k) => {
+        const head = await runLoad<ListResult>({ kind: 'list', target: 'kiln', url: k.url, key: k.key, limit, offsets: 'first', total: count, ...spec }, k.pid);
+        const random = await runLoad<ListResult>({ kind: 'list', target: 'kiln', url: k.url, key: k.key, limit, offsets: 'random', total: count, ...spec }, k.pid);
+        return { head: head.result, random: random.result };
+      });
+      const label = count >= 1000 ? `${count / 1000}k` : String(count);
+      const p99 = row('W5', `page p99 @${label} (first page)`, results.head.latencyMs.p99, floorFirst.result.latencyMs.p99, 'ms', 'x');
+      const p99r = row('W5', `page p99 @${label} (random offset)`, results.random.latencyMs.p99, floorFirst.result.latencyMs.p99, 'ms', 'x');
+      if (count === 100_000) {
+        Object.assign(p99, { target: '< 10 ms', met: results.head.latencyMs.p99 !== null && results.head.latencyMs.p99 < 10 });
+        Object.assign(p99r, { target: '< 10 ms', met: results.random.latencyMs.p99 !== null && results.random.latencyMs.p99 < 10 });
+      }
+      rows.push(
+        row('W5', `page p50 @${label} (first page)`, results.head.latencyMs.p50, floorFirst.result.latencyMs.p50, 'ms', 'x'),
+        p99,
+        row('W5', `page p50 @${label} (random offset)`, results.random.latencyMs.p50, floorFirst.result.latencyMs.p50, 'ms', 'x'),
+        p99r,
+      );
+      data[`n${count}`] = { seededMs: seeded.ms, ...results };
+      notes.push(
+        `W5 ${label} tasks (seeded into SQLite in ${round(seeded.ms / 1000, 1)} s): ${results.head.requests} + ${results.random.requests} requests of ${limit} items at c=1, ${results.head.errors + results.random.errors} errors${results.head.firstError ?? results.random.firstError ? ` (${results.head.firstError ?? results.random.firstError})` : ''}, ${round(results.head.bytesPerResponse / 1024, 1)} KiB per page`,
+      );
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  data.floor = floorFirst.result;
+  return { rows, data, notes };
+}
+
+// ------------------------------------------------------------------ W6 upload → artifact → download
+
+interface UploadResult {
+  taskId: string;
+  bytes: number;
+  uploadMs: number;
+  downloadMs: number | null;
+  downloads: { name: string; ms: number; bytes: number; sha256ok: boolean }[];
+  unavailable: { status: number; body: string } | null;
+}
+
+const MB = 1024 * 1024;
+const MAX_PART = 50 * MB;
+
+async function writeRandomFile(file: string, bytes: number): Promise<void> {
+  const out = fs.createWriteStream(file);
+  const block = randomBytes(MB);
+  async function* blocks() {
+    let left = bytes;
+    while (left > 0) {
+      const n = Math.min(left, MB);
+      yield n === MB ? block : block.subarray(0, n);
+      left -= n;
+    }
+  }
+  await pipeline(blocks, out);
+}
+
+/** The plain file copy on the same disk: read stream → write stream, as Kiln's staging does. */
+async function plainCopy(from: string, to: string): Promise<number> {
+  const t0 = performance.now();
+  await pipeline(fs.createReadStream(from, { highWaterMark: MB }), fs.createWriteStream(to));
+  return performance.now() - t0;
+}
+
+export async function w6(ctx: Context): Promise<WorkloadOutput> {
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const work = tempDir('kiln-bench-w6-');
+  try {
+    await withKiln(ctx, 'w6', {}, async (k) => {
+      for (const sizeMb of ctx.settings.w6SizesMb) {
+        const bytes = sizeMb * MB;
+        // Kiln takes at most 50 MB per file: larger sizes go as several parts of one request.
+        const parts: { path: string; name: string }[] = [];
+        for (let i = 0, left = bytes; left > 0; i++, left -= MAX_PART) {
+          const p = path.join(work, `w6-${sizeMb}mb-${i + 1}.bin`);
+          await writeRandomFile(p, Math.min(left, MAX_PART));
+          parts.push({ path: p, name: path.basename(p) });
+        }
+        // Baseline on the same disk (the data dir's): copy every part, twice (upload and download each move the bytes once).
+        let copyMs = 0;
+        for (const part of parts) {
+          copyMs += await plainCopy(part.path, path.join(k.dataDir, `copy-${part.name}`));
+          fs.rmSync(path.join(k.dataDir, `copy-${part.name}`));
+        }
+        const copyMBs = sizeMb / (copyMs / 1000);
+        const idle = rssKb(k.pid);
+        resetPeakRss(k.pid);
+        let sampler: { stop(): number } | null = null;
+        const run = await runLoad<UploadResult>({ kind: 'upload', url: k.url, key: k.key, files: parts, downloadDir: work }, k.pid, (phase) => {
+          if (phase === 'start') sampler = sampleRss(k.pid, 5);
+        });
+        const sampled = (sampler as { stop(): number } | null)?.stop() ?? null;
+        const peak = Math.max(sampled ?? 0, peakRssKb(k.pid) ?? 0);
+        const r = run.result;
+        const upMBs = sizeMb / (r.uploadMs / 1000);
+        const downMBs = r.downloadMs === null ? null : sizeMb / (r.downloadMs / 1000);
+        const growthMb = idle === null ? null : (peak - idle) / 1024;
+        const label = `${sizeMb} MB${parts.length > 1 ? ` (${parts.length} parts)` : ''}`;
+        rows.push({ workload: 'W6', metric: `upload MB/s ${label}`, kiln: upMBs, floor: copyMBs, unit: 'MB/s', ratio: upMBs / copyMBs, ratioLabel: 'of copy', target: '>= 50% of copy', met: upMBs / copyMBs >= 0.5 });
+        if (r.unavailable) {
+          rows.push({ workload: 'W6', metric: `download ${label}`, kiln: null, unit: '', note: 'skipped: artifacts not available' });
+          notes.push(`W6 ${label}: download skipped: artifacts not available (GET .../artifacts/download answered ${r.unavailable.status}: ${r.unavailable.body.slice(0, 120)})`);
+        } else {
+          const okAll = r.downloads.every((d) => d.sha256ok && d.bytes > 0);
+          rows.push({ workload: 'W6', metric: `download MB/s ${label}`, kiln: downMBs, floor: copyMBs, unit: 'MB/s', ratio: downMBs! / copyMBs, ratioLabel: 'of copy', target: '>= 50% of copy', met: downMBs! / copyMBs >= 0.5 && okAll });
+          if (!okAll) notes.push(`W6 ${label}: downloaded bytes differ from the upload`);
+        }
+        rows.push({ workload: 'W6', metric: `peak RSS over idle ${label}`, kiln: growthMb, unit: 'MB', note: `idle ${round((idle ?? 0) / 1024, 1)} MB, peak ${round(peak / 1024, 1)} MB`, target: 'flat', met: growthMb !== null && growthMb < 64 });
+        data[`${sizeMb}mb`] = { ...r, copyMs, copyMBs, uploadMBs: upMBs, downloadMBs: downMBs, idleRssKb: idle, peakRssKb: peak };
+        for (const part of parts) fs.rmSync(part.path, { force: true });
+      }
+    });
+    notes.push('W6: the download half waits for the artifacts endpoint (GET /api/v1/tasks/{id}/artifacts/download?path=uploads/<name>); a 404 there prints "skipped: artifacts not available".');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  return { rows, data, notes };
+}
+
+// ------------------------------------------------------------------ W7 many sequential tasks
+
+export async function w7(ctx: Context): Promise<WorkloadOutput> {
+  const count = ctx.settings.w7Tasks;
+  const measure = async (server: { url: string; key?: string; pid: number }) => {
+    const before = { rssKb: rssKb(server.pid), fds: openFds(server.pid) };
+    const run = await runLoad<RunResult>(runJob(server, 1, { count }), server.pid);
+    const after = { rssKb: rssKb(server.pid), fds: openFds(server.pid) };
+    await new Promise((r) => setTimeout(r, 2000));
+    const settled = { rssKb: rssKb(server.pid), fds: openFds(server.pid) };
+    return { before, after, settled, run: run.result, serverCpuMs: run.serverCpuMs };
+  };
+  const kiln = await withKiln(ctx, 'w7', {}, measure);
+  const floor = await withFloor(measure);
+  const growth = (m: typeof kiln) => ((m.settled.rssKb ?? 0) - (m.before.rssKb ?? 0)) / 1024;
+  const rows: Row[] = [
+    { workload: 'W7', metric: `RSS growth after ${count} tasks`, kiln: growth(kiln), floor: growth(floor), unit: 'MB', note: `Kiln ${mb(kiln.before.rssKb)} → ${mb(kiln.settled.rssKb)} MB; floor ${mb(floor.before.rssKb)} → ${mb(floor.settled.rssKb)} MB`, target: '< 50 MB', met: growth(kiln) < 50 },
+    { workload: 'W7', metric: `open fds before → after`, kiln: kiln.settled.fds, floor: floor.settled.fds, unit: 'fds', note: `Kiln ${kiln.before.fds} → ${kiln.settled.fds}; floor ${floor.before.fds} → ${floor.settled.fds}` },
+    row('W7', `tasks/s (sequential)`, kiln.run.perSec, floor.run.perSec, '/s', 'frac'),
+  ];
+  const notes = [`W7: ${kiln.run.iterations} tasks one after another, ${kiln.run.errors} errors${kiln.run.firstError ? ` (${kiln.run.firstError})` : ''}; "after" is read 2 s after the last task (no forced GC)`];
+  return { rows, data: { kiln, floor }, notes };
+}
+
+const mb = (kb: number | null) => (kb === null ? '?' : (kb / 1024).toFixed(1));
+
+/** A row with its ratio to the floor: 'x' = how many times the floor (latency, CPU), 'frac' = fraction of the floor (throughput). */
+function row(workload: string, metric: string, kiln: number | null, floor: number | null, unit: string, kind: 'x' | 'frac'): Row {
+  const ratio = kiln === null || floor === null || floor === 0 ? null : kiln / floor;
+  return { workload, metric, kiln, floor, unit, ratio, ratioLabel: kind === 'x' ? '× floor' : 'of floor' };
+}
+
+export { percentile };
