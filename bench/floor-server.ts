@@ -120,9 +120,14 @@ function startFanout(task: FloorTask): void {
       setTimeout(tick, f.spec.gapMs);
       return;
     }
-    const parts = chunk(`Echo: ${task.message}`);
-    parts.forEach((text, k) => send('content', { text, isPartial: k < parts.length - 1 }));
-    send('done', { finalResponse: 'Echo', status: 'completed' });
+    // Kiln's W3 script ends with a tool call and a one-line answer.
+    const args = { path: '.' };
+    send('tool_call', { callId: 'call_1', toolName: 'list_directory', status: 'executing', args, type: 'tool_call', data: { callId: 'call_1', toolName: 'list_directory', status: 'executing', args } });
+    send('tool_result', { callId: 'call_1', toolName: 'list_directory', status: 'success', output: 'downloads/\nuploads/' });
+    send('content', { text: 'list_directory: success', isPartial: false });
+    const usage = { inputTokens: 500, outputTokens: 6, totalTokens: 506, reasoningTokens: 0, cachedInputTokens: 0 };
+    send('usage', usage);
+    send('done', { finalResponse: 'list_directory: success', status: 'completed', usage });
     f.ended = true;
     for (const res of f.subscribers) res.end();
     f.subscribers.clear();
