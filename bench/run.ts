@@ -77,7 +77,7 @@ let peers: PeerReport | null = null;
 if (withPeers && !quick && (!only || only.includes('PEERS'))) {
   log('Peers start: LangGraph.js dev server and Mastra, W1, W2 and W5, inside `unshare -n`');
   const t0 = Date.now();
-  peers = await runPeers(settings, log);
+  peers = await runPeers(settings, log, results as Record<string, any>);
   log(`Peers end (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
