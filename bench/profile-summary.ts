@@ -33,7 +33,8 @@ function place(url: string, fn: string): string {
   if (pkg) return pkg[1]!;
   const own = /\/dist\/(src|bench)\/(.+)\.js$/.exec(file);
   if (own) return `${own[1]}/${own[2]}.ts`;
-  if (file.startsWith('node:')) return 'node:' + file.slice(5).split('/')[0];
+  if (file.startsWith('node:internal/')) return 'node:internal/' + file.slice(14).split('/').slice(0, 2).join('/');
+  if (file.startsWith('node:')) return file;
   return path.relative(ROOT, file) || file;
 }
 
@@ -43,11 +44,13 @@ export interface ProfileSummary {
   /** share of samples, in %, by function (self time) */
   topSelf: { fn: string; place: string; pct: number; ms: number }[];
   byPlace: { place: string; pct: number; ms: number }[];
+  /** time with a frame of that place anywhere on the stack */
+  byPlaceInclusive: { place: string; pct: number; ms: number }[];
   /** Kiln's own functions (src/), time including what they call */
   srcInclusive: { fn: string; place: string; pct: number; ms: number }[];
 }
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+export function summarizeProfile(file: string, top = 25): ProfileSummary {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -62,6 +65,7 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
   const selfByFn = new Map<string, number>();
   const selfByPlace = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const placeInclusive = new Map<string, number>();
   for (const [id, us] of self) {
     const node = byId.get(id)!;
     selfByFn.set(key(node), (selfByFn.get(key(node)) ?? 0) + us);
@@ -69,9 +73,15 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     selfByPlace.set(p, (selfByPlace.get(p) ?? 0) + us);
     // inclusive: every distinct src/ function on the stack gets the sample once
     const seen = new Set<string>();
+    const seenPlaces = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const n = byId.get(cur)!;
-      if (!place(n.callFrame.url, n.callFrame.functionName).startsWith('src/')) continue;
+      const where = place(n.callFrame.url, n.callFrame.functionName);
+      if (!seenPlaces.has(where)) {
+        seenPlaces.add(where);
+        placeInclusive.set(where, (placeInclusive.get(where) ?? 0) + us);
+      }
+      if (!where.startsWith('src/')) continue;
       const k = key(n);
       if (seen.has(k)) continue;
       seen.add(k);
@@ -93,6 +103,9 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
       .map(([k, us]) => ({ ...split(k), pct: pct(us), ms: ms(us) })),
     byPlace: sorted(selfByPlace)
       .slice(0, top)
+      .map(([p, us]) => ({ place: p, pct: pct(us), ms: ms(us) })),
+    byPlaceInclusive: sorted(placeInclusive)
+      .slice(0, top * 2)
       .map(([p, us]) => ({ place: p, pct: pct(us), ms: ms(us) })),
     srcInclusive: sorted(inclusive)
       .slice(0, top)
@@ -119,6 +132,8 @@ export function printSummary(s: ProfileSummary): string {
   const lines = [`${s.file}: ${s.totalMs} ms sampled`];
   lines.push('  self time by place:');
   for (const p of s.byPlace) lines.push(`    ${String(p.pct).padStart(5)}%  ${p.place}`);
+  lines.push('  time by place, inclusive (anywhere on the stack):');
+  for (const p of s.byPlaceInclusive) lines.push(`    ${String(p.pct).padStart(5)}%  ${p.place}`);
   lines.push('  self time by function:');
   for (const f of s.topSelf) lines.push(`    ${String(f.pct).padStart(5)}%  ${f.fn}  (${f.place})`);
   lines.push('  Kiln functions, inclusive:');
