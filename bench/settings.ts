@@ -14,6 +14,10 @@ export interface Settings {
   w5Requests: number;
   w6SizesMb: number[];
   w7Tasks: number;
+  /** W7 again on a Kiln warmed up by this many tasks (0: skip) */
+  w7WarmTasks: number;
+  /** wait before the "after" reading of W7 */
+  w7SettleMs: number;
 }
 
 export const FULL: Settings = {
@@ -31,21 +35,25 @@ export const FULL: Settings = {
   w5Requests: 500,
   w6SizesMb: [1, 10, 100],
   w7Tasks: 10_000,
+  w7WarmTasks: 200,
+  w7SettleMs: 2000,
 };
 
 export const QUICK: Settings = {
   mode: 'quick',
   w1Iterations: 100,
   w2Concurrency: [1, 8, 32],
-  w2DurationMs: 2_000,
-  w2WarmupMs: 500,
+  w2DurationMs: 1_500,
+  w2WarmupMs: 300,
   w3Subscribers: [100, 500],
-  w3Thoughts: 40,
+  w3Thoughts: 30,
   w3GapMs: 20,
-  w4Streams: 200,
+  w4Streams: 150,
   w4Concurrency: 16,
   w5Sizes: [10_000],
   w5Requests: 200,
   w6SizesMb: [1, 10],
   w7Tasks: 1000,
+  w7WarmTasks: 0,
+  w7SettleMs: 1000,
 };

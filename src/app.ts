@@ -3,6 +3,8 @@ import path from 'node:path';
 import { LocalSignals } from './adapters/memory/local-signals.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { LocalCommandRunner } from './adapters/process/local-command-runner.js';
+import { BubblewrapRunner, sandboxProgramsMissing } from './adapters/sandbox/bubblewrap-runner.js';
+import { UnavailableRunner } from './adapters/sandbox/unavailable-runner.js';
 import { openSqlStorage } from './adapters/sql/sql-storage.js';
 import { SqliteDatabase } from './adapters/sqlite/sqlite-database.js';
 import { ConfigError, type Config } from './config.js';
@@ -18,6 +20,7 @@ import { TaskService } from './core/tasks/task-service.js';
 import { Workspaces } from './core/workspace/workspaces.js';
 import { buildHttpServer } from './faces/http/server.js';
 import type { Logger } from './logger.js';
+import type { CommandRunner } from './ports/command-runner.js';
 import type { Storage } from './ports/storage.js';
 
 const MB = 1024 * 1024;
@@ -35,6 +38,37 @@ export interface Kiln {
 export async function openStorage(config: Config): Promise<Storage> {
   await fs.mkdir(config.dataDir, { recursive: true });
   return openSqlStorage(new SqliteDatabase(path.join(config.dataDir, 'kiln.db')));
+}
+
+/** The command runner the config asks for; says loudly when commands cannot be isolated. */
+async function commandRunner(config: Config, logger: Logger): Promise<CommandRunner> {
+  if (config.sandbox === 'unsandboxed') {
+    logger.warn('KILN_SANDBOX=unsandboxed: commands run directly on this host, as the server\'s user, with no isolation');
+    return new LocalCommandRunner();
+  }
+  const runner = new BubblewrapRunner(
+    {
+      cpuSeconds: config.commandCpuSeconds,
+      memoryMb: config.commandMemoryMb,
+      processes: config.commandProcesses,
+      fileMb: config.commandFileMb,
+      workspaceMb: config.workspaceMb,
+    },
+    config.sandboxNetwork,
+  );
+  const problem = (await sandboxProgramsMissing(process.getuid?.() === 0)) ?? (await runner.probe());
+  if (problem) {
+    logger.error(
+      `COMMANDS ARE DISABLED: the bubblewrap sandbox cannot run here (${problem}). Every run_command call will be refused. ` +
+        'Install bubblewrap and allow user namespaces, or set KILN_SANDBOX=unsandboxed to run commands without isolation.',
+    );
+    return new UnavailableRunner(problem);
+  }
+  logger.info('commands run in a bubblewrap sandbox', { network: config.sandboxNetwork });
+  if (config.sandboxNetwork === 'host') {
+    logger.warn('KILN_SANDBOX_NETWORK=host: commands can reach the network, including services on this host');
+  }
+  return runner;
 }
 
 function defaultModel(models: ModelRegistry, spec: string) {
@@ -59,7 +93,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const hub = new EventHub();
   const signals = new LocalSignals();
   const secrets = new SecretVault();
-  const tools = new ToolExecutor(new LocalCommandRunner(), config);
+  const tools = new ToolExecutor(await commandRunner(config, logger), config);
   const runner = new TurnRunner({
     tasks: storage.tasks,
     hub,

@@ -21,6 +21,16 @@ export interface Config {
   commandTimeoutMs: number;
   /** Bytes of command output kept for the model and the event log. */
   commandOutputLimit: number;
+  /** How `run_command` is isolated: `bubblewrap` (default) or, by explicit choice, `unsandboxed`. */
+  sandbox: 'bubblewrap' | 'unsandboxed';
+  /** Network for commands: `none` (default), or `host` to share the server's network. */
+  sandboxNetwork: 'none' | 'host';
+  commandCpuSeconds: number;
+  commandMemoryMb: number;
+  commandProcesses: number;
+  commandFileMb: number;
+  /** Total size a task's workspace may reach through commands. */
+  workspaceMb: number;
   /** Model steps (model call plus its tool calls) allowed in one turn. */
   maxSteps: number;
   /** Interval of the `:heartbeat` comment on open streams. */
@@ -74,6 +84,14 @@ const integer =
     return value;
   };
 
+const oneOf =
+  <T extends string>(values: readonly T[]): Parser<T> =>
+  (raw, name) => {
+    const value = raw.trim().toLowerCase();
+    if (!values.includes(value as T)) throw new ConfigError(`${name} must be one of ${values.join(', ')}; got "${raw}".`);
+    return value as T;
+  };
+
 const text: Parser<string> = (raw, name) => {
   if (raw.trim() === '') throw new ConfigError(`${name} is set but empty; unset it or give it a value.`);
   return raw.trim();
@@ -116,13 +134,7 @@ const SETTINGS = [
     env: 'KILN_LOG_LEVEL',
     flag: 'log-level',
     help: 'debug, info, warn, error or silent',
-    parse: (raw, name) => {
-      const level = raw.trim().toLowerCase();
-      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) {
-        throw new ConfigError(`${name} must be one of debug, info, warn, error, silent; got "${raw}".`);
-      }
-      return level as LogLevel;
-    },
+    parse: oneOf(['debug', 'info', 'warn', 'error', 'silent']),
     fallback: 'info',
   },
   {
@@ -139,6 +151,25 @@ const SETTINGS = [
     parse: integer(1024, 16 * 1024 * 1024),
     fallback: 64 * 1024,
   },
+  {
+    key: 'sandbox',
+    env: 'KILN_SANDBOX',
+    help: 'bubblewrap (isolated commands) or unsandboxed (commands run on the host: unsafe)',
+    parse: oneOf(['bubblewrap', 'unsandboxed']),
+    fallback: 'bubblewrap',
+  },
+  {
+    key: 'sandboxNetwork',
+    env: 'KILN_SANDBOX_NETWORK',
+    help: 'none (commands have no network) or host (commands share the server\'s network)',
+    parse: oneOf(['none', 'host']),
+    fallback: 'none',
+  },
+  { key: 'commandCpuSeconds', env: 'KILN_COMMAND_CPU_SECONDS', help: 'CPU time limit of one command', parse: integer(1, 86_400), fallback: 60 },
+  { key: 'commandMemoryMb', env: 'KILN_COMMAND_MEMORY_MB', help: 'address-space limit of a command\'s processes (MB)', parse: integer(16, 1_048_576), fallback: 2048 },
+  { key: 'commandProcesses', env: 'KILN_COMMAND_PROCESSES', help: 'processes a command may run at once', parse: integer(4, 100_000), fallback: 256 },
+  { key: 'commandFileMb', env: 'KILN_COMMAND_FILE_MB', help: 'largest file a command may write (MB)', parse: integer(1, 1_048_576), fallback: 1024 },
+  { key: 'workspaceMb', env: 'KILN_WORKSPACE_MB', help: 'largest size of a task workspace (MB)', parse: integer(1, 10_485_760), fallback: 4096 },
   { key: 'maxSteps', env: 'KILN_MAX_STEPS', help: 'model steps allowed per turn', parse: integer(1, 1000), fallback: 50 },
   { key: 'heartbeatMs', env: 'KILN_HEARTBEAT_MS', help: 'interval of stream heartbeats', parse: integer(100, 3_600_000), fallback: 15_000 },
   { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },

@@ -4,6 +4,8 @@ export interface CommandRunner {
 }
 
 export interface CommandRequest {
+  /** The task the command belongs to: each task's commands are kept apart from every other's. */
+  taskId: string;
   command: string;
   /** The task's workspace on the host. */
   workspace: string;
@@ -17,8 +19,10 @@ export interface CommandRequest {
 
 export interface CommandResult {
   exitCode: number | null;
-  /** Set when the command was killed: by its time limit, by a resource limit, or by cancellation. */
-  killedBy: 'timeout' | 'cancelled' | string | null;
+  /** Set when the command was stopped: by cancellation, or by the limit named (for example "CPU time limit of 60 s"). */
+  stopped: { reason: 'cancelled' } | { reason: 'limit'; limit: string } | null;
+  /** A limit the command probably ran into without being stopped, judged from its output (memory, processes). */
+  likelyLimit?: string;
   output: string;
   droppedBytes: number;
 }

@@ -36,6 +36,7 @@ export const TOOL_DEFINITIONS: ToolSet = {
 };
 
 export interface ToolContext {
+  taskId: string;
   workspace: string;
   env: Record<string, string>;
   signal: AbortSignal;
@@ -121,6 +122,7 @@ export class ToolExecutor {
 
   private async runCommand(command: string, ctx: ToolContext): Promise<ToolOutcome> {
     const result = await this.commands.run({
+      taskId: ctx.taskId,
       command,
       workspace: ctx.workspace,
       env: ctx.env,
@@ -131,11 +133,10 @@ export class ToolExecutor {
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
     let output = result.output;
     if (result.droppedBytes > 0) output += `\n... (${result.droppedBytes} more bytes of output dropped)`;
-    if (result.killedBy === 'timeout') {
-      return { status: 'error', output: `${output}\n[command stopped: wall time limit of ${this.limits.commandTimeoutMs} ms reached]`.trimStart() };
-    }
-    if (result.killedBy) return { status: 'error', output: `${output}\n[command stopped: ${result.killedBy}]`.trimStart() };
-    const tail = `[exit code ${result.exitCode}]`;
+    if (result.stopped?.reason === 'limit') return { status: 'error', output: `${output}\n[command stopped: ${result.stopped.limit} reached]`.trimStart() };
+    if (result.exitCode === null) return { status: 'error', output };
+    let tail = `[exit code ${result.exitCode}]`;
+    if (result.likelyLimit) tail += `\n[the command probably ran into the ${result.likelyLimit}]`;
     return { status: result.exitCode === 0 ? 'success' : 'error', output: output ? `${output}${output.endsWith('\n') ? '' : '\n'}${tail}` : tail };
   }
 }

@@ -64,6 +64,7 @@ export class TurnRunner {
           messages,
           tools: this.deps.tools,
           toolContext: {
+            taskId: task.id,
             workspace,
             env: { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets },
             signal,

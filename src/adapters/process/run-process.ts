@@ -1,0 +1,131 @@
+import { spawn } from 'node:child_process';
+import type { CommandResult } from '../../ports/command-runner.js';
+
+export interface ProcessSpec {
+  argv: [string, ...string[]];
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  outputLimit: number;
+  signal: AbortSignal;
+  /** Data written to extra pipes, from fd 3 on (bubblewrap reads generated files from them). */
+  extraInputs?: string[];
+  /** Checked every `intervalMs` while the process runs; a returned limit name stops it. */
+  watchdog?: { intervalMs: number; check: () => Promise<string | null> };
+}
+
+export interface ProcessOutcome extends CommandResult {
+  /** Exit code of the top process; 128 + n when the sandbox reports death by signal n. */
+  rawExitCode: number | null;
+}
+
+/**
+ * Runs a process in a process group of its own, so that a time limit, a watchdog or a cancel
+ * kills it and everything it started. Output (stdout and stderr, interleaved) is capped.
+ */
+export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
+  return new Promise((resolve) => {
+    const extra = spec.extraInputs ?? [];
+    const child = spawn(spec.argv[0], spec.argv.slice(1), {
+      cwd: spec.cwd,
+      env: spec.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)],
+    });
+    extra.forEach((data, i) => {
+      const pipe = child.stdio[3 + i] as NodeJS.WritableStream | null;
+      pipe?.on('error', () => {});
+      pipe?.end(data);
+    });
+    const output = new CappedOutput(spec.outputLimit);
+    let stopped: CommandResult['stopped'] = null;
+    let settled = false;
+
+    const stop = (why: NonNullable<CommandResult['stopped']>) => {
+      if (stopped === null) stopped = why;
+      killGroup(child.pid);
+      // A process that escaped the group may hold the pipes open; do not wait for it.
+      setTimeout(() => finish(null), 1000).unref();
+    };
+    const timer = setTimeout(() => stop({ reason: 'limit', limit: `wall time limit of ${formatMs(spec.timeoutMs)}` }), spec.timeoutMs);
+    const onAbort = () => stop({ reason: 'cancelled' });
+    if (spec.signal.aborted) onAbort();
+    else spec.signal.addEventListener('abort', onAbort, { once: true });
+
+    let watching: NodeJS.Timeout | undefined;
+    if (spec.watchdog) {
+      const { intervalMs, check } = spec.watchdog;
+      const tick = () => {
+        watching = setTimeout(() => {
+          check().then(
+            (limit) => (limit ? stop({ reason: 'limit', limit }) : settled || tick()),
+            () => settled || tick(),
+          );
+        }, intervalMs);
+      };
+      tick();
+    }
+
+    const finish = (exitCode: number | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(watching);
+      spec.signal.removeEventListener('abort', onAbort);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({ exitCode: stopped ? null : exitCode, rawExitCode: exitCode, stopped, output: output.text(), droppedBytes: output.dropped });
+    };
+
+    child.stdout?.on('data', (chunk: Buffer) => output.add(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => output.add(chunk));
+    child.on('error', (error) => {
+      output.add(Buffer.from(`${error.message}\n`));
+      finish(127);
+    });
+    child.on('close', (code, signal) => finish(code ?? (signal ? 128 + signalNumber(signal) : null)));
+  });
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15, SIGXCPU: 24, SIGXFSZ: 25, SIGABRT: 6 };
+  return numbers[signal] ?? 0;
+}
+
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+/** Keeps the first `limit` bytes of output and counts the rest. */
+export class CappedOutput {
+  private readonly chunks: Buffer[] = [];
+  private kept = 0;
+  dropped = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(chunk: Buffer): void {
+    const room = this.limit - this.kept;
+    if (room <= 0) {
+      this.dropped += chunk.length;
+      return;
+    }
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.chunks.push(part);
+    this.kept += part.length;
+    this.dropped += chunk.length - part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}

@@ -1,0 +1,179 @@
+import { execFile } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { CommandRequest, CommandResult, CommandRunner } from '../../ports/command-runner.js';
+import { runProcess } from '../process/run-process.js';
+import { diskUsage, giveTo } from './workspace-tree.js';
+
+const run = promisify(execFile);
+const MB = 1024 * 1024;
+
+export interface SandboxLimits {
+  cpuSeconds: number;
+  memoryMb: number;
+  processes: number;
+  fileMb: number;
+  workspaceMb: number;
+}
+
+/** Parts of /etc a command may need (dynamic linker, TLS roots, time zones, alternatives); nothing else of the host's. */
+const ETC_ENTRIES = ['alternatives', 'ca-certificates', 'ca-certificates.conf', 'ssl', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'localtime', 'timezone', 'mime.types', 'protocols', 'services', 'nsswitch.conf', 'host.conf', 'gai.conf', 'inputrc', 'magic', 'magic.mime'];
+const TOP_LEVEL_SYSTEM = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
+const FIRST_TASK_UID = 100_000;
+const TASK_UID_SPAN = 900_000;
+const TMP_BYTES = 256 * MB;
+
+/**
+ * Runs each command in a bubblewrap sandbox: private mount, PID, IPC, UTS and (by default)
+ * network namespaces; the workspace read-write at /workspace; system directories read-only;
+ * a private /tmp; nothing of KILN_DATA_DIR, other workspaces, the server's processes or its
+ * environment. Started by root, the command then drops to a user id of its task's own with no
+ * capabilities (bubblewrap's own --uid would leave it root on the host). Resource limits come from
+ * prlimit; the workspace size is watched while the command runs.
+ */
+export class BubblewrapRunner implements CommandRunner {
+  private readonly asRoot = process.getuid?.() === 0;
+
+  constructor(
+    private readonly limits: SandboxLimits,
+    private readonly network: 'none' | 'host',
+  ) {}
+
+  /** Checks that a sandbox can start here; resolves with the reason when it cannot. */
+  async probe(): Promise<string | null> {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kiln-sandbox-probe-'));
+    try {
+      const result = await this.run({
+        taskId: 'probe',
+        command: 'test -w /workspace && test ! -e /proc/1/environ -o ! -r /proc/1/environ',
+        workspace: dir,
+        env: { PATH: '/usr/bin:/bin' },
+        timeoutMs: 10_000,
+        outputLimit: 4096,
+        signal: new AbortController().signal,
+      });
+      if (result.exitCode === 0) return null;
+      return result.output.trim() || `the test command exited with ${result.exitCode}`;
+    } catch (error) {
+      return (error as Error).message;
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async run(request: CommandRequest): Promise<CommandResult> {
+    const uid = this.asRoot ? taskUid(request.taskId) : process.getuid!();
+    const gid = this.asRoot ? uid : process.getgid!();
+    if (this.asRoot) {
+      await giveTo(request.workspace, uid, gid);
+      // bubblewrap enters /workspace before the command becomes the task's user, without the
+      // capability to bypass permissions: the folder must be searchable by others.
+      await fs.chmod(request.workspace, 0o711);
+    }
+    const startUsage = await diskUsage(request.workspace);
+    const workspaceLimit = this.limits.workspaceMb * MB;
+
+    const outcome = await runProcess({
+      argv: ['bwrap', ...this.bwrapArgs(request.workspace), '--', ...this.dropArgs(uid), ...this.limitArgs(), '--', 'sh', '-c', request.command],
+      cwd: '/',
+      env: { ...request.env, HOME: '/workspace', TMPDIR: '/tmp', USER: 'kiln', LOGNAME: 'kiln' },
+      timeoutMs: request.timeoutMs,
+      outputLimit: request.outputLimit,
+      signal: request.signal,
+      extraInputs: [passwd(uid, gid), group(gid)],
+      watchdog: {
+        intervalMs: 500,
+        check: async () => {
+          const used = await diskUsage(request.workspace);
+          return used > workspaceLimit && used > startUsage ? `workspace size limit of ${this.limits.workspaceMb} MB` : null;
+        },
+      },
+    });
+    const { rawExitCode, ...result } = outcome;
+    if (result.stopped) return result;
+    if (rawExitCode === 128 + 24) return { ...result, exitCode: null, stopped: { reason: 'limit', limit: `CPU time limit of ${this.limits.cpuSeconds} s` } };
+    if (rawExitCode === 128 + 25) return { ...result, exitCode: null, stopped: { reason: 'limit', limit: `file size limit of ${this.limits.fileMb} MB` } };
+    if (rawExitCode !== 0) {
+      if (/Cannot allocate memory|MemoryError|std::bad_alloc|out of memory|JavaScript heap/i.test(result.output)) {
+        return { ...result, likelyLimit: `memory limit of ${this.limits.memoryMb} MB` };
+      }
+      if (/Resource temporarily unavailable|fork: .*retry|Cannot fork|can't fork/i.test(result.output)) {
+        return { ...result, likelyLimit: `process limit of ${this.limits.processes}` };
+      }
+    }
+    return result;
+  }
+
+  private bwrapArgs(workspace: string): string[] {
+    const args = this.asRoot
+      ? ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', ...(this.network === 'none' ? ['--unshare-net'] : [])]
+      : ['--unshare-all', ...(this.network === 'host' ? ['--share-net'] : [])];
+    args.push('--die-with-parent', '--new-session', '--hostname', 'kiln-sandbox', '--cap-drop', 'ALL');
+    // Root keeps just what setpriv needs to become the task's user and shed every capability.
+    if (this.asRoot) args.push('--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP');
+    args.push('--ro-bind', '/usr', '/usr');
+    for (const name of TOP_LEVEL_SYSTEM) {
+      const host = `/${name}`;
+      if (!existsSync(host)) continue;
+      const stat = lstatSync(host);
+      if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(host), host);
+      else args.push('--ro-bind', host, host);
+    }
+    for (const name of ETC_ENTRIES) if (existsSync(`/etc/${name}`)) args.push('--ro-bind', `/etc/${name}`, `/etc/${name}`);
+    for (const name of safeReaddir('/etc').filter((n) => /^python3/.test(n))) args.push('--ro-bind', `/etc/${name}`, `/etc/${name}`);
+    if (this.network === 'host' && existsSync('/etc/resolv.conf')) args.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
+    args.push('--perms', '0644', '--ro-bind-data', '3', '/etc/passwd', '--perms', '0644', '--ro-bind-data', '4', '/etc/group');
+    args.push('--proc', '/proc', '--dev', '/dev', '--size', String(TMP_BYTES), '--tmpfs', '/tmp');
+    args.push('--bind', workspace, '/workspace', '--chdir', '/workspace');
+    return args;
+  }
+
+  private dropArgs(uid: number): string[] {
+    if (!this.asRoot) return [];
+    return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
+  }
+
+  private limitArgs(): string[] {
+    const l = this.limits;
+    return ['prlimit', `--cpu=${l.cpuSeconds}`, `--as=${l.memoryMb * MB}`, `--nproc=${l.processes}`, `--fsize=${l.fileMb * MB}`, '--core=0', '--nofile=1024'];
+  }
+}
+
+/** A host user id of the task's own, so that tasks cannot touch each other's processes or files. */
+export function taskUid(taskId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < taskId.length; i++) hash = Math.imul(hash ^ taskId.charCodeAt(i), 0x01000193) >>> 0;
+  return FIRST_TASK_UID + (hash % TASK_UID_SPAN);
+}
+
+/** Checks that the programs the sandbox needs are installed. */
+export async function sandboxProgramsMissing(asRoot: boolean): Promise<string | null> {
+  const needed = ['bwrap', 'prlimit', ...(asRoot ? ['setpriv'] : [])];
+  for (const program of needed) {
+    try {
+      await run('sh', ['-c', `command -v ${program}`]);
+    } catch {
+      return program === 'bwrap' ? 'bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)' : `${program} is not installed (util-linux)`;
+    }
+  }
+  return null;
+}
+
+function passwd(uid: number, gid: number): string {
+  return `root:x:0:0:root:/root:/usr/sbin/nologin\nkiln:x:${uid}:${gid}:Kiln task:/workspace:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
+}
+
+function group(gid: number): string {
+  return `root:x:0:\nkiln:x:${gid}:\nnogroup:x:65534:\n`;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
