@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { LANGGRAPH_FILES, LANGGRAPH_PACKAGES, MASTRA_FILES, MASTRA_PACKAGES } from './peer-apps.js';
-import { DIST_BENCH, PEERS_DIR, ROOT } from './lib/paths.js';
+import { DIST_BENCH, PEERS_DIR, REPO, ROOT } from './lib/paths.js';
 import { round } from './lib/stats.js';
 import type { Settings } from './settings.js';
 
@@ -70,7 +70,7 @@ function install(name: PeerName, log: (line: string) => void): { ok: boolean; me
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `kiln-bench-peer-${name}`, private: true, type: 'module' }, null, 2) + '\n');
   writeFiles(dir, name === 'langgraph' ? LANGGRAPH_FILES : MASTRA_FILES);
   const packages = name === 'langgraph' ? LANGGRAPH_PACKAGES : MASTRA_PACKAGES;
-  log(`peers: installing ${PEER_TITLES[name]} (${packages.join(' ')}) into ${path.relative(ROOT, dir)}/ with npm`);
+  log(`peers: installing ${PEER_TITLES[name]} (${packages.join(' ')}) into ${path.relative(REPO, dir)}/ with npm`);
   const npm = run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--save-exact', ...packages], dir);
   if (!npm.ok) return { ok: false, message: `npm install failed: ${tail(npm.output)}` };
   if (name === 'mastra') {

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BENCH_SRC, ROOT } from './lib/paths.js';
+import { BENCH_SRC, REPO } from './lib/paths.js';
 
 export const PROFILES_DIR = path.join(BENCH_SRC, '.profiles');
 
@@ -35,7 +35,7 @@ function place(url: string, fn: string): string {
   if (own) return `${own[1]}/${own[2]}.ts`;
   if (file.startsWith('node:internal/')) return 'node:internal/' + file.slice(14).split('/').slice(0, 2).join('/');
   if (file.startsWith('node:')) return file;
-  return path.relative(ROOT, file) || file;
+  return path.relative(REPO, file) || file;
 }
 
 export interface ProfileSummary {
@@ -96,7 +96,7 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
   };
   const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
   return {
-    file: path.relative(ROOT, file),
+    file: path.relative(REPO, file),
     totalMs: ms(totalUs),
     topSelf: sorted(selfByFn)
       .slice(0, top)

@@ -8,15 +8,30 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { PROFILES_DIR, summarizeProfiles } from './profile-summary.js';
-import { RESULTS_DIR, ROOT } from './lib/paths.js';
+import { REPO, RESULTS_DIR, ROOT } from './lib/paths.js';
 import { round } from './lib/stats.js';
 import { runPeers, type PeerReport } from './peers.js';
 import { FULL, QUICK } from './settings.js';
 import { w1, w2, w3, w4, w5, w6, w7, type Context, type Row, type WorkloadOutput } from './workloads.js';
 
 const args = process.argv.slice(2);
+
+// Run everything from a snapshot of the build: `npm run build` (by anyone, e.g. `npm test`) empties
+// dist/ first, which would pull the code from under a running bench.
+if (!process.env.KILN_BENCH_REPO) {
+  const snapshot = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-code-'));
+  for (const item of ['dist', 'bin', 'package.json']) fs.cpSync(path.join(ROOT, item), path.join(snapshot, item), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(snapshot, 'node_modules'), 'dir');
+  const child = spawn(process.execPath, [path.join(snapshot, 'dist', 'bench', 'run.js'), ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, KILN_BENCH_REPO: ROOT },
+  });
+  const code = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  fs.rmSync(snapshot, { recursive: true, force: true });
+  process.exit(code);
+}
 const quick = args.includes('--quick');
 const withPeers = args.includes('--peers');
 const cpuProf = args.includes('--cpu-prof');
@@ -54,7 +69,9 @@ const WORKLOADS: [string, string, (c: Context) => Promise<WorkloadOutput>][] = [
 const results: Record<string, unknown> = {};
 const rows: Row[] = [];
 const notes: string[] = [];
-log(`Kiln bench (${settings.mode}) on ${os.cpus().length} cores, Node ${process.version}; the load client is a separate process; floor = bare node:http`);
+const loadAtStart = os.loadavg().map((l) => round(l, 2));
+log(`Kiln bench (${settings.mode}) on ${os.cpus().length} cores, Node ${process.version}, load average ${loadAtStart.join(' ')}; the load client is a separate process; floor = bare node:http`);
+if ((loadAtStart[0] ?? 0) > 0.5) log('note: the machine was busy when the bench started (load average above 0.5): figures may be low and noisy');
 for (const [id, title, fn] of WORKLOADS) {
   if (only && !only.includes(id)) continue;
   log(`${id} start: ${title}`);
@@ -84,7 +101,7 @@ if (withPeers && !quick && (!only || only.includes('PEERS'))) {
 let profiles: unknown = null;
 if (cpuProf) {
   profiles = summarizeProfiles();
-  log(`CPU profiles of Kiln in ${path.relative(ROOT, PROFILES_DIR)}/ (summary in the results file)`);
+  log(`CPU profiles of Kiln in ${path.relative(REPO, PROFILES_DIR)}/ (summary in the results file)`);
 }
 
 // ------------------------------------------------------------------ table
@@ -137,7 +154,7 @@ const date = new Date().toISOString().slice(0, 10);
 const file = path.join(RESULTS_DIR, `${date}${quick ? '-quick' : ''}${only ? `-${only.join('-').toLowerCase()}` : ''}.json`);
 let commit = '';
 try {
-  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
 } catch {
   /* not a checkout */
 }
@@ -145,7 +162,7 @@ const report = {
   date: new Date().toISOString(),
   mode: settings.mode,
   commit,
-  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, kernel: os.release() },
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: round(os.totalmem() / 2 ** 30, 1), node: process.version, kernel: os.release(), loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg().map((l) => round(l, 2)) },
   settings,
   durationS: round((Date.now() - started) / 1000, 1),
   rows,
@@ -154,4 +171,4 @@ const report = {
   profiles,
 };
 fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
-process.stdout.write(`\nresults: ${path.relative(ROOT, file)} (${report.durationS} s)\n`);
+process.stdout.write(`\nresults: ${path.relative(REPO, file)} (${report.durationS} s)\n`);

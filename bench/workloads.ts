@@ -100,10 +100,21 @@ export async function w2(ctx: Context): Promise<WorkloadOutput> {
   const data: Record<string, unknown> = {};
   const notes: string[] = [];
   const spec = { durationMs: ctx.settings.w2DurationMs, warmupMs: ctx.settings.w2WarmupMs };
-  for (const c of ctx.settings.w2Concurrency) {
-    // a fresh Kiln per level, so that every level starts from an empty database
-    const kiln = await withKiln(ctx, `w2-c${c}`, {}, (k) => runLoad<RunResult>(runJob(k, c, spec), k.pid));
-    const floor = await withFloor((f) => runLoad<RunResult>(runJob(f, c, spec), f.pid));
+  // One Kiln for the three levels (c ascending; the database holds a few thousand tasks by the last one).
+  const levels = ctx.settings.w2Concurrency;
+  const kilnRuns = await withKiln(ctx, 'w2', {}, async (k) => {
+    const out = [];
+    for (const c of levels) out.push(await runLoad<RunResult>(runJob(k, c, spec), k.pid));
+    return out;
+  });
+  const floorRuns = await withFloor(async (f) => {
+    const out = [];
+    for (const c of levels) out.push(await runLoad<RunResult>(runJob(f, c, spec), f.pid));
+    return out;
+  });
+  for (const [i, c] of levels.entries()) {
+    const kiln = kilnRuns[i]!;
+    const floor = floorRuns[i]!;
     const k = kiln.result;
     const f = floor.result;
     const kCpu = perTask(kiln.serverCpuMs, k.iterations);
@@ -200,29 +211,40 @@ export async function w3(ctx: Context): Promise<WorkloadOutput> {
   const data: Record<string, unknown> = {};
   const notes: string[] = [];
   const { w3Thoughts: thoughts, w3GapMs: gapMs } = ctx.settings;
-  for (const subscribers of ctx.settings.w3Subscribers) {
-    // long enough for every subscriber to connect before the first thought
-    const delayMs = 600 + subscribers * 3;
-    const message = fanoutMessage(thoughts, gapMs, delayMs);
-    const kiln = await withKiln(ctx, `w3-${subscribers}`, {}, async (k) => {
-      const run = await runLoad<FanoutResult>({ kind: 'fanout', url: k.url, key: k.key, subscribers, message, warmup: { message: fanoutMessage(5, gapMs, delayMs) } }, k.pid);
-      return { ...fanoutStats(run.result, eventTimes(k.dataDir, run.result.taskId)), serverCpuMs: run.serverCpuMs };
-    });
-    const floor = await withFloor(async (f) => {
+  const levels = ctx.settings.w3Subscribers;
+  // long enough for every subscriber to connect before the first thought
+  const delayOf = (subscribers: number) => 600 + subscribers * 3;
+  // The first level starts with an unmeasured round (5 thoughts) that warms up both sides.
+  const warmup = (i: number, subscribers: number, floor: boolean) =>
+    i > 0
+      ? undefined
+      : { message: fanoutMessage(5, gapMs, delayOf(subscribers)), ...(floor ? { createBody: { fanout: { thoughts: 5, gapMs, delayMs: delayOf(subscribers) } } } : {}) };
+  const kilnRuns = await withKiln(ctx, 'w3', {}, async (k) => {
+    const out = [];
+    for (const [i, subscribers] of levels.entries()) {
+      const message = fanoutMessage(thoughts, gapMs, delayOf(subscribers));
+      const run = await runLoad<FanoutResult>({ kind: 'fanout', url: k.url, key: k.key, subscribers, message, warmup: warmup(i, subscribers, false) }, k.pid);
+      out.push({ ...fanoutStats(run.result, eventTimes(k.dataDir, run.result.taskId)), serverCpuMs: run.serverCpuMs });
+    }
+    return out;
+  });
+  const floorRuns = await withFloor(async (f) => {
+    const out = [];
+    for (const [i, subscribers] of levels.entries()) {
+      const delayMs = delayOf(subscribers);
+      const message = fanoutMessage(thoughts, gapMs, delayMs);
       const run = await runLoad<FanoutResult>(
-        {
-          kind: 'fanout',
-          url: f.url,
-          subscribers,
-          message,
-          createBody: { fanout: { thoughts, gapMs, delayMs } },
-          warmup: { message: fanoutMessage(5, gapMs, delayMs), createBody: { fanout: { thoughts: 5, gapMs, delayMs } } },
-        },
+        { kind: 'fanout', url: f.url, subscribers, message, createBody: { fanout: { thoughts, gapMs, delayMs } }, warmup: warmup(i, subscribers, true) },
         f.pid,
       );
       const emitted = (await (await fetch(`${f.url}/bench/emitted/${run.result.taskId}`)).json()) as Record<string, number>;
-      return { ...fanoutStats(run.result, new Map(Object.entries(emitted).map(([k, v]) => [Number(k), v]))), serverCpuMs: run.serverCpuMs };
-    });
+      out.push({ ...fanoutStats(run.result, new Map(Object.entries(emitted).map(([k, v]) => [Number(k), v]))), serverCpuMs: run.serverCpuMs });
+    }
+    return out;
+  });
+  for (const [i, subscribers] of levels.entries()) {
+    const kiln = kilnRuns[i]!;
+    const floor = floorRuns[i]!;
     const lag = row('W3', `p99 lag ${subscribers} subs`, kiln.lagMs.p99, floor.lagMs.p99, 'ms', 'x');
     if (subscribers === 500) Object.assign(lag, { target: '< 50 ms', met: kiln.lagMs.p99 !== null && kiln.lagMs.p99 < 50 });
     rows.push(row('W3', `events/s delivered ${subscribers} subs`, kiln.eventsPerSec, floor.eventsPerSec, '/s', 'frac'), row('W3', `p50 lag ${subscribers} subs`, kiln.lagMs.p50, floor.lagMs.p50, 'ms', 'x'), lag);
@@ -267,9 +289,12 @@ async function countEvents(k: KilnServer, message: string): Promise<number> {
 export async function w4(ctx: Context): Promise<WorkloadOutput> {
   const streams = ctx.settings.w4Streams;
   const message = resumeMessage(8, 10);
-  const dropMax = await withKiln(ctx, 'w4-probe', {}, (k) => countEvents(k, message));
+  let dropMax = 0;
   const job = (s: { url: string; key?: string }) => ({ kind: 'resume', url: s.url, key: s.key, c: ctx.settings.w4Concurrency, streams, message, dropMax, seed: 42 });
-  const kiln = await withKiln(ctx, 'w4', {}, (k) => runLoad<ResumeResult>(job(k), k.pid));
+  const kiln = await withKiln(ctx, 'w4', {}, async (k) => {
+    dropMax = await countEvents(k, message);
+    return runLoad<ResumeResult>(job(k), k.pid);
+  });
   // The floor answers at once: at c=16 it would measure the load client's own queueing; one stream at a time shows the bare reconnect.
   const floor = await withFloor((f) => runLoad<ResumeResult>({ ...job(f), c: 1, streams: Math.min(streams, 100) }, f.pid));
   const k = kiln.result;
