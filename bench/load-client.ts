@@ -15,7 +15,20 @@ import { summarize } from './lib/stats.js';
 export type Target = 'kiln' | 'langgraph' | 'mastra';
 
 export type Job =
-  | { kind: 'run'; target: Target; url: string; key?: string; c: number; durationMs?: number; count?: number; warmupMs?: number; message: string; expect: string }
+  | {
+      kind: 'run';
+      target: Target;
+      url: string;
+      key?: string;
+      c: number;
+      durationMs?: number;
+      count?: number;
+      warmupMs?: number;
+      message: string;
+      expect: string;
+      /** print `@mark N` when N iterations are done (the runner takes readings then) */
+      marks?: number[];
+    }
   | { kind: 'list'; target: Target; url: string; key?: string; c: number; durationMs?: number; count?: number; warmupMs?: number; limit: number; offsets: 'first' | 'random'; total: number }
   | {
       kind: 'fanout';
@@ -101,7 +114,7 @@ async function runOnce(client: Client, target: Target, message: string, expect: 
 
 /** Runs `c` workers over `fn` for a duration or a count, after an unmeasured warm-up. */
 async function closedLoop<T>(
-  spec: { c: number; durationMs?: number; count?: number; warmupMs?: number },
+  spec: { c: number; durationMs?: number; count?: number; warmupMs?: number; marks?: number[] },
   fn: () => Promise<T>,
 ): Promise<{ results: T[]; errors: number; firstError: string | null; elapsedMs: number; clientCpuPct: number }> {
   const run = async (deadline: number, count: number | undefined, keep: boolean) => {
@@ -114,7 +127,10 @@ async function closedLoop<T>(
         started++;
         try {
           const r = await fn();
-          if (keep) results.push(r);
+          if (keep) {
+            results.push(r);
+            if (spec.marks?.includes(results.length)) process.stdout.write(`@mark ${results.length}\n`);
+          }
         } catch (error) {
           errors++;
           firstError ??= String((error as Error).message ?? error);

@@ -14,7 +14,7 @@ export interface Settings {
   w5Requests: number;
   w6SizesMb: number[];
   w7Tasks: number;
-  /** W7 again on a Kiln warmed up by this many tasks (0: skip) */
+  /** W7 also reads RSS after this many tasks, to tell warm-up from growth (0: no reading) */
   w7WarmTasks: number;
   /** wait before the "after" reading of W7 */
   w7SettleMs: number;
@@ -54,6 +54,6 @@ export const QUICK: Settings = {
   w5Requests: 100,
   w6SizesMb: [1, 10],
   w7Tasks: 1000,
-  w7WarmTasks: 0,
+  w7WarmTasks: 200,
   w7SettleMs: 1000,
 };

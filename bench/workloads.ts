@@ -470,36 +470,31 @@ export async function w7(ctx: Context): Promise<WorkloadOutput> {
   const count = ctx.settings.w7Tasks;
   const warmTasks = ctx.settings.w7WarmTasks;
   const reading = (pid: number) => ({ rssKb: rssKb(pid), fds: openFds(pid) });
-  const settle = () => new Promise((r) => setTimeout(r, ctx.settings.w7SettleMs));
   const measure = async (server: { url: string; key?: string; pid: number }) => {
     const before = reading(server.pid);
-    const run = await runLoad<RunResult>(runJob(server, 1, { count }), server.pid);
+    // A reading after the first tasks separates warm-up (lazy loading, JIT, heap sizing) from growth with the task count.
+    let warm: ReturnType<typeof reading> | null = null;
+    const run = await runLoad<RunResult>({ ...runJob(server, 1, { count }), marks: warmTasks ? [warmTasks] : [] }, server.pid, (phase) => {
+      if (phase === `mark ${warmTasks}`) warm = reading(server.pid);
+    });
     const after = reading(server.pid);
-    await settle();
+    await new Promise((r) => setTimeout(r, ctx.settings.w7SettleMs));
     const settled = reading(server.pid);
-    return { before, after, settled, run: run.result, serverCpuMs: run.serverCpuMs };
+    return { before, warm: warm as ReturnType<typeof reading> | null, after, settled, run: run.result, serverCpuMs: run.serverCpuMs };
   };
   const kiln = await withKiln(ctx, 'w7', {}, measure);
   const floor = await withFloor(measure);
-  // The same on a Kiln that ran a few tasks first: separates warm-up (lazy loading, JIT, heap sizing) from growth with the task count.
-  const warm = warmTasks
-    ? await withKiln(ctx, 'w7-warm', {}, async (k) => {
-        await runLoad<RunResult>(runJob(k, 1, { count: warmTasks }), null);
-        await settle();
-        return measure(k);
-      })
-    : null;
-  const growth = (m: typeof kiln) => ((m.settled.rssKb ?? 0) - (m.before.rssKb ?? 0)) / 1024;
+  const growth = (m: typeof kiln, from: 'before' | 'warm' = 'before') => ((m.settled.rssKb ?? 0) - (m[from]?.rssKb ?? 0)) / 1024;
   const rows: Row[] = [
     { workload: 'W7', metric: `RSS growth, ${count} tasks from start`, kiln: growth(kiln), floor: growth(floor), unit: 'MB', ratio: null, note: `Kiln ${mb(kiln.before.rssKb)} → ${mb(kiln.settled.rssKb)} MB; floor ${mb(floor.before.rssKb)} → ${mb(floor.settled.rssKb)} MB`, target: '< 50 MB', met: growth(kiln) < 50 },
-    ...(warm ? [{ workload: 'W7', metric: `RSS growth, ${count} tasks after ${warmTasks} warm-up`, kiln: growth(warm), unit: 'MB', note: `Kiln ${mb(warm.before.rssKb)} → ${mb(warm.settled.rssKb)} MB` }] : []),
+    ...(kiln.warm ? [{ workload: 'W7', metric: `RSS growth after the first ${warmTasks} tasks`, kiln: growth(kiln, 'warm'), floor: floor.warm ? growth(floor, 'warm') : null, unit: 'MB', note: `Kiln ${mb(kiln.warm.rssKb)} → ${mb(kiln.settled.rssKb)} MB` }] : []),
     { workload: 'W7', metric: `open fds after ${count} tasks`, kiln: kiln.settled.fds, floor: floor.settled.fds, unit: '', note: `Kiln ${kiln.before.fds} → ${kiln.settled.fds}; floor ${floor.before.fds} → ${floor.settled.fds}`, target: `= before (${kiln.before.fds})`, met: kiln.settled.fds === kiln.before.fds },
     row('W7', `tasks/s (sequential)`, kiln.run.perSec, floor.run.perSec, '/s', 'frac'),
   ];
   const notes = [
-    `W7: ${kiln.run.iterations} tasks one after another, ${kiln.run.errors} errors${kiln.run.firstError ? ` (${kiln.run.firstError})` : ''}; RSS ${mb(kiln.before.rssKb)} MB at start, ${mb(kiln.after.rssKb)} MB right after, ${mb(kiln.settled.rssKb)} MB ${ctx.settings.w7SettleMs / 1000} s later (no forced GC); fds ${kiln.before.fds} → ${kiln.settled.fds}.${warm ? ` After a ${warmTasks}-task warm-up: ${mb(warm.before.rssKb)} → ${mb(warm.settled.rssKb)} MB.` : ''}`,
+    `W7: ${kiln.run.iterations} tasks one after another, ${kiln.run.errors} errors${kiln.run.firstError ? ` (${kiln.run.firstError})` : ''}; RSS ${mb(kiln.before.rssKb)} MB at start${kiln.warm ? `, ${mb(kiln.warm.rssKb)} MB after ${warmTasks} tasks` : ''}, ${mb(kiln.after.rssKb)} MB right after the last, ${mb(kiln.settled.rssKb)} MB ${ctx.settings.w7SettleMs / 1000} s later (no forced GC); fds ${kiln.before.fds} → ${kiln.settled.fds}`,
   ];
-  return { rows, data: { kiln, warm, floor }, notes };
+  return { rows, data: { kiln, floor }, notes };
 }
 
 const mb = (kb: number | null) => (kb === null ? '?' : (kb / 1024).toFixed(1));

@@ -127,7 +127,7 @@ export interface LoadRun<T> {
  * Runs the load client (a separate process) with one job. Server CPU is read when the client
  * says the measured window starts and ends. `onPhase` lets callers sample more at those points.
  */
-export async function runLoad<T = any>(job: object, serverPid: number | null, onPhase?: (phase: 'start' | 'end') => void): Promise<LoadRun<T>> {
+export async function runLoad<T = any>(job: object, serverPid: number | null, onPhase?: (phase: 'start' | 'end' | `mark ${number}`) => void): Promise<LoadRun<T>> {
   const child = spawn(process.execPath, [LOAD_CLIENT, JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let cpuStart: number | null = null;
   let cpuEnd: number | null = null;
@@ -155,6 +155,8 @@ export async function runLoad<T = any>(job: object, serverPid: number | null, on
         tEnd = performance.now();
         if (serverPid) cpuEnd = cpuMs(serverPid);
         onPhase?.('end');
+      } else if (line.startsWith('@mark ')) {
+        onPhase?.(`mark ${Number(line.slice(6))}`);
       } else if (line.startsWith('@result ')) {
         result = line.slice(8);
       }

@@ -96,13 +96,11 @@ export class BubblewrapRunner implements CommandRunner {
     if (result.stopped) return result;
     if (rawExitCode === 128 + 24) return { ...result, exitCode: null, stopped: { reason: 'limit', limit: `CPU time limit of ${this.limits.cpuSeconds} s` } };
     if (rawExitCode === 128 + 25) return { ...result, exitCode: null, stopped: { reason: 'limit', limit: `file size limit of ${this.limits.fileMb} MB` } };
-    if (rawExitCode !== 0) {
-      if (/Cannot allocate memory|MemoryError|std::bad_alloc|out of memory|JavaScript heap/i.test(result.output)) {
-        return { ...result, likelyLimit: `memory limit of ${this.limits.memoryMb} MB` };
-      }
-      if (/Resource temporarily unavailable|fork: .*retry|Cannot fork|can't fork/i.test(result.output)) {
-        return { ...result, likelyLimit: `process limit of ${this.limits.processes}` };
-      }
+    if (/Resource temporarily unavailable|fork: .*retry|Cannot fork|can't fork/i.test(result.output)) {
+      return { ...result, likelyLimit: `process limit of ${this.limits.processes}` };
+    }
+    if (rawExitCode !== 0 && /Cannot allocate memory|MemoryError|std::bad_alloc|out of memory|JavaScript heap/i.test(result.output)) {
+      return { ...result, likelyLimit: `memory limit of ${this.limits.memoryMb} MB` };
     }
     return result;
   }
@@ -126,7 +124,7 @@ export class BubblewrapRunner implements CommandRunner {
     for (const name of safeReaddir('/etc').filter((n) => /^python3/.test(n))) args.push('--ro-bind', `/etc/${name}`, `/etc/${name}`);
     if (this.network === 'host' && existsSync('/etc/resolv.conf')) args.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
     args.push('--perms', '0644', '--ro-bind-data', '3', '/etc/passwd', '--perms', '0644', '--ro-bind-data', '4', '/etc/group');
-    args.push('--proc', '/proc', '--dev', '/dev', '--size', String(TMP_BYTES), '--tmpfs', '/tmp');
+    args.push('--proc', '/proc', '--dev', '/dev', '--perms', '1777', '--size', String(TMP_BYTES), '--tmpfs', '/tmp');
     args.push('--bind', workspace, '/workspace', '--chdir', '/workspace');
     return args;
   }
@@ -138,7 +136,7 @@ export class BubblewrapRunner implements CommandRunner {
 
   private limitArgs(): string[] {
     const l = this.limits;
-    return ['prlimit', `--cpu=${l.cpuSeconds}`, `--as=${l.memoryMb * MB}`, `--nproc=${l.processes}`, `--fsize=${l.fileMb * MB}`, '--core=0', '--nofile=1024'];
+    return ['prlimit', `--cpu=${l.cpuSeconds}:${l.cpuSeconds + 1}`, `--as=${l.memoryMb * MB}`, `--nproc=${l.processes}`, `--fsize=${l.fileMb * MB}`, '--core=0', '--nofile=1024'];
   }
 }
 

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AttachedFile } from '../tasks/task-types.js';
-import { resolveInside } from './workspace-paths.js';
+import { InvalidInput, NotFound } from '../errors.js';
+import { lexicallyInside, resolveInside } from './workspace-paths.js';
 import { looksLikeZip, unpackZip } from './zip-unpack.js';
 
 /** A file received from a client, already on disk in the staging area. */
@@ -30,6 +31,24 @@ export class Workspaces {
     // Anything left in staging belongs to a request that never finished.
     await fs.rm(this.staging, { recursive: true, force: true });
     await fs.mkdir(this.staging, { recursive: true });
+  }
+
+  /**
+   * Where an upload lands. Its folder must really be inside the workspace: the agent may have put
+   * symlinks in uploads/, and an upload is never written through one that leads out.
+   */
+  private async uploadDestination(taskId: string, relative: string): Promise<string> {
+    const root = this.dir(taskId);
+    const destination = lexicallyInside(root, `uploads/${relative}`);
+    try {
+      await resolveInside(root, path.relative(root, path.dirname(destination)));
+    } catch (error) {
+      if (error instanceof NotFound) {
+        throw new InvalidInput(`uploads/${path.dirname(relative)} leads outside the workspace (a symlink); the upload was refused and nothing was stored.`);
+      }
+      throw error;
+    }
+    return destination;
   }
 
   dir(taskId: string): string {
@@ -61,13 +80,15 @@ export class Workspaces {
           moves.push({ from: file.tempPath, to: file.name });
         }
       }
+      // Check every destination before moving anything, so a refused upload changes nothing.
+      const targets: { from: string; to: string; destination: string }[] = [];
+      for (const move of moves) targets.push({ ...move, destination: await this.uploadDestination(taskId, move.to) });
       const attached = new Map<string, AttachedFile>();
-      for (const move of moves) {
-        // The agent may have put symlinks in uploads/: never write through one that leads out.
-        const destination = await resolveInside(this.dir(taskId), `uploads/${move.to}`);
+      for (const { from, to, destination } of targets) {
         await fs.mkdir(path.dirname(destination), { recursive: true });
-        await fs.rename(move.from, destination);
-        attached.set(move.to, { name: path.basename(move.to), path: `uploads/${move.to}` });
+        // rename replaces a symlink at the destination itself, never the file it points to.
+        await fs.rename(from, destination);
+        attached.set(to, { name: path.basename(to), path: `uploads/${to}` });
       }
       return [...attached.values()];
     } finally {
