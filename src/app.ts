@@ -8,7 +8,12 @@ import { UnavailableRunner } from './adapters/sandbox/unavailable-runner.js';
 import { openSqlStorage } from './adapters/sql/sql-storage.js';
 import { SqliteDatabase } from './adapters/sqlite/sqlite-database.js';
 import { ConfigError, type Config } from './config.js';
+import { LocalBlobStore } from './adapters/fs/local-blob-store.js';
 import { ToolExecutor } from './core/agent/tools.js';
+import { AgentService } from './core/agents/agent-service.js';
+import { ArtifactRecorder } from './core/artifacts/artifact-recorder.js';
+import { ArtifactService } from './core/artifacts/artifact-service.js';
+import { SignedUrls } from './core/artifacts/signed-urls.js';
 import { ApiKeys } from './core/auth/api-keys.js';
 import { EventHub } from './core/events/event-hub.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
@@ -38,6 +43,18 @@ export interface Kiln {
 export async function openStorage(config: Config): Promise<Storage> {
   await fs.mkdir(config.dataDir, { recursive: true });
   return openSqlStorage(new SqliteDatabase(path.join(config.dataDir, 'kiln.db')));
+}
+
+/**
+ * Removes blobs that no version refers to (left by a crash between storing bytes and recording
+ * their version). Runs in the background; only blobs older than an hour are considered, so
+ * writes in progress are never touched.
+ */
+function collectOrphanBlobs(blobs: LocalBlobStore, storage: Storage, logger: Logger): void {
+  blobs
+    .collectGarbage((sha) => storage.artifacts.isBlobReferenced(sha), new Date(Date.now() - 3_600_000))
+    .then((removed) => removed > 0 && logger.info(`removed ${removed} unreferenced blob(s)`))
+    .catch((error) => logger.error('blob clean-up failed', { error: String(error) }));
 }
 
 /** The command runner the config asks for; says loudly when commands cannot be isolated. */
@@ -87,6 +104,12 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const storage = await openStorage(config);
   const workspaces = new Workspaces(config.dataDir);
   await workspaces.init();
+  const blobs = new LocalBlobStore(config.dataDir);
+  await blobs.init();
+  const signedUrls = await SignedUrls.fromDataDir(config.dataDir, config.signedUrlTtlSeconds * 1000);
+  const recorder = new ArtifactRecorder({ artifacts: storage.artifacts, blobs, workspaces });
+  const agents = new AgentService({ storage, models });
+  const artifacts = new ArtifactService({ storage, blobs, workspaces, recorder });
   const keys = new ApiKeys(storage.users);
   await keys.useEnvironmentKey(config.apiKey);
 
@@ -101,6 +124,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     defaultModel: config.model,
     tools,
     workspaces,
+    artifacts: storage.artifacts,
+    recorder,
+    agents: storage.agents,
     secrets,
     logger,
     maxSteps: config.maxSteps,
@@ -108,7 +134,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     contextTokens: config.contextTokens,
   });
   const pool = new WorkerPool({ tasks: storage.tasks, signals, runner, logger }, { concurrency: config.concurrency, leaseMs: LEASE_MS });
-  const tasks = new TaskService({ storage, hub, signals, workspaces, secrets, models });
+  const tasks = new TaskService({ storage, hub, signals, workspaces, secrets, models, agents, recorder });
   const approvals = new Approvals({ storage, hub, signals });
 
   let ready = false;
@@ -116,6 +142,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     {
       tasks,
       approvals,
+      agents,
+      artifacts,
+      signedUrls,
+      publicUrl: config.publicUrl,
       keys,
       workspaces,
       logger,
@@ -132,6 +162,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       const recovered = await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, null);
       if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
       pool.start();
+      collectOrphanBlobs(blobs, storage, logger);
       logger.info(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
       ready = true;

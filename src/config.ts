@@ -35,6 +35,10 @@ export interface Config {
   maxSteps: number;
   /** Interval of the `:heartbeat` comment on open streams. */
   heartbeatMs: number;
+  /** Address clients use to reach Kiln, for signed download links (default: taken from each request). */
+  publicUrl: string | undefined;
+  /** How long signed download links stay valid. */
+  signedUrlTtlSeconds: number;
   /** Retries of a model call after a transient provider error (429, 5xx, dropped connection). */
   modelRetries: number;
   /** First retry delay; each further retry waits twice as long (a Retry-After header wins). */
@@ -172,6 +176,18 @@ const SETTINGS = [
   { key: 'workspaceMb', env: 'KILN_WORKSPACE_MB', help: 'largest size of a task workspace (MB)', parse: integer(1, 10_485_760), fallback: 4096 },
   { key: 'maxSteps', env: 'KILN_MAX_STEPS', help: 'model steps allowed per turn', parse: integer(1, 1000), fallback: 50 },
   { key: 'heartbeatMs', env: 'KILN_HEARTBEAT_MS', help: 'interval of stream heartbeats', parse: integer(100, 3_600_000), fallback: 15_000 },
+  {
+    key: 'publicUrl',
+    env: 'KILN_PUBLIC_URL',
+    help: 'address clients reach Kiln at, for signed links (default: from each request)',
+    parse: (raw, name) => {
+      const url = raw.trim().replace(/\/+$/, '');
+      if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}".`);
+      return url;
+    },
+    fallback: undefined,
+  },
+  { key: 'signedUrlTtlSeconds', env: 'KILN_SIGNED_URL_TTL_SECONDS', help: 'lifetime of signed download links', parse: integer(10, 7 * 86_400), fallback: 900 },
   { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },
   { key: 'modelRetryBaseMs', env: 'KILN_MODEL_RETRY_BASE_MS', help: 'first retry delay (doubles each time)', parse: integer(1, 600_000), fallback: 1000 },
   {

@@ -1,4 +1,6 @@
 import type { LoggedEvent, TaskEventBody } from '../core/events/event-types.js';
+import type { Agent } from '../core/agents/agent-types.js';
+import type { Artifact, ArtifactVersion, NewVersion } from '../core/artifacts/artifact-types.js';
 import type { Message, Task } from '../core/tasks/task-types.js';
 
 /**
@@ -8,7 +10,63 @@ import type { Message, Task } from '../core/tasks/task-types.js';
 export interface Storage {
   users: UserStore;
   tasks: TaskStore;
+  agents: AgentStore;
+  artifacts: ArtifactStore;
   close(): Promise<void>;
+}
+
+export interface AgentStore {
+  create(agent: Agent): Promise<void>;
+  get(userId: string, id: string): Promise<Agent | undefined>;
+  list(userId: string): Promise<Agent[]>;
+  update(agent: Agent): Promise<void>;
+  /** The user's default agent, created on first use. */
+  ensureDefault(userId: string, now: string): Promise<Agent>;
+}
+
+/** A filter of the versions of a user's artifacts, newest or oldest first, after a cursor. */
+export interface VersionQuery {
+  userId: string;
+  agentId: string;
+  taskId?: string;
+  /** Case-insensitive substring of the file name. */
+  search?: string;
+  order: 'newest' | 'oldest';
+  limit: number;
+  after?: { createdAt: string; versionId: string };
+}
+
+export interface ArtifactQuery {
+  userId: string;
+  workflowId?: string;
+  phaseId?: string;
+  artifactType?: string;
+  limit: number;
+}
+
+export interface ArtifactStore {
+  /**
+   * Records a new state of an artifact, creating the artifact when needed. Content equal to the
+   * latest version adds no version. Returns the artifact with its latest version.
+   */
+  recordVersion(input: NewVersion, now: string): Promise<{ artifact: Artifact; created: boolean }>;
+  /** Workspace files of a task as last recorded: path → what was seen. */
+  observedFiles(taskId: string): Promise<Map<string, { size: number | null; mtimeMs: number | null; artifactId: string; deleted: boolean }>>;
+  /** Marks workspace files of a task as gone (their versions stay). */
+  markDeleted(taskId: string, paths: readonly string[], now: string): Promise<void>;
+  /** The task's current files (not deleted), each with its latest version. */
+  listForTask(taskId: string): Promise<Artifact[]>;
+  findByPath(taskId: string, path: string): Promise<Artifact | undefined>;
+  get(userId: string, id: string): Promise<Artifact | undefined>;
+  /** Artifacts of the user whose id starts with `prefix` (at most `limit`). */
+  findByPrefix(userId: string, prefix: string, limit: number): Promise<Artifact[]>;
+  version(artifactId: string, number: number): Promise<ArtifactVersion | undefined>;
+  /** Every version of an artifact, newest first. */
+  versions(artifactId: string): Promise<ArtifactVersion[]>;
+  versionById(versionId: string): Promise<{ version: ArtifactVersion; artifact: Artifact } | undefined>;
+  listVersions(query: VersionQuery): Promise<{ version: ArtifactVersion; artifact: Artifact }[]>;
+  list(query: ArtifactQuery): Promise<Artifact[]>;
+  isBlobReferenced(sha256: string): Promise<boolean>;
 }
 
 export interface User {

@@ -1,6 +1,8 @@
 import type { Database } from '../../ports/database.js';
 import type { Storage } from '../../ports/storage.js';
 import { migrate } from './migrations.js';
+import { SqlAgentStore } from './sql-agent-store.js';
+import { SqlArtifactStore } from './sql-artifact-store.js';
 import { SqlTaskStore } from './sql-task-store.js';
 import { SqlUserStore } from './sql-user-store.js';
 
@@ -10,6 +12,8 @@ export async function openSqlStorage(db: Database): Promise<Storage> {
   return {
     users: new SqlUserStore(db),
     tasks: new SqlTaskStore(db),
+    agents: new SqlAgentStore(db),
+    artifacts: new SqlArtifactStore(db),
     close: () => db.close(),
   };
 }

@@ -30,9 +30,9 @@ export class SqlTaskStore implements TaskStore {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
-           show_in_history, auto_execute, env, tool_policy, model, error, created_at, started_at, completed_at, last_activity_at,
+           show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, error, created_at, started_at, completed_at, last_activity_at,
            message_count, turn, turn_start_seq, last_event_seq, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -47,6 +47,9 @@ export class SqlTaskStore implements TaskStore {
           task.env ? JSON.stringify(task.env) : null,
           task.toolPolicy ? JSON.stringify(task.toolPolicy) : null,
           task.model,
+          task.agentId,
+          task.workflowId,
+          task.phaseId,
           task.error,
           task.createdAt,
           task.startedAt,

@@ -40,6 +40,15 @@ export interface ToolContext {
   workspace: string;
   env: Record<string, string>;
   signal: AbortSignal;
+  /** Told about file reads and changes, so that every change becomes an artifact version. */
+  files: WorkspaceObserver;
+}
+
+export interface WorkspaceObserver {
+  read(relative: string): Promise<void>;
+  written(relative: string): Promise<void>;
+  /** A command ran: anything in the workspace may have changed. */
+  commandRan(): Promise<void>;
 }
 
 export interface ToolOutcome {
@@ -60,9 +69,9 @@ export class ToolExecutor {
         case 'list_directory':
           return await this.listDirectory(ctx.workspace, stringArg(args, 'path', '.'));
         case 'read_file':
-          return await this.readFile(ctx.workspace, stringArg(args, 'path'));
+          return await this.readFile(ctx, stringArg(args, 'path'));
         case 'write_file':
-          return await this.writeFile(ctx.workspace, stringArg(args, 'path'), stringArg(args, 'content', ''));
+          return await this.writeFile(ctx, stringArg(args, 'path'), stringArg(args, 'content', ''));
         case 'run_command':
           return await this.runCommand(stringArg(args, 'command'), ctx);
         default:
@@ -93,8 +102,8 @@ export class ToolExecutor {
     return { status: 'success', output: lines.length > 0 ? lines.join('\n') : `(${where} is empty)` };
   }
 
-  private async readFile(workspace: string, relative: string): Promise<ToolOutcome> {
-    const file = await resolveInside(workspace, relative);
+  private async readFile(ctx: ToolContext, relative: string): Promise<ToolOutcome> {
+    const file = await resolveInside(ctx.workspace, relative);
     const stat = await fs.stat(file);
     if (stat.isDirectory()) return { status: 'error', output: `${relative} is a directory; use list_directory.` };
     if (!stat.isFile()) return { status: 'error', output: `${relative} is not a regular file.` };
@@ -103,6 +112,7 @@ export class ToolExecutor {
       const buffer = Buffer.alloc(Math.min(stat.size, READ_LIMIT));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       const bytes = buffer.subarray(0, bytesRead);
+      await ctx.files.read(relativeTo(ctx.workspace, file));
       if (bytes.includes(0)) return { status: 'success', output: `(binary file, ${stat.size} bytes)` };
       const more = stat.size > bytesRead ? `\n... (${stat.size - bytesRead} more bytes not shown)` : '';
       return { status: 'success', output: bytes.toString('utf8') + more };
@@ -111,13 +121,15 @@ export class ToolExecutor {
     }
   }
 
-  private async writeFile(workspace: string, relative: string, content: string): Promise<ToolOutcome> {
-    const file = await resolveInside(workspace, relative);
+  private async writeFile(ctx: ToolContext, relative: string, content: string): Promise<ToolOutcome> {
+    const file = await resolveInside(ctx.workspace, relative);
     const existing = await fs.lstat(file).catch(() => null);
     if (existing && !existing.isFile()) return { status: 'error', output: `${relative} exists and is not a regular file.` };
     await fs.mkdir(path.dirname(file), { recursive: true });
     await fs.writeFile(file, content);
-    return { status: 'success', output: `Wrote ${Buffer.byteLength(content)} bytes to ${relativeTo(workspace, file)}` };
+    const written = relativeTo(ctx.workspace, file);
+    await ctx.files.written(written);
+    return { status: 'success', output: `Wrote ${Buffer.byteLength(content)} bytes to ${written}` };
   }
 
   private async runCommand(command: string, ctx: ToolContext): Promise<ToolOutcome> {
@@ -131,6 +143,7 @@ export class ToolExecutor {
       signal: ctx.signal,
     });
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
+    await ctx.files.commandRan();
     let output = result.output;
     if (result.droppedBytes > 0) output += `\n... (${result.droppedBytes} more bytes of output dropped)`;
     if (result.stopped?.reason === 'limit') return { status: 'error', output: `${output}\n[command stopped: ${result.stopped.limit} reached]`.trimStart() };

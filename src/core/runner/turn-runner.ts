@@ -1,13 +1,14 @@
 import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
-import { TurnLost, type TaskStore, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation } from '../agent/context-budget.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
-import type { ToolExecutor } from '../agent/tools.js';
+import type { ToolExecutor, WorkspaceObserver } from '../agent/tools.js';
+import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
 import type { SecretVault } from '../tasks/secret-vault.js';
@@ -29,6 +30,9 @@ export interface TurnRunnerDeps {
   defaultModel: string;
   tools: ToolExecutor;
   workspaces: Workspaces;
+  artifacts: ArtifactStore;
+  recorder: ArtifactRecorder;
+  agents: AgentStore;
   secrets: SecretVault;
   logger: Logger;
   maxSteps: number;
@@ -52,7 +56,8 @@ export class TurnRunner {
     const started = Date.now();
     try {
       const workspace = await this.deps.workspaces.create(task.id);
-      const model = this.deps.models.resolve(task.model ?? this.deps.defaultModel).model;
+      const agent = await this.deps.agents.get(task.userId, task.agentId);
+      const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
       const { messages, resumed } = await this.conversation(task, fence);
       const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
@@ -60,12 +65,13 @@ export class TurnRunner {
       const result = await runAgentTurn(
         {
           model,
-          system: systemPrompt({ task: task.systemPrompt }),
+          system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
           messages,
           tools: this.deps.tools,
           toolContext: {
             taskId: task.id,
             workspace,
+            files: this.observer(task),
             env: { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets },
             signal,
           },
@@ -115,6 +121,25 @@ export class TurnRunner {
     const terminal = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString());
     if (!terminal) throw new TurnLost(fence.taskId);
     this.deps.hub.publish(fence.taskId, [terminal]);
+  }
+
+  /**
+   * Records the turn's file changes as artifact versions. Files the agent read earlier in the turn
+   * are taken as what a file it writes was made from.
+   */
+  private observer(task: Task): WorkspaceObserver {
+    const read = new Set<string>();
+    return {
+      read: async (relative) => {
+        const artifact = await this.deps.artifacts.findByPath(task.id, relative);
+        if (artifact) read.add(artifact.id);
+      },
+      written: async (relative) => {
+        const artifact = await this.deps.recorder.recordFile(task, relative, 'tool', [...read]);
+        if (artifact) read.delete(artifact.id);
+      },
+      commandRan: () => this.deps.recorder.scan(task, 'command'),
+    };
   }
 
   /**

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { KeyOwner, Storage } from '../../ports/storage.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
+import type { AgentService } from '../agents/agent-service.js';
+import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { EventHub } from '../events/event-hub.js';
@@ -18,9 +20,14 @@ export interface CreateTaskInput {
   message: string;
   systemPrompt: string | null;
   showInHistory: boolean;
-  autoExecute: boolean;
+  /** Null: the agent's default. */
+  autoExecute: boolean | null;
+  /** Entries override the agent's policy for the tools they name. */
   toolPolicy: ToolPolicy | null;
   model: string | null;
+  agentId: string | null;
+  workflowId: string | null;
+  phaseId: string | null;
   env: Record<string, string> | null;
   secrets: Record<string, string> | null;
   files: StagedFile[];
@@ -61,18 +68,23 @@ export class TaskService {
       workspaces: Workspaces;
       secrets: SecretVault;
       models: ModelResolver;
+      agents: AgentService;
+      recorder: ArtifactRecorder;
     },
   ) {}
 
   async create(caller: KeyOwner, input: CreateTaskInput): Promise<{ id: string; status: TaskStatus }> {
     const { storage, workspaces } = this.deps;
-    if (input.model !== null) {
+    const agent = await this.deps.agents.forTask(caller, input.agentId);
+    const model = input.model ?? agent.model;
+    if (model !== null) {
       try {
-        this.deps.models.resolve(input.model);
+        this.deps.models.resolve(model);
       } catch (error) {
         throw new InvalidInput(`model: ${(error as Error).message}`, 'model');
       }
     }
+    const toolPolicy = agent.toolPolicy || input.toolPolicy ? { ...agent.toolPolicy, ...input.toolPolicy } : null;
     const id = randomUUID();
     const now = new Date().toISOString();
     await workspaces.create(id);
@@ -89,10 +101,13 @@ export class TaskService {
         message: input.message,
         systemPrompt: input.systemPrompt,
         showInHistory: input.showInHistory,
-        autoExecute: input.autoExecute,
+        autoExecute: input.autoExecute ?? agent.autoExecute,
         env: input.env,
-        toolPolicy: input.toolPolicy,
+        toolPolicy,
         model: input.model,
+        agentId: agent.id,
+        workflowId: input.workflowId,
+        phaseId: input.phaseId,
         error: null,
         createdAt: now,
         startedAt: null,
@@ -105,6 +120,8 @@ export class TaskService {
       };
       const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
       if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
+      // Recorded before the task is queued, so that no turn can race the uploads' first versions.
+      for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload');
       this.deps.secrets.put(id, input.secrets);
       await storage.tasks.create(task, message);
     } catch (error) {
@@ -140,6 +157,7 @@ export class TaskService {
     const task = await this.owned(caller, id);
     if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
     const attachedFiles = await this.deps.workspaces.adoptUploads(task.id, input.files);
+    for (const file of attachedFiles) await this.deps.recorder.recordFile({ ...task, turn: task.turn + 1 }, file.path, 'upload');
     const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
     if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
     this.deps.secrets.put(task.id, input.secrets);

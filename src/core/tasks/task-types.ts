@@ -26,8 +26,13 @@ export interface Task {
   env: Record<string, string> | null;
   /** Per-tool approval rule; tools not named follow `autoExecute`. */
   toolPolicy: ToolPolicy | null;
-  /** The task's own model (`provider:model`), or null for the server's default. */
+  /** The task's own model (`provider:model`), or null for its agent's (or the server's) default. */
   model: string | null;
+  /** The agent the task runs as (the user's default agent unless another was named). */
+  agentId: string;
+  /** Tags for grouping tasks and their artifacts into workflows and phases. */
+  workflowId: string | null;
+  phaseId: string | null;
   error: string | null;
   createdAt: string;
   startedAt: string | null;

@@ -1,4 +1,7 @@
 import type { ApiKeys } from '../../core/auth/api-keys.js';
+import type { AgentService } from '../../core/agents/agent-service.js';
+import type { ArtifactService } from '../../core/artifacts/artifact-service.js';
+import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
@@ -9,6 +12,11 @@ import type { MultipartLimits } from './multipart.js';
 export interface FaceDeps {
   tasks: TaskService;
   approvals: Approvals;
+  agents: AgentService;
+  artifacts: ArtifactService;
+  signedUrls: SignedUrls;
+  /** The address clients reach this server at, for signed links; derived from each request when unset. */
+  publicUrl: string | undefined;
   keys: ApiKeys;
   workspaces: Workspaces;
   logger: Logger;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { sigmicFace } from '../sigmic/index.js';
+import { signedFileRoute } from './signed-file-route.js';
 import type { FaceDeps } from './face-deps.js';
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
@@ -33,6 +34,7 @@ export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean): P
     return { status: 'ok' };
   });
 
+  await signedFileRoute(app, deps);
   app.decorateRequest('caller', null);
   await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
 

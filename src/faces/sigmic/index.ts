@@ -3,6 +3,8 @@ import type { KeyOwner } from '../../ports/storage.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { presentedCredential } from './auth.js';
 import { sendSigmicError } from './errors.js';
+import { agentRoutes } from './agent-routes.js';
+import { artifactRoutes } from './artifact-routes.js';
 import { taskRoutes } from './task-routes.js';
 
 declare module 'fastify' {
@@ -33,4 +35,6 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
     request.caller = await deps.keys.authenticate(credential);
   });
   await taskRoutes(app, deps);
+  await artifactRoutes(app, deps);
+  await agentRoutes(app, deps);
 }

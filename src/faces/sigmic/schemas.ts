@@ -12,6 +12,31 @@ const MAX_ENV_ENTRIES = 200;
 const MAX_ENV_VALUE = 32 * 1024;
 export const MAX_MESSAGE_LENGTH = 1_000_000;
 
+function tag(field: string) {
+  return z
+    .string({ error: `${field} must be a string` })
+    .min(1, `${field} must not be empty`)
+    .max(200, `${field} may be at most 200 characters`);
+}
+
+export const agentSettings = z.object({
+  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200),
+  systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
+  model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
+  toolPolicy: z
+    .partialRecord(
+      z.enum(TOOL_NAMES, { error: `toolPolicy names unknown tools; the tools are ${TOOL_NAMES.join(', ')}` }),
+      z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }),
+    )
+    .nullable()
+    .optional(),
+  autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
+});
+
+export const agentChanges = agentSettings.partial().strict();
+
+export const artifactQuery = z.object({ path: z.string().optional(), version: z.string().optional() });
+
 const message = z
   .string({ error: 'message is required and must be a string' })
   .max(MAX_MESSAGE_LENGTH, `message may be at most ${MAX_MESSAGE_LENGTH} characters`)
@@ -30,6 +55,9 @@ export const createTaskJson = z.object({
     .nullable()
     .optional(),
   model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
+  agentId: z.string({ error: 'agentId must be a string' }).min(1).max(200).nullable().optional(),
+  workflowId: tag('workflowId').nullable().optional(),
+  phaseId: tag('phaseId').nullable().optional(),
   env: z.unknown().optional(),
   secrets: z.unknown().optional(),
 });
@@ -38,6 +66,9 @@ export const createTaskForm = z.object({
   message,
   systemPrompt: z.string().max(100_000).optional(),
   model: z.string().min(1).max(200).optional(),
+  agentId: z.string().min(1).max(200).optional(),
+  workflowId: tag('workflowId').optional(),
+  phaseId: tag('phaseId').optional(),
   showInHistory: z.string().optional(),
   autoExecute: z.string().optional(),
 });

@@ -5,6 +5,7 @@ import type { KeyOwner } from '../../ports/storage.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { discardStaged, readMultipart } from '../http/multipart.js';
 import { writeSse } from '../http/sse.js';
+import type { CreateTaskInput } from '../../core/tasks/task-service.js';
 import type { ToolPolicy } from '../../core/tasks/task-types.js';
 import {
   approveBody,
@@ -33,44 +34,21 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
         if ('env' in form.fields || 'secrets' in form.fields) {
           throw new InvalidInput('env and secrets must be sent in an application/json request (which cannot carry files).');
         }
-        const fields = parseInput(createTaskForm, form.fields);
-        const created = await deps.tasks.create(caller(request), {
-          message: fields.message,
-          systemPrompt: fields.systemPrompt ?? null,
-          showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
-          autoExecute: formBoolean(fields.autoExecute, 'autoExecute', true),
-          toolPolicy: null,
-          model: fields.model ?? null,
-          env: null,
-          secrets: null,
-          files: form.files,
-        });
-        return { success: true, data: created };
+        return { success: true, data: await deps.tasks.create(caller(request), fromForm(form.fields, form.files)) };
       });
     }
-    if (isForm(request)) {
-      const fields = parseInput(createTaskForm, request.body);
-      const created = await deps.tasks.create(caller(request), {
-        message: fields.message,
-        systemPrompt: fields.systemPrompt ?? null,
-        showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
-        autoExecute: formBoolean(fields.autoExecute, 'autoExecute', true),
-        toolPolicy: null,
-        model: fields.model ?? null,
-        env: null,
-        secrets: null,
-        files: [],
-      });
-      return { success: true, data: created };
-    }
+    if (isForm(request)) return { success: true, data: await deps.tasks.create(caller(request), fromForm(request.body, [])) };
     const body = parseInput(createTaskJson, request.body);
     const created = await deps.tasks.create(caller(request), {
       message: body.message,
       systemPrompt: body.systemPrompt ?? null,
       showInHistory: body.showInHistory ?? true,
-      autoExecute: body.autoExecute ?? true,
+      autoExecute: body.autoExecute ?? null,
       toolPolicy: (body.toolPolicy as ToolPolicy | null | undefined) ?? null,
       model: body.model ?? null,
+      agentId: body.agentId ?? null,
+      workflowId: body.workflowId ?? null,
+      phaseId: body.phaseId ?? null,
       env: envMap(body.env, 'env'),
       secrets: envMap(body.secrets, 'secrets'),
       files: [],
@@ -150,6 +128,25 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
 
 async function* mapItems(items: AsyncIterable<Parameters<typeof sseOf>[0]>) {
   for await (const item of items) yield sseOf(item);
+}
+
+/** A task from form fields (multipart or URL-encoded): booleans are read as text, never guessed. */
+function fromForm(raw: unknown, files: StagedFile[]): CreateTaskInput {
+  const fields = parseInput(createTaskForm, raw);
+  return {
+    message: fields.message,
+    systemPrompt: fields.systemPrompt ?? null,
+    showInHistory: formBoolean(fields.showInHistory, 'showInHistory', true),
+    autoExecute: fields.autoExecute === undefined || fields.autoExecute === '' ? null : formBoolean(fields.autoExecute, 'autoExecute', true),
+    toolPolicy: null,
+    model: fields.model ?? null,
+    agentId: fields.agentId ?? null,
+    workflowId: fields.workflowId ?? null,
+    phaseId: fields.phaseId ?? null,
+    env: null,
+    secrets: null,
+    files,
+  };
 }
 
 /** Runs `fn`; files staged for the request that `fn` did not adopt are removed afterwards. */

@@ -1,3 +1,6 @@
+import type { Agent } from '../../core/agents/agent-types.js';
+import type { Artifact, ArtifactVersion } from '../../core/artifacts/artifact-types.js';
+import { mediaTypeOf } from '../../core/artifacts/media-types.js';
 import type { LoggedEvent } from '../../core/events/event-types.js';
 import type { StreamItem } from '../../core/events/task-stream.js';
 import type { TaskDetail } from '../../core/tasks/task-service.js';
@@ -24,6 +27,9 @@ export function taskView(task: Task) {
     completedAt: task.completedAt,
     toolPolicy: task.toolPolicy,
     model: task.model,
+    agentId: task.agentId,
+    workflowId: task.workflowId,
+    phaseId: task.phaseId,
   };
 }
 
@@ -66,4 +72,58 @@ export function sseOf(item: StreamItem): SseMessage {
     case 'event':
       return { event: item.event.type, data: eventPayload(item.event), id: item.event.seq };
   }
+}
+
+/** A workspace file as the artifacts listing shows it. */
+export function fileView(artifact: Artifact) {
+  const latest = artifact.latest;
+  return {
+    name: artifact.name,
+    path: artifact.path,
+    size: latest.size,
+    mimeType: latest.mediaType,
+    category: categoryOf(artifact.name, latest.mediaType),
+    modifiedAt: latest.createdAt,
+    artifactId: artifact.id,
+    version: latest.number,
+    versionId: latest.id,
+    sha256: latest.sha256,
+  };
+}
+
+export function versionView(version: ArtifactVersion) {
+  return {
+    version: version.number,
+    versionId: version.id,
+    size: version.size,
+    mimeType: version.mediaType,
+    sha256: version.sha256,
+    createdAt: version.createdAt,
+    source: version.source,
+    taskId: version.taskId,
+    turn: version.turn,
+    userId: version.userId,
+    agentId: version.agentId,
+    derivedFrom: version.derivedFrom,
+  };
+}
+
+export function agentView(agent: Agent) {
+  return {
+    id: agent.id,
+    name: agent.name,
+    systemPrompt: agent.systemPrompt,
+    model: agent.model,
+    toolPolicy: agent.toolPolicy,
+    autoExecute: agent.autoExecute,
+    isDefault: agent.isDefault,
+    createdAt: agent.createdAt,
+    updatedAt: agent.updatedAt,
+  };
+}
+
+function categoryOf(name: string, mediaType: string): string {
+  const byName = mediaTypeOf(name).category;
+  if (byName !== 'other') return byName;
+  return mediaType.startsWith('text/') ? 'text' : 'other';
 }

@@ -1,0 +1,109 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BlobTooLarge, type BlobStore } from '../../ports/blob-store.js';
+
+/**
+ * Blobs on local disk under `<dataDir>/blobs/ab/cd/<sha256>`. Writes go to `blobs/tmp/` first
+ * and are renamed into place once hashed and synced, so a crash leaves at most a temporary file,
+ * which the next start removes.
+ */
+export class LocalBlobStore implements BlobStore {
+  private readonly root: string;
+  private readonly tmp: string;
+
+  constructor(dataDir: string) {
+    this.root = path.join(dataDir, 'blobs');
+    this.tmp = path.join(this.root, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await fs.rm(this.tmp, { recursive: true, force: true });
+    await fs.mkdir(this.tmp, { recursive: true });
+  }
+
+  async put(source: Readable, options: { maxBytes?: number } = {}): Promise<{ sha256: string; size: number }> {
+    const temp = path.join(this.tmp, randomUUID());
+    const hash = createHash('sha256');
+    let size = 0;
+    const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        if (size > max) return done(new BlobTooLarge(max));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      const out = createWriteStream(temp);
+      await pipeline(source, meter, out);
+      const handle = await fs.open(temp, 'r');
+      await handle.sync();
+      await handle.close();
+      const sha256 = hash.digest('hex');
+      const final = this.file(sha256);
+      if (await exists(final)) {
+        await fs.rm(temp, { force: true });
+      } else {
+        await fs.mkdir(path.dirname(final), { recursive: true });
+        await fs.rename(temp, final);
+      }
+      return { sha256, size };
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async read(sha256: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.file(sha256);
+    // Opening first turns a missing blob into an error here, not in the middle of a response.
+    const handle = await fs.open(file, 'r');
+    return createReadStream('', { fd: handle.fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async copyTo(sha256: string, file: string): Promise<void> {
+    await fs.copyFile(this.file(sha256), file);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    return exists(this.file(sha256));
+  }
+
+  async collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number> {
+    let removed = 0;
+    for (const a of await readdir(this.root)) {
+      if (a === 'tmp') continue;
+      for (const b of await readdir(path.join(this.root, a))) {
+        for (const name of await readdir(path.join(this.root, a, b))) {
+          const file = path.join(this.root, a, b, name);
+          const stat = await fs.stat(file).catch(() => null);
+          if (!stat || stat.mtime >= olderThan || (await isReferenced(name))) continue;
+          await fs.rm(file, { force: true });
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+
+  private file(sha256: string): string {
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a SHA-256 hex digest: ${sha256}`);
+    return path.join(this.root, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readdir(dir: string): Promise<string[]> {
+  return fs.readdir(dir).catch(() => []);
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { Agent } from '../../core/agents/agent-types.js';
+import type { ToolPolicy } from '../../core/tasks/task-types.js';
+import type { Database, SqlValue } from '../../ports/database.js';
+import type { AgentStore } from '../../ports/storage.js';
+
+interface AgentRow {
+  id: string;
+  user_id: string;
+  name: string;
+  system_prompt: string | null;
+  model: string | null;
+  tool_policy: string | null;
+  auto_execute: number;
+  is_default: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, is_default, created_at, updated_at';
+
+function fromRow(row: AgentRow): Agent {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    name: row.name,
+    systemPrompt: row.system_prompt,
+    model: row.model,
+    toolPolicy: row.tool_policy ? (JSON.parse(row.tool_policy) as ToolPolicy) : null,
+    autoExecute: Boolean(Number(row.auto_execute)),
+    isDefault: Boolean(Number(row.is_default)),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function params(agent: Agent): SqlValue[] {
+  return [
+    agent.id,
+    agent.userId,
+    agent.name,
+    agent.systemPrompt,
+    agent.model,
+    agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null,
+    agent.autoExecute ? 1 : 0,
+    agent.isDefault ? 1 : 0,
+    agent.createdAt,
+    agent.updatedAt,
+  ];
+}
+
+export class SqlAgentStore implements AgentStore {
+  constructor(private readonly db: Database) {}
+
+  async create(agent: Agent): Promise<void> {
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params(agent));
+  }
+
+  async get(userId: string, id: string): Promise<Agent | undefined> {
+    const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE id = ? AND user_id = ?`, [id, userId]);
+    return row ? fromRow(row) : undefined;
+  }
+
+  async list(userId: string): Promise<Agent[]> {
+    const rows = await this.db.all<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? ORDER BY is_default DESC, created_at, id`, [userId]);
+    return rows.map(fromRow);
+  }
+
+  async update(agent: Agent): Promise<void> {
+    await this.db.run(
+      'UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, updated_at = ? WHERE id = ? AND user_id = ?',
+      [agent.name, agent.systemPrompt, agent.model, agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null, agent.autoExecute ? 1 : 0, agent.updatedAt, agent.id, agent.userId],
+    );
+  }
+
+  async ensureDefault(userId: string, now: string): Promise<Agent> {
+    const existing = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
+    if (existing) return fromRow(existing);
+    const agent: Agent = {
+      id: randomUUID(),
+      userId,
+      name: 'Default agent',
+      systemPrompt: null,
+      model: null,
+      toolPolicy: null,
+      autoExecute: true,
+      isDefault: true,
+      createdAt: now,
+      updatedAt: now,
+    };
+    // Two requests may race to create it; the unique index lets one win and the other reads it.
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, params(agent));
+    const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
+    return fromRow(row!);
+  }
+}

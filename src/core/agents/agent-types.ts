@@ -1,0 +1,19 @@
+import type { ToolPolicy } from '../tasks/task-types.js';
+
+/**
+ * A named configuration tasks run with: its own system prompt, model, tool policy and default
+ * for autoExecute. Every user has a default agent; tasks created without `agentId` use it.
+ */
+export interface Agent {
+  id: string;
+  userId: string;
+  name: string;
+  systemPrompt: string | null;
+  /** `provider:model`, or null for the server's default. */
+  model: string | null;
+  toolPolicy: ToolPolicy | null;
+  autoExecute: boolean;
+  isDefault: boolean;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,114 @@
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { BlobStore } from '../../ports/blob-store.js';
+import type { ArtifactStore } from '../../ports/storage.js';
+import type { Task } from '../tasks/task-types.js';
+import { relativeTo } from '../workspace/workspace-paths.js';
+import type { Workspaces } from '../workspace/workspaces.js';
+import type { Artifact, VersionSource } from './artifact-types.js';
+import { mediaTypeOf } from './media-types.js';
+
+/** Syntropic137's artifact types that a workspace file maps to, by its category. */
+const TYPE_BY_CATEGORY: Record<string, string> = { text: 'text', code: 'code', json: 'json', csv: 'text' };
+
+/**
+ * Turns the files of a task's workspace into artifact versions. Every change of content (an
+ * upload, a file tool write, whatever a command did) becomes a new version, hashed and stored in
+ * the blob store before it is recorded, so a recorded version always has its bytes.
+ */
+export class ArtifactRecorder {
+  constructor(private readonly deps: { artifacts: ArtifactStore; blobs: BlobStore; workspaces: Workspaces }) {}
+
+  /** Records one workspace file as it is now; null when it is not a regular file. */
+  async recordFile(task: Task, relative: string, source: VersionSource, derivedFrom: readonly string[] = []): Promise<Artifact | null> {
+    const file = path.join(this.deps.workspaces.dir(task.id), relative);
+    const before = await fs.lstat(file).catch(() => null);
+    if (!before?.isFile()) return null;
+    const { sha256, size } = await this.deps.blobs.put(createReadStream(file));
+    const head = await readHead(file);
+    const { mediaType, category } = mediaTypeOf(relative, head);
+    const byAgent = source === 'tool' || source === 'command';
+    const { artifact } = await this.deps.artifacts.recordVersion(
+      {
+        taskId: task.id,
+        path: relative,
+        create: {
+          userId: task.userId,
+          agentId: task.agentId,
+          name: path.posix.basename(relative),
+          title: relative,
+          artifactType: relative.endsWith('.md') ? 'markdown' : /\.ya?ml$/.test(relative) ? 'yaml' : (TYPE_BY_CATEGORY[category] ?? 'other'),
+          workflowId: task.workflowId,
+          phaseId: task.phaseId,
+          isPrimaryDeliverable: relative.startsWith('downloads/'),
+          metadata: {},
+        },
+        version: {
+          size,
+          mediaType,
+          sha256,
+          taskId: task.id,
+          turn: task.turn,
+          userId: task.userId,
+          agentId: byAgent ? task.agentId : null,
+          source,
+          derivedFrom: derivedFrom.filter((id) => id !== ''),
+        },
+        observed: { size: before.size, mtimeMs: Math.trunc(before.mtimeMs) },
+      },
+      new Date().toISOString(),
+    );
+    return artifact;
+  }
+
+  /**
+   * Compares the workspace with what was last recorded and records the differences: changed or
+   * new files get a version, vanished files are marked deleted. Size and modification time tell
+   * what changed, so unchanged files are not read.
+   */
+  async scan(task: Task, source: VersionSource): Promise<void> {
+    const root = this.deps.workspaces.dir(task.id);
+    const known = await this.deps.artifacts.observedFiles(task.id);
+    const seen = new Set<string>();
+    for (const { file, size, mtimeMs } of await regularFiles(root)) {
+      const relative = relativeTo(root, file);
+      seen.add(relative);
+      const last = known.get(relative);
+      if (last && !last.deleted && last.size === size && last.mtimeMs === mtimeMs) continue;
+      await this.recordFile(task, relative, source);
+    }
+    const gone = [...known].filter(([relative, info]) => !info.deleted && !seen.has(relative)).map(([relative]) => relative);
+    await this.deps.artifacts.markDeleted(task.id, gone, new Date().toISOString());
+  }
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Regular files under `root`, found without following symlinks. */
+async function regularFiles(root: string): Promise<{ file: string; size: number; mtimeMs: number }[]> {
+  const found: { file: string; size: number; mtimeMs: number }[] = [];
+  const pending = [root];
+  while (pending.length > 0) {
+    const dir = pending.pop()!;
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) pending.push(full);
+      else if (entry.isFile()) {
+        const stat = await fs.lstat(full).catch(() => null);
+        if (stat?.isFile()) found.push({ file: full, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) });
+      }
+    }
+  }
+  return found;
+}

@@ -1,0 +1,257 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { BlobStore } from '../../ports/blob-store.js';
+import type { KeyOwner, Storage } from '../../ports/storage.js';
+import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import type { Task } from '../tasks/task-types.js';
+import { lexicallyInside, resolveInside } from '../workspace/workspace-paths.js';
+import type { Workspaces } from '../workspace/workspaces.js';
+import type { ArtifactRecorder } from './artifact-recorder.js';
+import type { Artifact, ArtifactVersion } from './artifact-types.js';
+
+export interface ApiArtifactInput {
+  workflowId: string;
+  artifactType: string;
+  title: string;
+  content: string;
+  phaseId: string | null;
+  /** A task of the caller the artifact belongs to (its file is then put in that task's workspace). */
+  taskId: string | null;
+  contentType: string;
+  derivedFrom: string[];
+  metadata: Record<string, unknown>;
+  isPrimaryDeliverable: boolean;
+}
+
+const EXTENSION_BY_TYPE: Record<string, string> = {
+  'text/markdown': 'md',
+  'text/plain': 'txt',
+  'application/json': 'json',
+  'application/yaml': 'yaml',
+  'text/x-python': 'py',
+  'text/x-typescript': 'ts',
+  'text/javascript': 'js',
+};
+
+/**
+ * Reading artifacts for the API faces, and the writes that do not come from a task's workspace:
+ * artifacts created and uploaded through the API. Every read checks that the caller owns what it
+ * asks for; another user's artifact is "not found".
+ */
+export class ArtifactService {
+  constructor(
+    private readonly deps: { storage: Storage; blobs: BlobStore; workspaces: Workspaces; recorder: ArtifactRecorder },
+  ) {}
+
+  /** The files of a task's workspace, each with its latest version. */
+  async taskFiles(caller: KeyOwner, taskId: string): Promise<Artifact[]> {
+    const task = await this.task(caller, taskId);
+    return this.deps.storage.artifacts.listForTask(task.id);
+  }
+
+  /** One file of a task at its latest version, or at version `number`. */
+  async taskFile(caller: KeyOwner, taskId: string, relative: string, number?: number): Promise<{ artifact: Artifact; version: ArtifactVersion }> {
+    const task = await this.task(caller, taskId);
+    const clean = normalise(relative);
+    const artifact = await this.deps.storage.artifacts.findByPath(task.id, clean);
+    if (!artifact) throw new NotFound(`No file at ${clean} in this task's workspace`);
+    if (number === undefined || number === artifact.latest.number) return { artifact, version: artifact.latest };
+    const version = await this.deps.storage.artifacts.version(artifact.id, number);
+    if (!version) throw new NotFound(`${clean} has no version ${number} (its latest is ${artifact.latest.number})`);
+    return { artifact, version };
+  }
+
+  /** Every version of one file of a task, newest first. */
+  async taskFileVersions(caller: KeyOwner, taskId: string, relative: string): Promise<{ artifact: Artifact; versions: ArtifactVersion[] }> {
+    const { artifact } = await this.taskFile(caller, taskId, relative);
+    return { artifact, versions: await this.deps.storage.artifacts.versions(artifact.id) };
+  }
+
+  /** The files under a folder of a task's workspace (the whole workspace for ""). */
+  async taskFolder(caller: KeyOwner, taskId: string, folder: string): Promise<{ task: Task; files: Artifact[] }> {
+    const task = await this.task(caller, taskId);
+    const clean = folder === '' || folder === '.' ? '' : normalise(folder).replace(/\/+$/, '');
+    const files = (await this.deps.storage.artifacts.listForTask(task.id)).filter((a) => clean === '' || a.path!.startsWith(`${clean}/`));
+    if (clean !== '' && files.length === 0) throw new NotFound(`No files under ${clean}/ in this task's workspace`);
+    return { task, files };
+  }
+
+  /** An artifact by id, or by a unique prefix of its id. */
+  async find(caller: KeyOwner, idOrPrefix: string): Promise<Artifact> {
+    const exact = await this.deps.storage.artifacts.get(caller.userId, idOrPrefix);
+    if (exact) return exact;
+    const matches = idOrPrefix.length > 0 ? await this.deps.storage.artifacts.findByPrefix(caller.userId, idOrPrefix, 10) : [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 0) throw new NotFound(`Artifact not found: ${idOrPrefix}`);
+    throw new AmbiguousPrefix(idOrPrefix, matches.map((m) => m.id));
+  }
+
+  /** A version of an artifact the caller owns (the latest when `versionId` is absent). */
+  async version(caller: KeyOwner, artifactId: string, versionId?: string): Promise<{ artifact: Artifact; version: ArtifactVersion }> {
+    const artifact = await this.deps.storage.artifacts.get(caller.userId, artifactId);
+    if (!artifact) throw new NotFound(`Artifact not found: ${artifactId}`);
+    if (versionId === undefined) return { artifact, version: artifact.latest };
+    const found = await this.deps.storage.artifacts.versionById(versionId);
+    if (!found || found.version.artifactId !== artifact.id) throw new NotFound(`Version ${versionId} of artifact ${artifactId} not found`);
+    return { artifact, version: found.version };
+  }
+
+  /** A version by its id alone, for signed links (which carry no caller). */
+  async versionForLink(versionId: string): Promise<{ artifact: Artifact; version: ArtifactVersion }> {
+    const found = await this.deps.storage.artifacts.versionById(versionId);
+    if (!found) throw new NotFound('This file no longer exists');
+    return found;
+  }
+
+  content(version: ArtifactVersion, range?: { start: number; end: number }): Promise<Readable> {
+    return this.deps.blobs.read(version.sha256, range);
+  }
+
+  async text(version: ArtifactVersion): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.content(version)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /** Creates an artifact from text; within a task it also becomes a file of the task's workspace. */
+  async createFromText(caller: KeyOwner, input: ApiArtifactInput): Promise<Artifact> {
+    if (input.content === '') throw new InvalidInput('content must not be empty', 'content');
+    for (const id of input.derivedFrom) {
+      if (!(await this.deps.storage.artifacts.get(caller.userId, id))) throw new InvalidInput(`derived_from: no artifact ${id}`, 'derived_from');
+    }
+    const task = input.taskId ? await this.deps.storage.tasks.get(input.taskId, caller.userId) : undefined;
+    const agent = task ? { id: task.agentId } : await this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString());
+    const bytes = Buffer.from(input.content, 'utf8');
+    const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;
+    const relative = task ? await this.freePath(task.id, `artifacts/${name}`) : null;
+    if (task && relative) {
+      const file = lexicallyInside(this.deps.workspaces.dir(task.id), relative);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(file, bytes);
+    }
+    const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
+    const observed = task && relative ? await fs.stat(lexicallyInside(this.deps.workspaces.dir(task.id), relative)) : null;
+    const { artifact } = await this.deps.storage.artifacts.recordVersion(
+      {
+        taskId: task?.id ?? null,
+        path: relative,
+        create: {
+          userId: caller.userId,
+          agentId: agent.id,
+          name: relative ? path.posix.basename(relative) : name,
+          title: input.title,
+          artifactType: input.artifactType,
+          workflowId: input.workflowId,
+          phaseId: input.phaseId,
+          isPrimaryDeliverable: input.isPrimaryDeliverable,
+          metadata: input.metadata,
+        },
+        version: {
+          size,
+          mediaType: input.contentType,
+          sha256,
+          taskId: task?.id ?? null,
+          turn: null,
+          userId: caller.userId,
+          agentId: null,
+          source: 'api',
+          derivedFrom: input.derivedFrom,
+        },
+        ...(observed ? { observed: { size: observed.size, mtimeMs: Math.trunc(observed.mtimeMs) } } : {}),
+      },
+      new Date().toISOString(),
+    );
+    return artifact;
+  }
+
+  /**
+   * Stores uploaded bytes as a new version of an existing artifact. A workspace file gets the new
+   * content too. `maxBytes` refuses larger uploads before anything is recorded.
+   */
+  async uploadVersion(caller: KeyOwner, artifactId: string, source: Readable, mediaType: string | null, maxBytes: number): Promise<Artifact> {
+    const artifact = await this.deps.storage.artifacts.get(caller.userId, artifactId);
+    if (!artifact) throw new NotFound(`Artifact not found: ${artifactId}`);
+    const { sha256, size } = await this.deps.blobs.put(source, { maxBytes });
+    let observed: { size: number; mtimeMs: number } | undefined;
+    if (artifact.taskId && artifact.path) {
+      const file = await resolveInside(this.deps.workspaces.dir(artifact.taskId), artifact.path);
+      await this.deps.blobs.copyTo(sha256, file);
+      const stat = await fs.stat(file);
+      observed = { size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) };
+    }
+    const { artifact: updated } = await this.deps.storage.artifacts.recordVersion(
+      {
+        artifactId: artifact.id,
+        taskId: artifact.taskId,
+        path: artifact.path,
+        create: artifact,
+        version: {
+          size,
+          mediaType: mediaType ?? artifact.latest.mediaType,
+          sha256,
+          taskId: artifact.taskId,
+          turn: null,
+          userId: caller.userId,
+          agentId: null,
+          source: 'api',
+          derivedFrom: [],
+        },
+        ...(observed ? { observed } : {}),
+      },
+      new Date().toISOString(),
+    );
+    return updated;
+  }
+
+  private async task(caller: KeyOwner, taskId: string): Promise<Task> {
+    const task = await this.deps.storage.tasks.get(taskId, caller.userId);
+    if (!task) throw new NotFound('Task not found');
+    return task;
+  }
+
+  private async freePath(taskId: string, wanted: string): Promise<string> {
+    const ext = path.posix.extname(wanted);
+    const base = wanted.slice(0, wanted.length - ext.length);
+    for (let n = 1; ; n++) {
+      const candidate = n === 1 ? wanted : `${base}-${n}${ext}`;
+      const taken = await fs.lstat(path.join(this.deps.workspaces.dir(taskId), candidate)).then(
+        () => true,
+        () => false,
+      );
+      if (!taken) return candidate;
+    }
+  }
+}
+
+/** Several artifacts match an id prefix; the caller must give more of it. */
+export class AmbiguousPrefix extends Conflict {
+  constructor(
+    readonly prefix: string,
+    readonly matches: string[],
+  ) {
+    super(
+      [`Ambiguous artifact ID '${prefix}' matches ${matches.length} entries:`, ...matches.slice(0, 5).map((m) => `  - ${m.slice(0, 12)}...`), 'Provide a longer prefix to disambiguate.'].join(
+        '\n',
+      ),
+    );
+  }
+}
+
+/** A workspace-relative path as artifacts record it; refuses absolute paths, NUL bytes and `..`. */
+function normalise(relative: string): string {
+  if (relative === undefined || relative === '') throw new InvalidInput('path is required', 'path');
+  const root = '/workspace';
+  return path.posix.relative(root, lexicallyInside(root, relative.replace(/\\/g, '/')));
+}
+
+function slug(title: string): string {
+  const s = title
+    .normalize('NFKD')
+    .replace(/[^\w\s.-]/g, '')
+    .trim()
+    .replace(/\s+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 80);
+  return s || 'artifact';
+}

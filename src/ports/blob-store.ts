@@ -1,0 +1,28 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Content-addressed storage of bytes: a blob's name is the SHA-256 of its content, so the same
+ * bytes are stored once. Blobs never change once written.
+ */
+export interface BlobStore {
+  /**
+   * Streams `source` into the store, hashing on the way. Nothing is visible under the hash until
+   * every byte is written; a failed write leaves nothing behind. `maxBytes` stops an oversized
+   * source with {@link BlobTooLarge}.
+   */
+  put(source: Readable, options?: { maxBytes?: number }): Promise<{ sha256: string; size: number }>;
+  /** The bytes of a blob, or the inclusive range `start`..`end` of them. */
+  read(sha256: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Copies a blob to a file on local disk. */
+  copyTo(sha256: string, file: string): Promise<void>;
+  has(sha256: string): Promise<boolean>;
+  /** Removes blobs no version refers to, written before `olderThan`; returns how many. */
+  collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number>;
+}
+
+export class BlobTooLarge extends Error {
+  override name = 'BlobTooLarge';
+  constructor(readonly maxBytes: number) {
+    super(`larger than ${maxBytes} bytes`);
+  }
+}
