@@ -424,11 +424,17 @@ export async function w6(ctx: Context): Promise<WorkloadOutput> {
           parts.push({ path: p, name: path.basename(p) });
         }
         // Baseline on the same disk (the data dir's): copy every part, twice (upload and download each move the bytes once).
-        let copyMs = 0;
-        for (const part of parts) {
-          copyMs += await plainCopy(part.path, path.join(k.dataDir, `copy-${part.name}`));
-          fs.rmSync(path.join(k.dataDir, `copy-${part.name}`));
+        // The copy is timed three times and the median kept: page-cache write-back makes single copies noisy.
+        const copies: number[] = [];
+        for (let round = 0; round < 3; round++) {
+          let ms = 0;
+          for (const part of parts) {
+            ms += await plainCopy(part.path, path.join(k.dataDir, `copy-${part.name}`));
+            fs.rmSync(path.join(k.dataDir, `copy-${part.name}`));
+          }
+          copies.push(ms);
         }
+        const copyMs = percentile(copies, 50)!;
         const copyMBs = sizeMb / (copyMs / 1000);
         const idle = rssKb(k.pid);
         resetPeakRss(k.pid);
@@ -488,7 +494,7 @@ export async function w7(ctx: Context): Promise<WorkloadOutput> {
   const rows: Row[] = [
     { workload: 'W7', metric: `RSS growth, ${count} tasks from start`, kiln: growth(kiln), floor: growth(floor), unit: 'MB', ratio: null, note: `Kiln ${mb(kiln.before.rssKb)} → ${mb(kiln.settled.rssKb)} MB; floor ${mb(floor.before.rssKb)} → ${mb(floor.settled.rssKb)} MB`, target: '< 50 MB', met: growth(kiln) < 50 },
     ...(kiln.warm ? [{ workload: 'W7', metric: `RSS growth after the first ${warmTasks} tasks`, kiln: growth(kiln, 'warm'), floor: floor.warm ? growth(floor, 'warm') : null, unit: 'MB', note: `Kiln ${mb(kiln.warm.rssKb)} → ${mb(kiln.settled.rssKb)} MB` }] : []),
-    { workload: 'W7', metric: `open fds after ${count} tasks`, kiln: kiln.settled.fds, floor: floor.settled.fds, unit: '', note: `Kiln ${kiln.before.fds} → ${kiln.settled.fds}; floor ${floor.before.fds} → ${floor.settled.fds}`, target: `= before (${kiln.before.fds})`, met: kiln.settled.fds === kiln.before.fds },
+    { workload: 'W7', metric: `open fds after ${count} tasks`, kiln: kiln.settled.fds, floor: floor.settled.fds, unit: '', note: `Kiln ${kiln.before.fds} → ${kiln.settled.fds}; floor ${floor.before.fds} → ${floor.settled.fds}`, target: `<= before (${kiln.before.fds})`, met: kiln.settled.fds !== null && kiln.before.fds !== null && kiln.settled.fds <= kiln.before.fds },
     row('W7', `tasks/s (sequential)`, kiln.run.perSec, floor.run.perSec, '/s', 'frac'),
   ];
   const notes = [
