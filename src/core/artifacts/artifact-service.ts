@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BlobStore } from '../../ports/blob-store.js';
-import type { KeyOwner, Storage } from '../../ports/storage.js';
+import type { ArtifactQuery, KeyOwner, Storage, VersionQuery } from '../../ports/storage.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import type { Task } from '../tasks/task-types.js';
 import { lexicallyInside, resolveInside } from '../workspace/workspace-paths.js';
@@ -77,6 +77,16 @@ export class ArtifactService {
     return { task, files };
   }
 
+  /** The caller's artifacts, newest first, every filter applied before the limit. */
+  async list(caller: KeyOwner, query: Omit<ArtifactQuery, 'userId'>): Promise<Artifact[]> {
+    return this.deps.storage.artifacts.list({ ...query, userId: caller.userId });
+  }
+
+  /** Versions of the artifacts of one of the caller's agents (one row per version), a page at a time. */
+  async agentVersions(caller: KeyOwner, query: Omit<VersionQuery, 'userId'>): Promise<{ version: ArtifactVersion; artifact: Artifact }[]> {
+    return this.deps.storage.artifacts.listVersions({ ...query, userId: caller.userId });
+  }
+
   /** An artifact by id, or by a unique prefix of its id. */
   async find(caller: KeyOwner, idOrPrefix: string): Promise<Artifact> {
     const exact = await this.deps.storage.artifacts.get(caller.userId, idOrPrefix);
@@ -121,6 +131,7 @@ export class ArtifactService {
       if (!(await this.deps.storage.artifacts.get(caller.userId, id))) throw new InvalidInput(`derived_from: no artifact ${id}`, 'derived_from');
     }
     const task = input.taskId ? await this.deps.storage.tasks.get(input.taskId, caller.userId) : undefined;
+    if (input.taskId && !task) throw new InvalidInput(`session_id: no task ${input.taskId} belongs to you`, 'session_id');
     const agent = task ? { id: task.agentId } : await this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString());
     const bytes = Buffer.from(input.content, 'utf8');
     const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;

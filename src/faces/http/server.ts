@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { gumloopFace } from '../gumloop/index.js';
 import { sigmicFace } from '../sigmic/index.js';
+import { syntropicFace } from '../syntropic/index.js';
 import { signedFileRoute } from './signed-file-route.js';
 import type { FaceDeps } from './face-deps.js';
 
@@ -37,6 +39,8 @@ export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean): P
   await signedFileRoute(app, deps);
   app.decorateRequest('caller', null);
   await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
+  await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
+  await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });
 
   app.setNotFoundHandler(function notFound(request, reply) {
     void reply.status(404).send({ error: { message: `No such endpoint: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' } });
