@@ -43,6 +43,10 @@ async function withKiln<T>(ctx: Context, workload: string, options: KilnOptions,
   const kiln = await startKiln({ ...options, nodeArgs: [...(options.nodeArgs ?? []), ...ctx.kilnNodeArgs(workload)] });
   try {
     return await fn(kiln);
+  } catch (error) {
+    const log = kiln.output().trim().split('\n').slice(-8).join('\n');
+    if (error instanceof Error && log) error.message += `\n  Kiln's last log lines:\n${log}`;
+    throw error;
   } finally {
     await kiln.stop();
     if (!options.dataDir) fs.rmSync(kiln.dataDir, { recursive: true, force: true });

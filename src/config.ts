@@ -187,7 +187,7 @@ const SETTINGS = [
     },
     fallback: undefined,
   },
-  { key: 'signedUrlTtlSeconds', env: 'KILN_SIGNED_URL_TTL_SECONDS', help: 'lifetime of signed download links', parse: integer(10, 7 * 86_400), fallback: 900 },
+  { key: 'signedUrlTtlSeconds', env: 'KILN_SIGNED_URL_TTL_SECONDS', help: 'lifetime of signed download links', parse: integer(1, 7 * 86_400), fallback: 900 },
   { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },
   { key: 'modelRetryBaseMs', env: 'KILN_MODEL_RETRY_BASE_MS', help: 'first retry delay (doubles each time)', parse: integer(1, 600_000), fallback: 1000 },
   {

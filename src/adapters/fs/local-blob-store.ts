@@ -63,7 +63,8 @@ export class LocalBlobStore implements BlobStore {
     const file = this.file(sha256);
     // Opening first turns a missing blob into an error here, not in the middle of a response.
     const handle = await fs.open(file, 'r');
-    return createReadStream('', { fd: handle.fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+    // The stream takes the handle itself, and closes it when done.
+    return createReadStream('', { fd: handle, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async copyTo(sha256: string, file: string): Promise<void> {

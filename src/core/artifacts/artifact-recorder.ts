@@ -21,7 +21,7 @@ export class ArtifactRecorder {
   constructor(private readonly deps: { artifacts: ArtifactStore; blobs: BlobStore; workspaces: Workspaces }) {}
 
   /** Records one workspace file as it is now; null when it is not a regular file. */
-  async recordFile(task: Task, relative: string, source: VersionSource, derivedFrom: readonly string[] = []): Promise<Artifact | null> {
+  async recordFile(task: Task, relative: string, source: VersionSource, derivedFrom: readonly string[] = [], now = new Date().toISOString()): Promise<Artifact | null> {
     const file = path.join(this.deps.workspaces.dir(task.id), relative);
     const before = await fs.lstat(file).catch(() => null);
     if (!before?.isFile()) return null;
@@ -57,7 +57,7 @@ export class ArtifactRecorder {
         },
         observed: { size: before.size, mtimeMs: Math.trunc(before.mtimeMs) },
       },
-      new Date().toISOString(),
+      now,
     );
     return artifact;
   }
@@ -69,6 +69,8 @@ export class ArtifactRecorder {
    */
   async scan(task: Task, source: VersionSource): Promise<void> {
     const root = this.deps.workspaces.dir(task.id);
+    // Everything one command changed is recorded at one time: the moment it was seen.
+    const now = new Date().toISOString();
     const known = await this.deps.artifacts.observedFiles(task.id);
     const seen = new Set<string>();
     for (const { file, size, mtimeMs } of await regularFiles(root)) {
@@ -76,10 +78,10 @@ export class ArtifactRecorder {
       seen.add(relative);
       const last = known.get(relative);
       if (last && !last.deleted && last.size === size && last.mtimeMs === mtimeMs) continue;
-      await this.recordFile(task, relative, source);
+      await this.recordFile(task, relative, source, [], now);
     }
     const gone = [...known].filter(([relative, info]) => !info.deleted && !seen.has(relative)).map(([relative]) => relative);
-    await this.deps.artifacts.markDeleted(task.id, gone, new Date().toISOString());
+    await this.deps.artifacts.markDeleted(task.id, gone, now);
   }
 }
 

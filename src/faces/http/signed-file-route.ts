@@ -9,9 +9,11 @@ import { sendContent } from './send-content.js';
  * the signature is the permission, for this one version until it expires.
  */
 export async function signedFileRoute(app: FastifyInstance, deps: { artifacts: ArtifactService; signedUrls: SignedUrls }): Promise<void> {
-  app.get<{ Params: { versionId: string }; Querystring: { expires?: string; signature?: string } }>(
-    '/files/:versionId',
-    async function signedDownload(request, reply) {
+  app.route<{ Params: { versionId: string }; Querystring: { expires?: string; signature?: string } }>({
+    method: ['GET', 'HEAD'],
+    url: '/files/:versionId',
+    exposeHeadRoute: false,
+    handler: async function signedDownload(request, reply) {
       const { versionId } = request.params;
       const check = deps.signedUrls.check(versionId, request.query.expires, request.query.signature);
       if (check !== 'valid') {
@@ -29,5 +31,5 @@ export async function signedFileRoute(app: FastifyInstance, deps: { artifacts: A
         throw error;
       }
     },
-  );
+  });
 }

@@ -18,13 +18,14 @@ export async function artifactRoutes(app: FastifyInstance, deps: FaceDeps): Prom
     return { success: true, data: { files: files.map(fileView) } };
   });
 
-  app.get('/tasks/:id/artifacts/download', async function downloadArtifact(request: TaskRequest, reply) {
+  // HEAD is routed explicitly so that it answers with the real Content-Length.
+  app.route({ method: ['GET', 'HEAD'], url: '/tasks/:id/artifacts/download', exposeHeadRoute: false, handler: async function downloadArtifact(request: TaskRequest, reply) {
     const query = parseInput(artifactQuery, request.query);
     if (query.path === undefined || query.path === '') throw new InvalidInput('The path query parameter is required (a path from the artifacts listing).', 'path');
     const number = query.version === undefined ? undefined : queryInteger(query.version, 'version', 1, 1);
     const { artifact, version } = await deps.artifacts.taskFile(caller(request), request.params.id, query.path, number);
     return sendContent(request, reply, { version, filename: artifact.name, open: (range) => deps.artifacts.content(version, range) });
-  });
+  } });
 
   app.get('/tasks/:id/artifacts/versions', async function artifactVersions(request: TaskRequest) {
     const query = parseInput(artifactQuery, request.query);
