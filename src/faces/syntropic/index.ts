@@ -155,7 +155,8 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
 
   app.post<{ Params: { id: string } }>('/artifacts/:id/upload', async function uploadArtifact(request, reply: FastifyReply) {
     if (!request.isMultipart()) throw new UnprocessableInput([{ type: 'missing', loc: ['body', 'file'], msg: 'Field required', input: null }]);
-    const part = await request.file({ limits: { fileSize: UPLOAD_LIMIT, files: 1 } });
+    // One byte past the limit reaches the blob store, which refuses it before anything is recorded.
+    const part = await request.file({ limits: { fileSize: UPLOAD_LIMIT + 1, files: 1 } });
     if (!part || part.fieldname !== 'file') throw new UnprocessableInput([{ type: 'missing', loc: ['body', 'file'], msg: 'Field required', input: null }]);
     let artifact: Artifact;
     try {
