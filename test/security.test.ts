@@ -207,6 +207,87 @@ describe('security: what a task can reach', () => {
     assert.equal(fs.lstatSync(path.join(kiln.dataDir, 'workspaces', id, 'uploads', 'evil')).isFile(), true);
   });
 
+  it('download endpoints refuse .., absolute paths, NUL bytes and symlinks', async () => {
+    const id = await api.createTask({ message: '$ ln -s /etc/passwd passwd && ln -s ../../.. up && ln -s / hostroot && echo ok > ok.txt' });
+    await api.waitForEnd(id);
+    const base = `/api/v1/tasks/${id}/artifacts`;
+    const attacks = [
+      `${base}/download?path=../../kiln.db`,
+      `${base}/download?path=/etc/passwd`,
+      `${base}/download?path=ok.txt%00.png`,
+      `${base}/download?path=passwd`,
+      `${base}/download?path=up/kiln.db`,
+      `${base}/download?path=hostroot/etc/hostname`,
+      `${base}/download?path=..%2F..%2Fkiln.db`,
+      `${base}/versions?path=../../kiln.db`,
+      `${base}/versions?path=passwd`,
+      `${base}/archive?path=..`,
+      `${base}/archive?path=/etc`,
+      `${base}/archive?path=up`,
+    ];
+    for (const url of attacks) {
+      attempt();
+      const response = await fetch(kiln.url + url, { headers: api.headers() });
+      assert.ok([400, 404].includes(response.status), `${url} answered ${response.status}`);
+      assert.doesNotMatch(await response.text(), /root:x:0|SQLite format/);
+    }
+    const whole = await fetch(`${kiln.url}${base}/archive`, { headers: api.headers() });
+    attempt();
+    const zip = Buffer.from(await whole.arrayBuffer());
+    assert.equal(zip.includes(Buffer.from('root:x:0')), false, 'the workspace zip holds no file behind a symlink');
+  });
+
+  it("keeps one user's artifacts from another through every face", async () => {
+    const victim = await api.createTask({ message: 'write downloads/private.md\nvictim data\nEOF' });
+    await api.waitForEnd(victim);
+    const file = (await api.get(`/api/v1/tasks/${victim}/artifacts`)).body.data.files[0];
+    const agentId = (await api.get('/api/v1/agents')).body.data.find((a: any) => a.isDefault).id;
+    const malloryKey = await createUserKey(kiln, 'mallory-artifacts');
+    const mallory = new Api(kiln.url, malloryKey);
+    const native = [
+      `/api/v1/tasks/${victim}/artifacts`,
+      `/api/v1/tasks/${victim}/artifacts/download?path=downloads/private.md`,
+      `/api/v1/tasks/${victim}/artifacts/versions?path=downloads/private.md`,
+      `/api/v1/tasks/${victim}/artifacts/archive`,
+      `/api/v1/agents/${agentId}`,
+    ];
+    for (const url of native) {
+      attempt();
+      assert.equal((await mallory.get(url)).status, 404, url);
+    }
+    const gumloopHeaders = { authorization: `Bearer ${malloryKey}` };
+    for (const url of [`/gumloop/agents/${agentId}/artifacts`, `/gumloop/artifacts/${file.artifactId}/download`, `/gumloop/artifacts/${file.artifactId}/download?version_id=${file.versionId}`]) {
+      attempt();
+      const response = await fetch(kiln.url + url, { headers: gumloopHeaders });
+      assert.equal(response.status, 404, url);
+    }
+    const synHeaders = { 'x-api-key': malloryKey };
+    for (const url of [`/syntropic/artifacts/${file.artifactId}`, `/syntropic/artifacts/${file.artifactId}/content`, `/syntropic/artifacts/${file.artifactId.slice(0, 8)}`]) {
+      attempt();
+      const response = await fetch(kiln.url + url, { headers: synHeaders });
+      assert.equal(response.status, 404, url);
+    }
+    attempt();
+    const list = (await (await fetch(`${kiln.url}/syntropic/artifacts?limit=200`, { headers: synHeaders })).json()) as unknown[];
+    assert.deepEqual(list, []);
+    attempt();
+    const upload = new FormData();
+    upload.append('file', new Blob(['overwritten by mallory']), 'private.md');
+    assert.equal((await fetch(`${kiln.url}/syntropic/artifacts/${file.artifactId}/upload`, { method: 'POST', headers: synHeaders, body: upload })).status, 404);
+    attempt();
+    const create = await fetch(`${kiln.url}/syntropic/artifacts`, {
+      method: 'POST',
+      headers: { ...synHeaders, 'content-type': 'application/json' },
+      body: JSON.stringify({ workflow_id: 'w', artifact_type: 'text', title: 'x', content: 'x', session_id: victim, derived_from: [file.artifactId] }),
+    });
+    assert.equal(create.status, 400, "mallory cannot attach to the victim's task or claim lineage from its artifacts");
+    attempt();
+    const signed = new URL(`${kiln.url}/files/${file.versionId}?expires=9999999999&signature=${'0'.repeat(64)}`);
+    assert.equal((await fetch(signed)).status, 403, 'a forged link is refused');
+    const after = await api.get(`/api/v1/tasks/${victim}/artifacts/download?path=downloads/private.md`);
+    assert.equal(after.body, 'victim data\n', 'nothing of the victim changed');
+  });
+
   it("keeps one user away from another user's tasks on every endpoint", async () => {
     const mallory = new Api(kiln.url, await createUserKey(kiln, 'mallory'));
     const routes: [string, string, unknown?][] = [
