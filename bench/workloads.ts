@@ -443,10 +443,15 @@ export async function w6(ctx: Context): Promise<WorkloadOutput> {
         const idle = rssKb(k.pid);
         resetPeakRss(k.pid);
         let sampler: { stop(): number } | null = null;
-        const run = await runLoad<UploadResult>({ kind: 'upload', url: k.url, key: k.key, files: parts, downloadDir: work }, k.pid, (phase) => {
-          if (phase === 'start') sampler = sampleRss(k.pid, 5);
-        });
-        const sampled = (sampler as { stop(): number } | null)?.stop() ?? null;
+        let sampled: number | null = null;
+        let run: Awaited<ReturnType<typeof runLoad<UploadResult>>>;
+        try {
+          run = await runLoad<UploadResult>({ kind: 'upload', url: k.url, key: k.key, files: parts, downloadDir: work }, k.pid, (phase) => {
+            if (phase === 'start') sampler = sampleRss(k.pid, 5);
+          });
+        } finally {
+          sampled = (sampler as { stop(): number } | null)?.stop() ?? null;
+        }
         const peak = Math.max(sampled ?? 0, peakRssKb(k.pid) ?? 0);
         const r = run.result;
         const upMBs = sizeMb / (r.uploadMs / 1000);
@@ -467,7 +472,9 @@ export async function w6(ctx: Context): Promise<WorkloadOutput> {
         for (const part of parts) fs.rmSync(part.path, { force: true });
       }
     });
-    notes.push('W6: the download half waits for the artifacts endpoint (GET /api/v1/tasks/{id}/artifacts/download?path=uploads/<name>); a 404 there prints "skipped: artifacts not available".');
+    if (rows.some((r) => r.note === 'skipped: artifacts not available')) {
+      notes.push('W6: the download half needs the artifacts endpoint (GET /api/v1/tasks/{id}/artifacts/download?path=uploads/<name>); it answered 404, so it was skipped.');
+    }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
