@@ -89,7 +89,7 @@ async function keys(args: string[]): Promise<number> {
     throw new UsageError('--user NAME is required: letters, digits, and . _ @ - (up to 64 characters).');
   }
   const config = loadConfig(process.env, { 'data-dir': values['data-dir'] as string | undefined });
-  const storage = await openStorage(config);
+  const { storage } = await openStorage(config);
   try {
     const { key, owner } = await new ApiKeys(storage.users).create(user);
     process.stderr.write(`Created an API key for user "${owner.username}" in ${config.dataDir}. It is shown only once:\n`);

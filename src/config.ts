@@ -46,6 +46,18 @@ export interface Config {
   /** Estimated tokens of earlier conversation sent with a follow-up; older turns beyond it are left out. */
   contextTokens: number;
   providers: ProviderSettings;
+  /** PostgreSQL connection string; SQLite in the data dir when unset. */
+  databaseUrl: string | undefined;
+  /** PostgreSQL schema to work in (created when missing). */
+  databaseSchema: string | undefined;
+  /** `s3://bucket/prefix` for blobs in S3; the data dir when unset. */
+  blobStore: string | undefined;
+  s3Endpoint: string | undefined;
+  s3Region: string;
+  /** `api` serves HTTP, `worker` runs turns, `all` does both. */
+  role: 'api' | 'worker' | 'all';
+  /** How long a worker's claim on a turn lasts without renewal; a dead worker's turn is taken back after it. */
+  leaseMs: number;
 }
 
 /** Credentials and addresses of model providers, each read from its customary variable. */
@@ -188,6 +200,54 @@ const SETTINGS = [
     fallback: undefined,
   },
   { key: 'signedUrlTtlSeconds', env: 'KILN_SIGNED_URL_TTL_SECONDS', help: 'lifetime of signed download links', parse: integer(1, 7 * 86_400), fallback: 900 },
+  {
+    key: 'databaseUrl',
+    env: 'DATABASE_URL',
+    flag: 'database-url',
+    help: 'postgres://... to keep state in PostgreSQL (default: SQLite in the data dir)',
+    parse: (raw, name) => {
+      const url = raw.trim();
+      if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL.`);
+      return url;
+    },
+    fallback: undefined,
+  },
+  {
+    key: 'databaseSchema',
+    env: 'KILN_DB_SCHEMA',
+    help: 'PostgreSQL schema to use (created when missing)',
+    parse: (raw, name) => {
+      const schema = raw.trim();
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`${name} must be a plain identifier (letters, digits, _).`);
+      return schema;
+    },
+    fallback: undefined,
+  },
+  {
+    key: 'blobStore',
+    env: 'KILN_BLOB_STORE',
+    help: 's3://bucket/prefix to keep file contents in S3 (default: the data dir)',
+    parse: (raw, name) => {
+      const url = raw.trim();
+      if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/.test(url)) throw new ConfigError(`${name} must look like s3://bucket or s3://bucket/prefix.`);
+      return url;
+    },
+    fallback: undefined,
+  },
+  {
+    key: 's3Endpoint',
+    env: 'S3_ENDPOINT',
+    help: 'S3 endpoint for S3-compatible servers (MinIO and the like; path-style addressing)',
+    parse: (raw, name) => {
+      const url = raw.trim();
+      if (!/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL.`);
+      return url;
+    },
+    fallback: undefined,
+  },
+  { key: 's3Region', env: 'S3_REGION', help: 'S3 region', parse: text, fallback: 'us-east-1' },
+  { key: 'role', env: 'KILN_ROLE', flag: 'role', help: 'api (HTTP only), worker (runs turns) or all', parse: oneOf(['api', 'worker', 'all']), fallback: 'all' },
+  { key: 'leaseMs', env: 'KILN_LEASE_MS', help: "how long a worker's claim lasts without renewal", parse: integer(1000, 3_600_000), fallback: 30_000 },
   { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },
   { key: 'modelRetryBaseMs', env: 'KILN_MODEL_RETRY_BASE_MS', help: 'first retry delay (doubles each time)', parse: integer(1, 600_000), fallback: 1000 },
   {

@@ -33,7 +33,7 @@ describe('an OpenAI-compatible server as the model', () => {
   it('streams the answer as content deltas, records token usage, and sends Kiln\'s prompt before the task\'s', async () => {
     provider.enqueue({ kind: 'stream', events: openai.text(['Hel', 'lo ', 'there'], { prompt: 21, completion: 5 }, 'Let me greet them.') });
     const id = await api.createTask({ message: 'Say hello', systemPrompt: 'Answer in English.' });
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     assert.deepEqual(ofType(events, 'content').map((c) => c.text).join(''), 'Hello there');
     assert.ok(ofType(events, 'content').length >= 2, 'several deltas');
     assert.deepEqual(ofType(events, 'thought'), [{ subject: 'Thinking', description: 'Let me greet them.' }]);
@@ -60,7 +60,7 @@ describe('an OpenAI-compatible server as the model', () => {
       { kind: 'stream', events: openai.text(['It printed ', 'from-the-tool.']) },
     );
     const id = await api.createTask({ message: 'Run echo' });
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     assert.deepEqual(ofType(events, 'tool_call').map((c) => [c.callId, c.args]), [['call_a', { command: 'echo from-the-tool' }]]);
     assert.equal(ofType(events, 'tool_result')[0].output, 'from-the-tool\n[exit code 0]');
     assert.equal(events[events.length - 1]!.data.finalResponse, 'It printed from-the-tool.');
@@ -78,7 +78,7 @@ describe('an OpenAI-compatible server as the model', () => {
       { kind: 'stream', events: openai.text(['Recovered.']) },
     );
     const id = await api.createTask({ message: 'hi' });
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     const retrying = ofType(events, 'status').filter((s) => s.status === 'retrying');
     assert.equal(retrying.length, 2);
     assert.match(retrying[0].message, /429: Rate limit reached for requests; retrying in/);
@@ -109,7 +109,7 @@ describe('an OpenAI-compatible server as the model', () => {
   it('fails cleanly when the connection drops in the middle of an answer', async () => {
     provider.enqueue({ kind: 'drop', events: openai.text(['Partial ', 'answer ', 'that ', 'stops']), after: 3 });
     const id = await api.createTask({ message: 'hi' });
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     const end = events[events.length - 1]!;
     assert.equal(end.event, 'error');
     assert.match(end.data.message, /cut off part way; send a follow-up message to continue/);
@@ -185,7 +185,7 @@ describe('Anthropic as the model', () => {
         { kind: 'stream', events: anthropic.message([{ text: ['There are ', 'two folders.'] }], 'end_turn', { input: 60, output: 8 }) },
       );
       const id = await api.createTask({ message: 'What is in the workspace?' });
-      const events = await api.streamAll(id);
+      const events = await api.events(id);
       assert.match(ofType(events, 'status').find((s) => s.status === 'retrying').message, /529/);
       assert.deepEqual(ofType(events, 'thought'), [{ subject: 'Thinking', description: 'I should list the files.' }]);
       assert.deepEqual(ofType(events, 'tool_call').map((c) => [c.toolName, c.args]), [['list_directory', { path: '.' }]]);
@@ -214,7 +214,7 @@ describe('OpenAI as the model', () => {
     const api = Api.of(kiln);
     try {
       provider.enqueue({ kind: 'stream', events: responses.text(['Hi ', 'from OpenAI.']) });
-      const events = await api.streamAll(await api.createTask({ message: 'hello' }));
+      const events = await api.events(await api.createTask({ message: 'hello' }));
       const done = events[events.length - 1]!;
       assert.equal(done.data.finalResponse, 'Hi from OpenAI.');
       assert.equal(done.data.usage.totalTokens, 15);

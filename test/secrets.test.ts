@@ -26,7 +26,7 @@ describe('secrets', () => {
       env: { REGION: 'eu-west', API_TOKEN: 'env-loses-to-secret' },
       secrets: { API_TOKEN: SECRET },
     });
-    const streamed = await api.streamAll(id);
+    const streamed = await api.events(id);
     const results = streamed.filter((e) => e.event === 'tool_result').map((e) => e.data.output);
     assert.equal(results[0], 'token=[redacted]\n[exit code 0]', 'the command saw the secret (the secret wins over env), output redacted');
     assert.equal(results[1], `${SECRET.length + 1}\n[exit code 0]`);
@@ -52,7 +52,7 @@ describe('secrets', () => {
 
   it('are redacted from a failing command\'s output and from the error the model sees', async () => {
     const id = await api.createTask({ message: '$ echo "using $DB_PASSWORD"; exit 3', secrets: { DB_PASSWORD: 'correct-horse-battery' } });
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     const result = events.find((e) => e.event === 'tool_result')!.data;
     assert.equal(result.status, 'error');
     assert.equal(result.output, 'using [redacted]\n[exit code 3]');
@@ -66,10 +66,10 @@ describe('secrets', () => {
     kiln = await kiln.restart();
     api = Api.of(kiln);
     await api.post(`/api/v1/tasks/${id}/messages`, { message: '$ echo ${TOKEN:-missing}' });
-    let events = await api.streamAll(id);
+    let events = await api.events(id);
     assert.equal(events.filter((e) => e.event === 'tool_result').pop()!.data.output, 'missing\n[exit code 0]');
     await api.post(`/api/v1/tasks/${id}/messages`, { message: '$ echo ${TOKEN:-missing}', secrets: { TOKEN: 'second-secret-value' } });
-    events = await api.streamAll(id);
+    events = await api.events(id);
     assert.equal(events.filter((e) => e.event === 'tool_result').pop()!.data.output, '[redacted]\n[exit code 0]');
   });
 });

@@ -36,14 +36,14 @@ describe('security: what a task can reach', () => {
   /** Runs each command as one step of a single task and returns their results in order. */
   async function commands(...lines: string[]): Promise<{ status: string; output: string }[]> {
     const id = await api.createTask({ message: lines.map((l) => `$ ${l}`).join('\n') });
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     return events.filter((e) => e.event === 'tool_result').map((e) => e.data);
   }
 
   /** Runs file-tool directives and returns their results in order. */
   async function tools(message: string): Promise<{ status: string; output: string }[]> {
     const id = await api.createTask({ message });
-    return (await api.streamAll(id)).filter((e) => e.event === 'tool_result').map((e) => e.data);
+    return (await api.events(id)).filter((e) => e.event === 'tool_result').map((e) => e.data);
   }
 
   async function assertHealthy(): Promise<void> {
@@ -327,7 +327,7 @@ describe('security: when the sandbox cannot run', () => {
       assert.match(refusing.logs(), /COMMANDS ARE DISABLED: the bubblewrap sandbox cannot run here \(bubblewrap is not installed/);
       const api = Api.of(refusing);
       const id = await api.createTask({ message: '$ echo should-not-run\ncat nothing.txt' });
-      const results = (await api.streamAll(id)).filter((e) => e.event === 'tool_result').map((e) => e.data);
+      const results = (await api.events(id)).filter((e) => e.event === 'tool_result').map((e) => e.data);
       attempt();
       assert.equal(results[0].status, 'error');
       assert.match(results[0].output, /run_command is disabled on this server/);
@@ -340,7 +340,7 @@ describe('security: when the sandbox cannot run', () => {
     try {
       assert.match(unsandboxed.logs(), /KILN_SANDBOX=unsandboxed: commands run directly on this host/);
       const api = Api.of(unsandboxed);
-      const [result] = (await api.streamAll(await api.createTask({ message: '$ echo ran' }))).filter((e) => e.event === 'tool_result').map((e) => e.data);
+      const [result] = (await api.events(await api.createTask({ message: '$ echo ran' }))).filter((e) => e.event === 'tool_result').map((e) => e.data);
       assert.equal(result.output, 'ran\n[exit code 0]');
     } finally {
       await unsandboxed.stop();

@@ -21,7 +21,7 @@ describe('agent tools', () => {
 
   it('work inside the workspace: write, list, read, run', async () => {
     const id = await api.createTask({ message: 'write downloads/report.md\n# Report\nEOF\nls downloads\ncat downloads/report.md\n$ wc -l < downloads/report.md\nls' });
-    const out = results(await api.streamAll(id));
+    const out = results(await api.events(id));
     assert.deepEqual(out.map((r) => r.status), ['success', 'success', 'success', 'success', 'success']);
     assert.equal(out[1].output, 'report.md  (9 bytes)');
     assert.equal(out[2].output, '# Report\n');
@@ -34,7 +34,7 @@ describe('agent tools', () => {
     const id = await api.createTask({
       message: ['cat ../../kiln.db', 'cat /etc/passwd', 'write ../escape.txt\nx\nEOF', 'ls ..', '$ ln -s /etc outside', 'cat outside/passwd', 'write outside/evil\nx\nEOF'].join('\n'),
     });
-    const out = results(await api.streamAll(id));
+    const out = results(await api.events(id));
     assert.deepEqual(out.map((r) => r.status), ['error', 'error', 'error', 'error', 'success', 'error', 'error']);
     assert.match(out[0].output, /outside the workspace/);
     assert.match(out[1].output, /is absolute/);
@@ -45,7 +45,7 @@ describe('agent tools', () => {
 
   it('give commands only the task env, not the server\'s', async () => {
     const id = await api.createTask({ message: '$ env | sort', env: { MY_SETTING: 'on' } });
-    const [result] = results(await api.streamAll(id));
+    const [result] = results(await api.events(id));
     assert.match(result.output, /MY_SETTING=on/);
     assert.doesNotMatch(result.output, /KILN_/);
     assert.match(result.output, /HOME=\/workspace\n/);
@@ -54,21 +54,21 @@ describe('agent tools', () => {
 
   it('stop a command at its time limit with an error that says so', async () => {
     const id = await api.createTask({ message: '$ sleep 30' });
-    const [result] = results(await api.streamAll(id));
+    const [result] = results(await api.events(id));
     assert.equal(result.status, 'error');
     assert.match(result.output, /wall time limit of 700 ms/);
   });
 
   it('cap command output and say how much was dropped', async () => {
     const id = await api.createTask({ message: '$ head -c 100000 /dev/zero | tr "\\0" a' });
-    const [result] = results(await api.streamAll(id));
+    const [result] = results(await api.events(id));
     assert.ok(result.output.length < 2200, `output length ${result.output.length}`);
     assert.match(result.output, /97952 more bytes of output dropped/);
   });
 
   it('report a failing command as an error with its exit code', async () => {
     const id = await api.createTask({ message: '$ echo oops >&2; exit 4' });
-    const [result] = results(await api.streamAll(id));
+    const [result] = results(await api.events(id));
     assert.deepEqual([result.status, result.output], ['error', 'oops\n[exit code 4]']);
   });
 });

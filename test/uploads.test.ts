@@ -30,7 +30,7 @@ describe('uploading files with a task', () => {
     });
     assert.equal(response.status, 200);
     const id = response.body.data.id;
-    const events = await api.streamAll(id);
+    const events = await api.events(id);
     const results = events.filter((e) => e.event === 'tool_result').map((e) => e.data.output);
     assert.equal(results[0], 'data.csv  (8 bytes)\nsneaky name.txt  (1 bytes)');
     assert.equal(results[1], 'a,b\n1,2\n');

@@ -16,6 +16,11 @@ export interface BlobStore {
   /** Copies a blob to a file on local disk. */
   copyTo(sha256: string, file: string): Promise<void>;
   has(sha256: string): Promise<boolean>;
+  /**
+   * A URL that serves the blob directly from the store, without Kiln, for `ttlSeconds`.
+   * Stores that cannot do this leave it out, and Kiln serves its own signed links.
+   */
+  presignedUrl?(sha256: string, filename: string, mediaType: string, ttlSeconds: number): Promise<string>;
   /** Removes blobs no version refers to, written before `olderThan`; returns how many. */
   collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number>;
 }

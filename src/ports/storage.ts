@@ -137,6 +137,8 @@ export interface TaskStore {
   appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string): Promise<LoggedEvent[]>;
   eventsAfter(taskId: string, afterSeq: number, limit: number): Promise<LoggedEvent[]>;
   lastEvent(taskId: string): Promise<LoggedEvent | undefined>;
+  /** The sequence number of each task's latest event. */
+  lastEventSeqs(taskIds: readonly string[]): Promise<Map<string, number>>;
   /**
    * Ends the fenced turn: `decide` sees the turn's events and says how it ends.
    * Returns the terminal event, or undefined when the fence no longer holds (someone else ended it).

@@ -64,6 +64,22 @@ export class Api {
     return new SseReader(response, controller);
   }
 
+  /**
+   * Every logged event of the task, once its latest turn has ended. (A stream opened after a
+   * turn ended shows only the history and the terminal event; this reads the whole log.)
+   */
+  async events(taskId: string): Promise<SseEvent[]> {
+    await this.waitForEnd(taskId);
+    // A stream ends after the first terminal event it sends: read turn after turn.
+    const all: SseEvent[] = [];
+    for (let last = 0; ; ) {
+      const batch = await this.streamAll(taskId, last);
+      if (batch.length === 0) return all;
+      all.push(...batch);
+      last = batch[batch.length - 1]!.id!;
+    }
+  }
+
   /** Waits until the task's latest turn has ended, by streaming it. */
   async waitForEnd(taskId: string): Promise<SseEvent> {
     const events = await this.streamAll(taskId);

@@ -154,18 +154,19 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
   },
 ];
 
+/**
+ * Applies the migrations not yet applied, all in one transaction. On PostgreSQL an advisory lock
+ * makes processes that start together take turns, so each migration runs exactly once.
+ */
 export async function migrate(db: Database): Promise<void> {
-  await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const done = new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
-  for (const migration of MIGRATIONS) {
-    if (done.has(migration.version)) continue;
-    await db.transaction(async (tx) => {
+  await db.transaction(async (tx) => {
+    if (db.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7254100001)');
+    await tx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const done = new Set((await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+    for (const migration of MIGRATIONS) {
+      if (done.has(migration.version)) continue;
       for (const statement of migration.statements(db.dialect)) await tx.run(statement);
-      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
-        migration.version,
-        migration.name,
-        new Date().toISOString(),
-      ]);
-    });
-  }
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [migration.version, migration.name, new Date().toISOString()]);
+    }
+  });
 }

@@ -150,6 +150,7 @@ export class SqlTaskStore implements TaskStore {
       const first = Number(bumped[0]!.last_event_seq) - events.length + 1;
       const logged = events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: first + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
       await insertEvents(tx, logged);
+      await this.announce(tx, logged);
       return logged;
     });
   }
@@ -168,6 +169,15 @@ export class SqlTaskStore implements TaskStore {
       [taskId],
     );
     return row ? eventFromRow(row) : undefined;
+  }
+
+  async lastEventSeqs(taskIds: readonly string[]): Promise<Map<string, number>> {
+    if (taskIds.length === 0) return new Map();
+    const rows = await this.db.all<{ id: string; last_event_seq: number }>(
+      `SELECT id, last_event_seq FROM tasks WHERE id IN (${taskIds.map(() => '?').join(', ')})`,
+      [...taskIds],
+    );
+    return new Map(rows.map((r) => [r.id, Number(r.last_event_seq)]));
   }
 
   async endTurn(
@@ -195,6 +205,7 @@ export class SqlTaskStore implements TaskStore {
       );
       const terminal = { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent;
       await insertEvents(tx, [terminal]);
+      await this.announce(tx, [terminal]);
       if (ending.assistant) {
         await tx.run(
           INSERT_MESSAGE,
@@ -234,6 +245,7 @@ export class SqlTaskStore implements TaskStore {
       }
       await tx.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...values, fence.taskId]);
       await insertEvents(tx, logged);
+      await this.announce(tx, logged);
       return { result: amendment.result, events: logged };
     });
   }
@@ -270,6 +282,16 @@ export class SqlTaskStore implements TaskStore {
   async modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]> {
     const rows = await this.db.all<{ turn: number; body: string }>('SELECT turn, body FROM model_messages WHERE task_id = ? ORDER BY seq', [taskId]);
     return rows.map((r) => ({ turn: Number(r.turn), body: JSON.parse(r.body) }));
+  }
+
+  /**
+   * Tells other processes (PostgreSQL NOTIFY, delivered at commit) which events a task got:
+   * `taskId:first:last`. The payload is small; the log stays the source of truth.
+   */
+  private async announce(tx: SqlExecutor, events: readonly LoggedEvent[]): Promise<void> {
+    if (this.db.dialect !== 'postgres' || events.length === 0) return;
+    const first = events[0]!;
+    await tx.get("SELECT pg_notify('kiln_events', ?)", [`${first.taskId}:${first.seq}:${events[events.length - 1]!.seq}`]);
   }
 
   private async read(executor: SqlExecutor, id: string, userId?: string, lock = false): Promise<Task | undefined> {

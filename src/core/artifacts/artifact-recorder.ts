@@ -85,6 +85,39 @@ export class ArtifactRecorder {
   }
 }
 
+/**
+ * Brings a task's workspace on this machine up to date with its recorded files: a turn may run
+ * on another worker than the last one. Files whose size or time differ from the record are
+ * written from the blob store (with the recorded time, so the next scan sees them as unchanged);
+ * files deleted elsewhere are removed. Returns how many files it changed.
+ */
+export async function restoreWorkspace(deps: { artifacts: ArtifactStore; blobs: BlobStore; workspaces: Workspaces }, taskId: string): Promise<number> {
+  const root = await deps.workspaces.create(taskId);
+  const current = await deps.artifacts.listForTask(taskId);
+  const observed = await deps.artifacts.observedFiles(taskId);
+  let changed = 0;
+  for (const artifact of current) {
+    const seen = observed.get(artifact.path!);
+    const file = path.join(root, artifact.path!);
+    const local = await fs.lstat(file).catch(() => null);
+    if (local?.isFile() && local.size === seen?.size && Math.trunc(local.mtimeMs) === seen.mtimeMs) continue;
+    if (local && !local.isFile()) continue;
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await deps.blobs.copyTo(artifact.latest.sha256, file);
+    if (seen?.mtimeMs != null) await fs.utimes(file, new Date(seen.mtimeMs), new Date(seen.mtimeMs));
+    changed++;
+  }
+  for (const [relative, info] of observed) {
+    if (!info.deleted) continue;
+    const file = path.join(root, relative);
+    if ((await fs.lstat(file).catch(() => null))?.isFile()) {
+      await fs.rm(file, { force: true });
+      changed++;
+    }
+  }
+  return changed;
+}
+
 async function readHead(file: string): Promise<Buffer> {
   const handle = await fs.open(file, 'r');
   try {

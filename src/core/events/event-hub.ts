@@ -6,14 +6,21 @@ type Listener = (events: readonly LoggedEvent[]) => void;
  * In-memory fan-out of committed events to the streams open in this process.
  * Publishing costs one call per subscriber; no subscriber reads the database for an event
  * it received here.
+ *
+ * For each watched task the hub also keeps the sequence number it has delivered up to, so that
+ * events written by other processes can be relayed into it once per process (see
+ * {@link EventHub.behind}).
  */
 export class EventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly delivered = new Map<string, number>();
 
   publish(taskId: string, events: readonly LoggedEvent[]): void {
     if (events.length === 0) return;
     const set = this.listeners.get(taskId);
     if (!set) return;
+    const last = events[events.length - 1]!.seq;
+    this.delivered.set(taskId, Math.max(this.delivered.get(taskId) ?? 0, last));
     for (const listener of set) listener(events);
   }
 
@@ -26,8 +33,28 @@ export class EventHub {
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.listeners.get(taskId) === set) this.listeners.delete(taskId);
+      if (set.size === 0 && this.listeners.get(taskId) === set) {
+        this.listeners.delete(taskId);
+        this.delivered.delete(taskId);
+      }
     };
+  }
+
+  /**
+   * A stream read the log up to `seq` and now waits on the hub. Relaying resumes from the lowest
+   * such point, so no waiting stream misses an event (a stream skips what it already has).
+   */
+  caughtUp(taskId: string, seq: number): void {
+    if (!this.listeners.has(taskId)) return;
+    const current = this.delivered.get(taskId);
+    this.delivered.set(taskId, current === undefined ? seq : Math.min(current, seq));
+  }
+
+  /** For a watched task, the sequence number delivered so far when the log is ahead of it at `logSeq`. */
+  behind(taskId: string, logSeq: number): number | undefined {
+    const delivered = this.delivered.get(taskId);
+    if (delivered === undefined || logSeq <= delivered) return undefined;
+    return delivered;
   }
 
   /** Tasks with at least one open stream in this process. */

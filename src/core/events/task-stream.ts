@@ -56,6 +56,7 @@ export async function* streamTask(
       if (page.length < PAGE) break;
     }
     if (!isExecuting(task.status)) return;
+    deps.hub.caughtUp(taskId, sent);
 
     // Live: events arrive from the hub; a gap (an event this process did not see) is read from the log.
     while (!signal.aborted) {

@@ -1,5 +1,6 @@
 import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
+import type { BlobStore } from '../../ports/blob-store.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
@@ -8,7 +9,7 @@ import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
 import type { ToolExecutor, WorkspaceObserver } from '../agent/tools.js';
-import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
+import { restoreWorkspace, type ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
 import type { SecretVault } from '../tasks/secret-vault.js';
@@ -31,6 +32,7 @@ export interface TurnRunnerDeps {
   tools: ToolExecutor;
   workspaces: Workspaces;
   artifacts: ArtifactStore;
+  blobs: BlobStore;
   recorder: ArtifactRecorder;
   agents: AgentStore;
   secrets: SecretVault;
@@ -55,7 +57,8 @@ export class TurnRunner {
     const redactor = new Redactor(secrets);
     const started = Date.now();
     try {
-      const workspace = await this.deps.workspaces.create(task.id);
+      await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
+      const workspace = this.deps.workspaces.dir(task.id);
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
       const { messages, resumed } = await this.conversation(task, fence);

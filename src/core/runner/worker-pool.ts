@@ -9,6 +9,11 @@ export interface WorkerPoolOptions {
   concurrency: number;
   /** How long a claim holds without renewal; renewed every third of it. */
   leaseMs: number;
+  /**
+   * Run every half lease: ends turns whose worker died. The same tick also looks for queued work,
+   * in case a wake-up signal was lost.
+   */
+  sweep: () => Promise<void>;
 }
 
 /**
@@ -24,6 +29,7 @@ export class WorkerPool {
   private stopping = false;
   private readonly unsubscribe: (() => void)[] = [];
   private renewTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly deps: { tasks: TaskStore; signals: TaskSignals; runner: TurnRunner; logger: Logger },
@@ -35,6 +41,13 @@ export class WorkerPool {
     this.unsubscribe.push(this.deps.signals.onStop((taskId) => this.running.get(taskId)?.controller.abort(new StopReason('cancelled'))));
     this.renewTimer = setInterval(() => this.renewLeases(), Math.max(1000, this.options.leaseMs / 3));
     this.renewTimer.unref();
+    this.sweepTimer = setInterval(() => {
+      this.options
+        .sweep()
+        .catch((error) => this.deps.logger.error('sweeping abandoned turns failed', { error: errorMessage(error) }))
+        .finally(() => this.fill());
+    }, Math.max(500, this.options.leaseMs / 2));
+    this.sweepTimer.unref();
     this.fill();
   }
 
@@ -48,6 +61,7 @@ export class WorkerPool {
     this.stopping = true;
     for (const off of this.unsubscribe.splice(0)) off();
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<'timeout'>((resolve) => {

@@ -63,13 +63,16 @@ export async function gumloopFace(app: FastifyInstance, deps: FaceDeps): Promise
     const page = rows.slice(0, pageSize);
     const last = page[page.length - 1];
     const next = rows.length > pageSize && last ? encodeCursor(order, last.version) : null;
-    return { artifacts: page.map(({ artifact, version }) => artifactView(artifact, version, caller(request), baseUrl(request) + deps.signedUrls.path(version.id))), next_cursor: next };
+    const artifacts = await Promise.all(
+      page.map(async ({ artifact, version }) => artifactView(artifact, version, caller(request), await deps.links.url(artifact, version, baseUrl(request)))),
+    );
+    return { artifacts, next_cursor: next };
   });
 
   app.get<{ Params: { artifactId: string }; Querystring: { version_id?: string } }>('/artifacts/:artifactId/download', async function downloadArtifact(request) {
     const { artifact, version } = await deps.artifacts.version(caller(request), request.params.artifactId, request.query.version_id || undefined);
     return {
-      download_url: baseUrl(request) + deps.signedUrls.path(version.id),
+      download_url: await deps.links.url(artifact, version, baseUrl(request)),
       filename: artifact.name,
       media_type: version.mediaType,
       size: version.size,

@@ -1,6 +1,7 @@
 import type { ApiKeys } from '../../core/auth/api-keys.js';
 import type { AgentService } from '../../core/agents/agent-service.js';
 import type { ArtifactService } from '../../core/artifacts/artifact-service.js';
+import type { DownloadLinks } from '../../core/artifacts/download-links.js';
 import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
@@ -15,6 +16,7 @@ export interface FaceDeps {
   agents: AgentService;
   artifacts: ArtifactService;
   signedUrls: SignedUrls;
+  links: DownloadLinks;
   /** The address clients reach this server at, for signed links; derived from each request when unset. */
   publicUrl: string | undefined;
   keys: ApiKeys;

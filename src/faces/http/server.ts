@@ -13,7 +13,7 @@ const JSON_BODY_LIMIT = 8 * 1024 * 1024;
  * The HTTP server: `/healthz` and the API faces, each mounted under its own prefix with its own
  * error format. `isReady` decides what `/healthz` answers.
  */
-export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean): Promise<FastifyInstance> {
+export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean, options: { faces: boolean }): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
@@ -36,11 +36,13 @@ export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean): P
     return { status: 'ok' };
   });
 
-  await signedFileRoute(app, deps);
-  app.decorateRequest('caller', null);
-  await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
-  await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
-  await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });
+  if (options.faces) {
+    await signedFileRoute(app, deps);
+    app.decorateRequest('caller', null);
+    await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
+    await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
+    await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });
+  }
 
   app.setNotFoundHandler(function notFound(request, reply) {
     void reply.status(404).send({ error: { message: `No such endpoint: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' } });

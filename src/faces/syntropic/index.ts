@@ -145,7 +145,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     const query = parseOr422(z.object({ include_content: boolean(true) }), request.query, 'query');
     const artifact = await deps.artifacts.find(caller(request), request.params.id);
     const content = query.include_content ? await deps.artifacts.text(artifact.latest) : null;
-    return detailView(artifact, caller(request), content, baseUrl(request) + deps.signedUrls.path(artifact.latest.id));
+    return detailView(artifact, caller(request), content, await deps.links.url(artifact, artifact.latest, baseUrl(request)));
   });
 
   app.get<{ Params: { id: string } }>('/artifacts/:id/content', async function artifactContent(request) {
@@ -167,7 +167,8 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
       throw error;
     }
     if (part.file.truncated) throw new TooLarge('Upload exceeds maximum size of 50 MB');
-    return reply.send({ artifact_id: artifact.id, storage_url: baseUrl(request) + deps.signedUrls.path(artifact.latest.id), status: 'uploaded', version: artifact.latest.number, content_hash: artifact.latest.sha256, size_bytes: artifact.latest.size });
+    const storageUrl = await deps.links.url(artifact, artifact.latest, baseUrl(request));
+    return reply.send({ artifact_id: artifact.id, storage_url: storageUrl, status: 'uploaded', version: artifact.latest.number, content_hash: artifact.latest.sha256, size_bytes: artifact.latest.size });
   });
 }
 

@@ -1,0 +1,142 @@
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import type { EventHub } from '../../core/events/event-hub.js';
+import { errorMessage, type Logger } from '../../logger.js';
+import type { TaskStore } from '../../ports/storage.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
+import type { PostgresDatabase } from './postgres-database.js';
+
+const CHANNELS = ['kiln_events', 'kiln_queued', 'kiln_stop'] as const;
+const SWEEP_MS = 1000;
+const RECONNECT_MS = 1000;
+
+/**
+ * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
+ *
+ * - `kiln_queued` wakes workers; `kiln_stop <taskId>` stops a turn wherever it runs.
+ * - `kiln_events <taskId:first:last>` (sent by the store when events commit) makes each process
+ *   with streams on that task read those events once and hand them to its hub.
+ *
+ * Notifications are only a shortcut: a sweep compares watched tasks with the log every second,
+ * so a notification lost while the listening connection was down delays events, never drops them.
+ */
+export class PgNotifications implements TaskSignals {
+  private readonly local = new EventEmitter().setMaxListeners(0);
+  private client: pg.PoolClient | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private relaying = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly db: PostgresDatabase,
+    private readonly deps: { hub: EventHub; tasks: TaskStore; logger: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      client.removeAllListeners();
+      client.release(true);
+    }
+  }
+
+  queued(): void {
+    this.local.emit('queued');
+    this.notify('kiln_queued', '');
+  }
+
+
+  onQueued(listener: () => void): () => void {
+    this.local.on('queued', listener);
+    return () => this.local.off('queued', listener);
+  }
+
+  onStop(listener: (taskId: string) => void): () => void {
+    this.local.on('stop', listener);
+    return () => this.local.off('stop', listener);
+  }
+
+  stop(taskId: string): void {
+    this.local.emit('stop', taskId);
+    this.notify('kiln_stop', taskId);
+  }
+
+  private notify(channel: string, payload: string): void {
+    this.db.get('SELECT pg_notify(?, ?)', [channel, payload]).catch((error) => this.deps.logger.error('notify failed', { channel, error: errorMessage(error) }));
+  }
+
+  private async listen(): Promise<void> {
+    const client = await this.db.listener();
+    client.on('notification', (message) => this.received(message.channel, message.payload ?? ''));
+    client.on('error', (error) => {
+      this.deps.logger.warn('the notification connection to PostgreSQL failed; reconnecting', { error: errorMessage(error) });
+      client.removeAllListeners();
+      client.release(true);
+      if (this.client === client) this.client = null;
+      this.reconnect();
+    });
+    for (const channel of CHANNELS) await client.query(`LISTEN ${channel}`);
+    this.client = client;
+  }
+
+  private reconnect(): void {
+    if (this.stopped) return;
+    setTimeout(() => {
+      this.listen().then(
+        // Whatever was announced while disconnected: wake workers and catch streams up.
+        () => {
+          this.local.emit('queued');
+          this.sweep();
+        },
+        () => this.reconnect(),
+      );
+    }, RECONNECT_MS).unref();
+  }
+
+  private received(channel: string, payload: string): void {
+    if (channel === 'kiln_queued') this.local.emit('queued');
+    else if (channel === 'kiln_stop') this.local.emit('stop', payload);
+    else if (channel === 'kiln_events') {
+      const [taskId, , last] = payload.split(':');
+      if (taskId && last) this.relay(taskId, Number(last));
+    }
+  }
+
+  /** Reads the events of `taskId` this process has not delivered yet (up to `logSeq`) and publishes them. */
+  private relay(taskId: string, logSeq: number): void {
+    if (this.deps.hub.behind(taskId, logSeq) === undefined) return;
+    // One read per task at a time; a relay that arrives meanwhile is covered by the next one.
+    const previous = this.relaying.get(taskId) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const from = this.deps.hub.behind(taskId, logSeq);
+      if (from === undefined) return;
+      const events = await this.deps.tasks.eventsAfter(taskId, from, logSeq - from);
+      this.deps.hub.publish(taskId, events);
+    });
+    const tracked = next.catch((error) => this.deps.logger.error('relaying events failed', { task: taskId, error: errorMessage(error) }));
+    this.relaying.set(taskId, tracked);
+    void tracked.finally(() => {
+      if (this.relaying.get(taskId) === tracked) this.relaying.delete(taskId);
+    });
+  }
+
+  private sweep(): void {
+    const watched = this.deps.hub.watchedTasks();
+    if (watched.length === 0) return;
+    this.deps.tasks
+      .lastEventSeqs(watched)
+      .then((seqs) => {
+        for (const [taskId, seq] of seqs) this.relay(taskId, seq);
+      })
+      .catch((error) => this.deps.logger.error('event sweep failed', { error: errorMessage(error) }));
+  }
+}
