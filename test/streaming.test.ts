@@ -109,7 +109,8 @@ describe('streaming', () => {
   });
 
   it('gives many subscribers of one task the same events', async () => {
-    const id = await api.createTask({ message: slowScript(2, 100) });
+    // The pause at the start lets all 40 streams connect before the events they compare.
+    const id = await api.createTask({ message: `sleep 1500\n${slowScript(2, 100)}` });
     const streams = await Promise.all(Array.from({ length: 40 }, () => api.streamAll(id)));
     const reference = ids(await api.streamAll(id, 0));
     for (const events of streams) {
