@@ -504,7 +504,7 @@ export async function w7(ctx: Context): Promise<WorkloadOutput> {
   const growth = (m: typeof kiln, from: 'before' | 'warm' = 'before') => ((m.settled.rssKb ?? 0) - (m[from]?.rssKb ?? 0)) / 1024;
   const rows: Row[] = [
     { workload: 'W7', metric: `RSS growth, ${count} tasks from start`, kiln: growth(kiln), floor: growth(floor), unit: 'MB', ratio: null, note: `Kiln ${mb(kiln.before.rssKb)} → ${mb(kiln.settled.rssKb)} MB; floor ${mb(floor.before.rssKb)} → ${mb(floor.settled.rssKb)} MB`, target: '< 50 MB', met: growth(kiln) < 50 },
-    ...(kiln.warm ? [{ workload: 'W7', metric: `RSS growth after the first ${warmTasks} tasks`, kiln: growth(kiln, 'warm'), floor: floor.warm ? growth(floor, 'warm') : null, unit: 'MB', note: `Kiln ${mb(kiln.warm.rssKb)} → ${mb(kiln.settled.rssKb)} MB` }] : []),
+    ...(kiln.warm ? [{ workload: 'W7', metric: `RSS growth from task ${warmTasks} to the last`, kiln: growth(kiln, 'warm'), floor: floor.warm ? growth(floor, 'warm') : null, unit: 'MB', note: `Kiln ${mb(kiln.warm.rssKb)} → ${mb(kiln.settled.rssKb)} MB` }] : []),
     { workload: 'W7', metric: `open fds after ${count} tasks`, kiln: kiln.settled.fds, floor: floor.settled.fds, unit: '', note: `Kiln ${kiln.before.fds} → ${kiln.settled.fds}; floor ${floor.before.fds} → ${floor.settled.fds}`, target: `<= before (${kiln.before.fds})`, met: kiln.settled.fds !== null && kiln.before.fds !== null && kiln.settled.fds <= kiln.before.fds },
     row('W7', `tasks/s (sequential)`, kiln.run.perSec, floor.run.perSec, '/s', 'frac'),
   ];
