@@ -18,27 +18,20 @@ export class PostgresDatabase implements Database {
     connectionString: string,
     private readonly schema?: string,
   ) {
-    this.pool = new pg.Pool({ connectionString, max: 10 });
+    this.pool = new pg.Pool({ connectionString, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
     // A connection that drops while idle is replaced by the pool; the error must not crash the process.
     this.pool.on('error', () => {});
-    if (schema) {
-      this.pool.on('connect', (client) => {
-        client.query(`SET search_path TO ${quoteIdent(schema)}`).catch(() => {});
-      });
-    }
     this.direct = executor((text, values) => this.pool.query(text, values));
   }
 
   /** Creates the schema when one was asked for. Call once before use. */
   async init(): Promise<void> {
     if (!this.schema) return;
-    const client = await this.pool.connect();
-    try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema)}`);
-      await client.query(`SET search_path TO ${quoteIdent(this.schema)}`);
-    } finally {
-      client.release();
-    }
+    // CREATE SCHEMA IF NOT EXISTS is not safe against itself: processes starting together take turns.
+    await this.transaction(async (tx) => {
+      await tx.get('SELECT pg_advisory_xact_lock(7254100000)');
+      await tx.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.schema!)}`);
+    });
   }
 
   all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
@@ -56,7 +49,6 @@ export class PostgresDatabase implements Database {
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
-      if (this.schema) await client.query(`SET search_path TO ${quoteIdent(this.schema)}`);
       await client.query('BEGIN');
       const value = await fn(executor((text, values) => client.query(text, values)));
       await client.query('COMMIT');

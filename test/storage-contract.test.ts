@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { PostgresDatabase } from '../src/adapters/postgres/postgres-database.js';
+import { migrate } from '../src/adapters/sql/migrations.js';
+import { openSqlStorage } from '../src/adapters/sql/sql-storage.js';
+import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.js';
+import type { TaskEventBody } from '../src/core/events/event-types.js';
+import type { Task } from '../src/core/tasks/task-types.js';
+import { turnEndings } from '../src/core/tasks/turn-endings.js';
+import type { Database } from '../src/ports/database.js';
+import { TurnLost, type Storage } from '../src/ports/storage.js';
+import { tempDir } from './helpers/kiln-process.js';
+import { TEST_DATABASE_URL, withSchema } from './helpers/postgres.js';
+
+/**
+ * One contract for the storage port, run against every backend: SQLite and PostgreSQL. Where
+ * several processes matter (claims, migrations), PostgreSQL gets several connection pools.
+ */
+type Backend = 'sqlite' | 'postgres';
+
+async function withStorage(backend: Backend, label: string, fn: (open: () => Promise<{ db: Database; storage: Storage }>) => Promise<void>): Promise<void> {
+  const opened: Database[] = [];
+  const run = async (openDb: () => Promise<Database>) => {
+    try {
+      await fn(async () => {
+        const db = await openDb();
+        opened.push(db);
+        return { db, storage: await openSqlStorage(db) };
+      });
+    } finally {
+      for (const db of opened) await db.close();
+    }
+  };
+  if (backend === 'sqlite') {
+    const file = path.join(tempDir(), 'kiln.db');
+    return run(async () => new SqliteDatabase(file));
+  }
+  return withSchema(label, (schema) =>
+    run(async () => {
+      const db = new PostgresDatabase(TEST_DATABASE_URL, schema);
+      await db.init();
+      return db;
+    }),
+  );
+}
+
+function newTask(userId: string, username: string, overrides: Partial<Task> = {}): Task {
+  const now = new Date().toISOString();
+  return {
+    id: randomUUID(),
+    userId,
+    username,
+    apiKeyId: null,
+    sessionId: randomUUID(),
+    conversationId: `${Date.now()}-abcdefghi`,
+    status: 'pending',
+    message: 'hello',
+    systemPrompt: null,
+    showInHistory: true,
+    autoExecute: true,
+    env: null,
+    toolPolicy: null,
+    model: null,
+    agentId: randomUUID(),
+    workflowId: null,
+    phaseId: null,
+    error: null,
+    createdAt: now,
+    startedAt: null,
+    completedAt: null,
+    lastActivityAt: now,
+    messageCount: 1,
+    turn: 1,
+    turnStartSeq: 0,
+    lastEventSeq: 0,
+    ...overrides,
+  };
+}
+
+async function seedTask(storage: Storage, name = 'alice', overrides: Partial<Task> = {}): Promise<Task> {
+  const user = await storage.users.ensureUser(name, new Date().toISOString());
+  const task = newTask(user.id, user.name, overrides);
+  await storage.tasks.create(task, { seq: 1, turn: 1, role: 'user', content: task.message, createdAt: task.createdAt });
+  return task;
+}
+
+const later = (ms: number) => new Date(Date.now() + ms).toISOString();
+const content = (text: string): TaskEventBody => ({ type: 'content', data: { text, isPartial: true } });
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`storage contract on ${backend}`, () => {
+    it('stores a task with its first message and shows it only to its user', () =>
+      withStorage(backend, 'task visibility', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage, 'alice', { env: { A: 'b' }, toolPolicy: { run_command: 'ask' }, workflowId: 'wf' });
+        const bob = await storage.users.ensureUser('bob', new Date().toISOString());
+        const read = await storage.tasks.get(task.id, task.userId);
+        assert.deepEqual(read, task);
+        assert.equal(await storage.tasks.get(task.id, bob.id), undefined);
+        assert.deepEqual((await storage.tasks.messages(task.id)).map((m) => [m.seq, m.role, m.content]), [[1, 'user', 'hello']]);
+      }));
+
+    it("lists a user's tasks by latest activity, with a total", () =>
+      withStorage(backend, 'task listing', async (open) => {
+        const { storage } = await open();
+        const tasks: Task[] = [];
+        for (let i = 0; i < 5; i++) tasks.push(await seedTask(storage, 'alice', { lastActivityAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() }));
+        await seedTask(storage, 'bob');
+        const page = await storage.tasks.list(tasks[0]!.userId, 2, 1);
+        assert.equal(page.total, 5);
+        assert.deepEqual(page.tasks.map((t) => t.id), [tasks[3]!.id, tasks[2]!.id]);
+      }));
+
+    it('numbers events per task, and refuses writes once the turn is not the writer\'s', () =>
+      withStorage(backend, 'event fence', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        const claimed = await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        assert.equal(claimed?.id, task.id);
+        const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
+        const first = await storage.tasks.appendEvents(fence, [content('a'), content('b')], new Date().toISOString());
+        const second = await storage.tasks.appendEvents(fence, [content('c')], new Date().toISOString());
+        assert.deepEqual([...first, ...second].map((e) => e.seq), [1, 2, 3]);
+        assert.deepEqual((await storage.tasks.eventsAfter(task.id, 1, 10)).map((e) => e.seq), [2, 3]);
+        await assert.rejects(storage.tasks.appendEvents({ ...fence, leaseOwner: 'w2' }, [content('x')], new Date().toISOString()), TurnLost);
+        await assert.rejects(storage.tasks.appendEvents({ ...fence, turn: 2 }, [content('x')], new Date().toISOString()), TurnLost);
+        assert.equal((await storage.tasks.lastEvent(task.id))?.seq, 3, 'refused writes left nothing');
+      }));
+
+    it('ends a turn exactly once when several try at once', () =>
+      withStorage(backend, 'end once', async (open) => {
+        const { storage } = await open();
+        const other = backend === 'postgres' ? (await open()).storage : storage;
+        const task = await seedTask(storage);
+        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        const attempts = await Promise.all([
+          storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString()),
+          other.tasks.endTurn({ taskId: task.id, turn: 1 }, turnEndings.cancelled, new Date().toISOString()),
+          other.tasks.endTurn({ taskId: task.id, turn: 1 }, turnEndings.failed('x', 'TASK_FAILED'), new Date().toISOString()),
+        ]);
+        assert.equal(attempts.filter((a) => a !== undefined).length, 1);
+        const events = await storage.tasks.eventsAfter(task.id, 0, 10);
+        assert.equal(events.filter((e) => ['done', 'error', 'cancelled'].includes(e.type)).length, 1);
+        const ended = (await storage.tasks.get(task.id))!;
+        assert.ok(['completed', 'cancelled', 'failed'].includes(ended.status));
+        assert.equal(ended.lastEventSeq, events[events.length - 1]!.seq);
+      }));
+
+    it('gives each queued task to exactly one of many concurrent claimers', () =>
+      withStorage(backend, 'claims', async (open) => {
+        const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];
+        const { storage } = pools[0]!;
+        for (let i = 0; i < 12; i++) await seedTask(storage);
+        const claims = await Promise.all(
+          Array.from({ length: 24 }, (_, i) => pools[i % pools.length]!.storage.tasks.claimNext(`w${i}`, later(30_000), new Date().toISOString())),
+        );
+        const ids = claims.filter((c): c is Task => c !== undefined).map((c) => c.id);
+        assert.equal(ids.length, 12);
+        assert.equal(new Set(ids).size, 12, 'no task was claimed twice');
+        assert.ok(claims.every((c) => c === undefined || c.status === 'running'));
+      }));
+
+    it('finds turns whose lease ran out, and only those', () =>
+      withStorage(backend, 'leases', async (open) => {
+        const { storage } = await open();
+        const dead = await seedTask(storage);
+        await storage.tasks.claimNext('dead-worker', later(-1000), new Date().toISOString());
+        const alive = await seedTask(storage);
+        await storage.tasks.claimNext('live-worker', later(60_000), new Date().toISOString());
+        const abandoned = await storage.tasks.abandonedTurns(new Date().toISOString());
+        assert.deepEqual(abandoned.map((a) => [a.task.id, a.leaseOwner]), [[dead.id, 'dead-worker']]);
+        await storage.tasks.renewLeases('live-worker', [alive.id], later(-1));
+        assert.equal((await storage.tasks.abandonedTurns(new Date().toISOString())).length, 2);
+        const fence = { taskId: dead.id, turn: 1, leaseOwner: 'dead-worker', leaseExpiredBefore: new Date().toISOString() };
+        assert.ok(await storage.tasks.endTurn(fence, turnEndings.failed('gone', 'INTERRUPTED'), new Date().toISOString()));
+      }));
+
+    it('opens a follow-up turn only on an idle task, and parks and resumes turns', () =>
+      withStorage(backend, 'turns', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        const message = { role: 'user' as const, content: 'again', createdAt: new Date().toISOString() };
+        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt), 'busy');
+        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
+        const parked = await storage.tasks.amendTurn(fence, () => ({ events: [{ type: 'status', data: { status: 'awaiting_approval' } }], status: 'awaiting_approval', result: 'parked' }), new Date().toISOString());
+        assert.equal(parked?.result, 'parked');
+        assert.equal((await storage.tasks.get(task.id))!.status, 'awaiting_approval');
+        assert.equal(await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()), undefined, 'a parked turn is not queued');
+        await storage.tasks.amendTurn({ taskId: task.id, turn: 1 }, () => ({ events: [], status: 'running', result: null }), new Date().toISOString());
+        assert.equal((await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()))?.id, task.id, 'resumed turns go back in the queue');
+        await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString());
+        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt);
+        assert.ok(opened && opened !== 'busy');
+        assert.deepEqual([opened.turn, opened.status, opened.messageCount], [2, 'running', 2]);
+        await storage.tasks.appendModelMessages({ taskId: task.id, turn: 2 }, [{ role: 'user', content: 'again' }]);
+        assert.deepEqual(await storage.tasks.modelMessages(task.id), [{ turn: 2, body: { role: 'user', content: 'again' } }]);
+      }));
+
+    it('records artifact versions, skipping unchanged content, and pages them by keyset', () =>
+      withStorage(backend, 'artifacts', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        const at = new Date().toISOString();
+        const record = (file: string, sha: string) =>
+          storage.artifacts.recordVersion(
+            {
+              taskId: task.id,
+              path: file,
+              create: { userId: task.userId, agentId: task.agentId, name: file, title: file, artifactType: 'text', workflowId: null, phaseId: null, isPrimaryDeliverable: false, metadata: {} },
+              version: { size: 1, mediaType: 'text/plain', sha256: sha.repeat(64), taskId: task.id, turn: 1, userId: task.userId, agentId: task.agentId, source: 'command', derivedFrom: [] },
+            },
+            at,
+          );
+        assert.equal((await record('a.txt', 'a')).created, true);
+        assert.equal((await record('a.txt', 'a')).created, false, 'same content, no version');
+        assert.equal((await record('a.txt', 'b')).artifact.latest.number, 2);
+        for (const name of ['c', 'd', 'e', 'f']) await record(`${name}.txt`, name);
+        assert.equal(await storage.artifacts.isBlobReferenced('b'.repeat(64)), true);
+        const seen: string[] = [];
+        let after: { createdAt: string; versionId: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await storage.artifacts.listVersions({ userId: task.userId, agentId: task.agentId, order: 'newest', limit: 2, ...(after ? { after } : {}) });
+          if (rows.length === 0) break;
+          seen.push(...rows.map((r) => r.version.id));
+          const last = rows[rows.length - 1]!.version;
+          after = { createdAt: last.createdAt, versionId: last.id };
+        }
+        assert.equal(seen.length, 6, 'six versions, all at one timestamp');
+        assert.equal(new Set(seen).size, 6);
+        await storage.artifacts.markDeleted(task.id, ['c.txt'], at);
+        assert.deepEqual((await storage.artifacts.listForTask(task.id)).map((a) => a.path), ['a.txt', 'd.txt', 'e.txt', 'f.txt']);
+      }));
+
+    it('makes one default agent per user even when asked for it at once', () =>
+      withStorage(backend, 'default agent', async (open) => {
+        const pools = backend === 'postgres' ? await Promise.all([open(), open()]) : [await open()];
+        const user = await pools[0]!.storage.users.ensureUser('carol', new Date().toISOString());
+        const agents = await Promise.all(Array.from({ length: 6 }, (_, i) => pools[i % pools.length]!.storage.agents.ensureDefault(user.id, new Date().toISOString())));
+        assert.equal(new Set(agents.map((a) => a.id)).size, 1);
+      }));
+
+    it('migrates once when several processes start together', () =>
+      withStorage(backend, 'migrations', async (open) => {
+        const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];
+        await Promise.all(pools.map(({ db }) => migrate(db)));
+        const rows = await pools[0]!.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+        assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2, 3, 4]);
+      }));
+  });
+}
