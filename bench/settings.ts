@@ -41,12 +41,12 @@ export const FULL: Settings = {
 
 export const QUICK: Settings = {
   mode: 'quick',
-  w1Iterations: 100,
+  w1Iterations: 60,
   w2Concurrency: [1, 8, 32],
-  w2DurationMs: 1_500,
+  w2DurationMs: 1_200,
   w2WarmupMs: 300,
   w3Subscribers: [100, 500],
-  w3Thoughts: 30,
+  w3Thoughts: 20,
   w3GapMs: 20,
   w4Streams: 100,
   w4Concurrency: 16,
