@@ -48,7 +48,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const workspaces = new Workspaces(config.dataDir);
   await workspaces.init();
   const blobs = await openBlobStore(config);
-  const signedUrls = await SignedUrls.fromDataDir(config.dataDir, config.signedUrlTtlSeconds * 1000);
+  const signedUrls = config.signingKey
+    ? new SignedUrls(Buffer.from(config.signingKey, 'hex'), config.signedUrlTtlSeconds * 1000)
+    : await SignedUrls.fromDataDir(config.dataDir, config.signedUrlTtlSeconds * 1000);
   const keys = new ApiKeys(storage.users);
   await keys.useEnvironmentKey(config.apiKey);
 

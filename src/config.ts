@@ -39,6 +39,8 @@ export interface Config {
   publicUrl: string | undefined;
   /** How long signed download links stay valid. */
   signedUrlTtlSeconds: number;
+  /** Key that signs download links (hex); every API process of one installation needs the same. */
+  signingKey: string | undefined;
   /** Retries of a model call after a transient provider error (429, 5xx, dropped connection). */
   modelRetries: number;
   /** First retry delay; each further retry waits twice as long (a Retry-After header wins). */
@@ -196,6 +198,17 @@ const SETTINGS = [
       const url = raw.trim().replace(/\/+$/, '');
       if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}".`);
       return url;
+    },
+    fallback: undefined,
+  },
+  {
+    key: 'signingKey',
+    env: 'KILN_SIGNING_KEY',
+    help: 'hex key (64+ characters) that signs download links; default: one kept in the data dir',
+    parse: (raw, name) => {
+      const key = raw.trim().toLowerCase();
+      if (!/^([0-9a-f]{2}){32,}$/.test(key)) throw new ConfigError(`${name} must be at least 64 hex characters; make one with \`openssl rand -hex 32\`.`);
+      return key;
     },
     fallback: undefined,
   },

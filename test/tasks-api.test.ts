@@ -244,6 +244,18 @@ describe('the Tasks API', () => {
       assert.equal((await api.request('DELETE', `/api/v1/tasks/${id}`)).status, 200);
     });
 
+    it('takes a follow-up after a turn was cancelled in the middle of a tool call', async () => {
+      const id = await api.createTask({ message: '$ sleep 30' });
+      const stream = await api.openStream(id);
+      await stream.readUntil((e) => e.event === 'tool_call');
+      await api.request('DELETE', `/api/v1/tasks/${id}`);
+      await stream.readAll();
+      await api.post(`/api/v1/tasks/${id}/messages`, { message: 'are you there?' });
+      const end = await api.waitForEnd(id);
+      assert.equal(end.event, 'done', JSON.stringify(end.data));
+      assert.equal(end.data.finalResponse, 'Echo: are you there?');
+    });
+
     it('refuses to cancel a completed task, saying why', async () => {
       const id = await api.createTask({ message: 'quick' });
       await api.waitForEnd(id);

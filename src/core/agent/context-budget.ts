@@ -1,4 +1,5 @@
 import type { ModelMessage } from 'ai';
+import { closeDanglingCalls } from './dangling-calls.js';
 
 /** A rough token count: about four characters of JSON per token. */
 export function estimateTokens(value: unknown): number {
@@ -8,7 +9,8 @@ export function estimateTokens(value: unknown): number {
 /**
  * The conversation to send to the model: the current turn whole, and as many of the most recent
  * earlier turns as fit in `budgetTokens`. Turns are kept or left out whole, so a tool call is
- * never separated from its result. When turns are left out, a note at the start says so.
+ * never separated from its result. When turns are left out, a note at the start says so. Calls
+ * of earlier turns that never got a result (cancelled or interrupted) get one saying so.
  */
 export function fitConversation(saved: readonly { turn: number; body: unknown }[], currentTurn: number, budgetTokens: number): ModelMessage[] {
   const turns = new Map<number, ModelMessage[]>();
@@ -34,5 +36,6 @@ export function fitConversation(saved: readonly { turn: number; body: unknown }[
   }
   const note: ModelMessage[] =
     omitted > 0 ? [{ role: 'user', content: `[${omitted} earlier turn(s) of this conversation are left out to stay within the context budget.]` }] : [];
-  return [...note, ...kept.flat(), ...current];
+  // Only earlier turns are closed: the current one may be waiting on its calls' approval.
+  return [...note, ...closeDanglingCalls(kept.flat()), ...current];
 }

@@ -57,7 +57,8 @@ export class TurnRunner {
     const redactor = new Redactor(secrets);
     const started = Date.now();
     try {
-      await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
+      const restored = await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
+      if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
       const workspace = this.deps.workspaces.dir(task.id);
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
