@@ -87,10 +87,15 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
     const driven = await Promise.all(drivers);
     let interrupted = 0;
     let restored = 0;
+    let cancelled = 0;
     for (const { i, id, seen, turns } of driven) {
       const task = (await b.get(`/api/v1/tasks/${id}`)).body.data;
-      assert.ok(['completed', 'failed'].includes(task.status), `task ${id} ended (${task.status})`);
+      assert.ok(['completed', 'failed', 'cancelled'].includes(task.status), `task ${id} ended (${task.status})`);
       const log = await b.events(id);
+      if (i % 10 === 7 && task.status === 'cancelled') {
+        assert.equal(log.at(-1)!.event, 'cancelled');
+        if ([...workers].some((w) => w.logs().includes(`turn cancelled task=${id}`))) cancelled++;
+      }
       assert.deepEqual(seen.map((e) => e.id), log.map((e) => e.id), `task ${id}: the streams delivered every logged event exactly once, in order`);
       const terminals = log.filter((e) => ['done', 'error', 'cancelled'].includes(e.event));
       assert.equal(terminals.length, turns, `task ${id}: one terminal event per turn`);
@@ -120,6 +125,7 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
     }
     assert.ok(interrupted >= 1, 'the killed worker was running at least one turn');
     assert.ok(restored >= 1, 'at least one follow-up ran and found its files');
+    assert.ok(cancelled >= 1, 'a cancel made on an API process stopped the turn on the worker running it');
     assert.match(workers[1]!.logs(), /workspace brought up to date from the blob store/, 'a follow-up ran on another worker than its first turn');
     const completed = driven.filter((d) => d.seen.at(-1)?.event === 'done').length;
     assert.ok(completed >= TASKS / 2, `most tasks completed (${completed} of ${TASKS})`);
@@ -133,13 +139,16 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
  */
 async function drive(i: number, a: Api, b: Api): Promise<Driven> {
   const asks = i % 5 === 0;
+  const cancels = i % 10 === 7;
   const id = await a.createTask({
-    message: `write downloads/out-${i}.txt\ncontent of task ${i}\nEOF\nsleep 300\n$ sha256sum downloads/out-${i}.txt > downloads/sum-${i}.txt`,
+    message: cancels
+      ? '$ sleep 60'
+      : `write downloads/out-${i}.txt\ncontent of task ${i}\nEOF\nsleep 300\n$ sha256sum downloads/out-${i}.txt > downloads/sum-${i}.txt`,
     autoExecute: !asks,
     toolPolicy: asks ? { write_file: 'allow' } : null,
   });
   const seen: SseEvent[] = [];
-  const turns = i % 3 === 0 ? 2 : 1;
+  const turns = i % 3 === 0 && !cancels ? 2 : 1;
   // From the first event on, whenever this client connects.
   let last = 0;
   for (let turn = 1; turn <= turns; turn++) {
@@ -150,6 +159,10 @@ async function drive(i: number, a: Api, b: Api): Promise<Driven> {
         if (event.id === undefined) continue;
         seen.push(event);
         last = event.id;
+        if (cancels && event.event === 'tool_call' && event.data.status === 'executing') {
+          // Cancelled through the other API process while a worker runs the command.
+          assert.equal((await b.request('DELETE', `/api/v1/tasks/${id}`)).status, 200);
+        }
         if (event.event === 'tool_call' && event.data.status === 'awaiting_approval') {
           const response = await b.post(`/api/v1/tasks/${id}/tools/${event.data.callId}/approve`, { outcome: 'proceed_once' });
           assert.ok([200, 409].includes(response.status), JSON.stringify(response.body));
