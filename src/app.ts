@@ -1,3 +1,5 @@
+import os from 'node:os';
+import { SecretClient } from './adapters/http/secret-client.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
@@ -60,7 +62,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const recorder = new ArtifactRecorder({ artifacts: storage.artifacts, blobs, workspaces });
   const agents = new AgentService({ storage, models });
   const artifacts = new ArtifactService({ storage, blobs, workspaces, recorder });
-  const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder });
+  // Where this process can be reached by others; only needed when several processes share the work.
+  let selfUrl: string | null = null;
+  const self = () => (config.databaseUrl ? selfUrl : null);
+  const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder, secretsHolder: self });
   const approvals = new Approvals({ storage, hub, signals: bus.signals });
 
   const runsTurns = config.role !== 'api';
@@ -83,6 +88,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             recorder,
             agents: storage.agents,
             secrets,
+            secretSource: new SecretClient(signedUrls),
+            self,
             logger,
             maxSteps: config.maxSteps,
             retry: { retries: config.modelRetries, baseMs: config.modelRetryBaseMs },
@@ -116,7 +123,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       uploadLimits: { maxFiles: 20, maxFileBytes: 50 * MB, maxFieldBytes: 2 * MB },
     },
     () => ready,
-    { faces: servesApi },
+    { faces: servesApi, internal: { secrets, signedUrls } },
   );
 
   let stopping: Promise<void> | null = null;
@@ -132,6 +139,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       collectOrphanBlobs(blobs, storage, logger);
       logger.info(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
+      selfUrl = config.advertiseUrl ?? reachableAddress(address);
       ready = true;
       logger.info(`Kiln listening on ${address}`, {
         role: config.role,
@@ -166,6 +174,13 @@ function collectOrphanBlobs(blobs: BlobStore, storage: Storage, logger: Logger):
     .collectGarbage((sha) => storage.artifacts.isBlobReferenced(sha), new Date(Date.now() - 3_600_000))
     .then((removed) => removed > 0 && logger.info(`removed ${removed} unreferenced blob(s)`))
     .catch((error) => logger.error('blob clean-up failed', { error: errorMessage(error) }));
+}
+
+/** The listening address, with a wildcard host replaced by this machine's name. */
+function reachableAddress(address: string): string {
+  const url = new URL(address);
+  if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = os.hostname();
+  return url.origin;
 }
 
 function defaultModel(models: ModelRegistry, spec: string) {

@@ -41,6 +41,8 @@ export interface Config {
   signedUrlTtlSeconds: number;
   /** Key that signs download links (hex); every API process of one installation needs the same. */
   signingKey: string | undefined;
+  /** How other Kiln processes reach this one (for a task's secrets); default: the address it listens on. */
+  advertiseUrl: string | undefined;
   /** Retries of a model call after a transient provider error (429, 5xx, dropped connection). */
   modelRetries: number;
   /** First retry delay; each further retry waits twice as long (a Retry-After header wins). */
@@ -209,6 +211,17 @@ const SETTINGS = [
       const key = raw.trim().toLowerCase();
       if (!/^([0-9a-f]{2}){32,}$/.test(key)) throw new ConfigError(`${name} must be at least 64 hex characters; make one with \`openssl rand -hex 32\`.`);
       return key;
+    },
+    fallback: undefined,
+  },
+  {
+    key: 'advertiseUrl',
+    env: 'KILN_ADVERTISE_URL',
+    help: "how other Kiln processes reach this one (default: its listening address)",
+    parse: (raw, name) => {
+      const url = raw.trim().replace(/\/+$/, '');
+      if (!/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL.`);
+      return url;
     },
     fallback: undefined,
   },

@@ -43,6 +43,7 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
       ...S3_CREDENTIALS,
       KILN_LEASE_MS: '2000',
       KILN_LOG_LEVEL: 'info',
+      KILN_SIGNING_KEY: 'ab'.repeat(32),
     };
     // One process first, so that it migrates; the others start together.
     apiA = await startKiln({ env, args: ['--role', 'api'] }, key);
@@ -129,6 +130,28 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
     assert.match(workers[1]!.logs(), /workspace brought up to date from the blob store/, 'a follow-up ran on another worker than its first turn');
     const completed = driven.filter((d) => d.seen.at(-1)?.event === 'done').length;
     assert.ok(completed >= TASKS / 2, `most tasks completed (${completed} of ${TASKS})`);
+    passed = true;
+  });
+
+  it('hands a task\'s secrets to the worker that runs it, from the API process that received them, storing them nowhere', async () => {
+    passed = false;
+    const a = new Api(apiA.url, key);
+    const secret = 'sk-scale-out-9f8e7d6c';
+    const digest = sha256(secret).slice(0, 16);
+    const id = await a.createTask({ message: `$ test "$(printf %s "$TOKEN" | sha256sum | cut -c1-16)" = "${digest}" && echo present-on-the-worker; echo "$TOKEN"`, secrets: { TOKEN: secret } });
+    const results = (await a.events(id)).filter((e) => e.event === 'tool_result').map((e) => e.data.output);
+    assert.equal(results[0], 'present-on-the-worker\n[redacted]\n[exit code 0]');
+    const db = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
+    await db.connect();
+    try {
+      for (const table of ['tasks', 'messages', 'events', 'model_messages']) {
+        const rows = await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${table}::text LIKE $1`, [`%${secret}%`]);
+        assert.equal(rows.rows[0].n, 0, `${table} does not hold the secret`);
+      }
+    } finally {
+      await db.end();
+    }
+    for (const process of [apiA, apiB, ...workers]) assert.equal(process.logs().includes(secret), false);
     passed = true;
   });
 });

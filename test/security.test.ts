@@ -281,6 +281,11 @@ describe('security: what a task can reach', () => {
       body: JSON.stringify({ workflow_id: 'w', artifact_type: 'text', title: 'x', content: 'x', session_id: victim, derived_from: [file.artifactId] }),
     });
     assert.equal(create.status, 400, "mallory cannot attach to the victim's task or claim lineage from its artifacts");
+    for (const header of [{}, { 'x-kiln-signature': `9999999999.${'0'.repeat(64)}` }, { 'x-kiln-signature': 'garbage' }]) {
+      attempt();
+      const secrets = await fetch(`${kiln.url}/internal/tasks/${victim}/secrets`, { headers: header });
+      assert.equal(secrets.status, 403, 'the internal secrets endpoint answers only signed requests');
+    }
     attempt();
     const signed = new URL(`${kiln.url}/files/${file.versionId}?expires=9999999999&signature=${'0'.repeat(64)}`);
     assert.equal((await fetch(signed)).status, 403, 'a forged link is refused');

@@ -66,6 +66,7 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
     agentId: randomUUID(),
     workflowId: null,
     phaseId: null,
+    secretsHolder: null,
     error: null,
     createdAt: now,
     startedAt: null,

@@ -119,6 +119,8 @@ export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
   get(id: string, userId?: string): Promise<Task | undefined>;
+  /** Records which process now holds the task's secrets in memory. */
+  setSecretsHolder(taskId: string, holder: string): Promise<void>;
   list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }>;
   messages(taskId: string): Promise<Message[]>;
   /**

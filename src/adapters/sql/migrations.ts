@@ -152,6 +152,11 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX versions_by_sha ON artifact_versions (sha256)',
     ],
   },
+  {
+    version: 5,
+    name: 'where a task\'s secrets are held',
+    statements: () => ['ALTER TABLE tasks ADD COLUMN secrets_holder TEXT'],
+  },
 ];
 
 /**

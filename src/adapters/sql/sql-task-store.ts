@@ -30,9 +30,9 @@ export class SqlTaskStore implements TaskStore {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
-           show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, error, created_at, started_at, completed_at, last_activity_at,
+           show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
            message_count, turn, turn_start_seq, last_event_seq, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -50,6 +50,7 @@ export class SqlTaskStore implements TaskStore {
           task.agentId,
           task.workflowId,
           task.phaseId,
+          task.secretsHolder,
           task.error,
           task.createdAt,
           task.startedAt,
@@ -64,6 +65,10 @@ export class SqlTaskStore implements TaskStore {
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
     });
+  }
+
+  async setSecretsHolder(taskId: string, holder: string): Promise<void> {
+    await this.db.run('UPDATE tasks SET secrets_holder = ? WHERE id = ?', [holder, taskId]);
   }
 
   async get(id: string, userId?: string): Promise<Task | undefined> {

@@ -32,9 +32,9 @@ export class SignedUrls {
     return new SignedUrls(secret, ttlMs);
   }
 
-  sign(versionId: string, now = Date.now()): { expires: number; signature: string } {
-    const expires = Math.floor((now + this.ttlMs) / 1000);
-    return { expires, signature: this.mac(versionId, expires) };
+  sign(subject: string, now = Date.now(), ttlMs = this.ttlMs): { expires: number; signature: string } {
+    const expires = Math.floor((now + ttlMs) / 1000);
+    return { expires, signature: this.mac(subject, expires) };
   }
 
   /** The link's path and query for a version (without scheme and host). */
@@ -43,14 +43,14 @@ export class SignedUrls {
     return `/files/${encodeURIComponent(versionId)}?expires=${expires}&signature=${signature}`;
   }
 
-  check(versionId: string, expires: string | undefined, signature: string | undefined, now = Date.now()): SignatureCheck {
+  check(subject: string, expires: string | undefined, signature: string | undefined, now = Date.now()): SignatureCheck {
     if (!expires || !signature || !/^\d+$/.test(expires) || !/^[0-9a-f]{64}$/.test(signature)) return 'invalid';
-    const expected = Buffer.from(this.mac(versionId, Number(expires)), 'hex');
+    const expected = Buffer.from(this.mac(subject, Number(expires)), 'hex');
     if (!timingSafeEqual(expected, Buffer.from(signature, 'hex'))) return 'invalid';
     return Number(expires) * 1000 < now ? 'expired' : 'valid';
   }
 
-  private mac(versionId: string, expires: number): string {
-    return createHmac('sha256', this.secret).update(`${versionId}\n${expires}`).digest('hex');
+  private mac(subject: string, expires: number): string {
+    return createHmac('sha256', this.secret).update(`${subject}\n${expires}`).digest('hex');
   }
 }

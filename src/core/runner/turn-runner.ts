@@ -2,6 +2,7 @@ import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
+import type { SecretSource } from '../../ports/secret-source.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation } from '../agent/context-budget.js';
@@ -36,6 +37,9 @@ export interface TurnRunnerDeps {
   recorder: ArtifactRecorder;
   agents: AgentStore;
   secrets: SecretVault;
+  secretSource: SecretSource;
+  /** This process's address for other Kiln processes (null when it works alone). */
+  self: () => string | null;
   logger: Logger;
   maxSteps: number;
   retry: { retries: number; baseMs: number };
@@ -53,7 +57,7 @@ export class TurnRunner {
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
     const writer = new TurnEventWriter(tasks, hub, fence);
-    const secrets = this.deps.secrets.get(task.id);
+    const secrets = await this.secretsOf(task, writer);
     const redactor = new Redactor(secrets);
     const started = Date.now();
     try {
@@ -125,6 +129,26 @@ export class TurnRunner {
     const terminal = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString());
     if (!terminal) throw new TurnLost(fence.taskId);
     this.deps.hub.publish(fence.taskId, [terminal]);
+  }
+
+  /**
+   * The task's secrets: held here, or fetched from the process that received them (when API and
+   * worker processes are separate). When they cannot be had, the turn goes on without them and
+   * says so.
+   */
+  private async secretsOf(task: Task, writer: TurnEventWriter): Promise<Record<string, string>> {
+    const held = this.deps.secrets.get(task.id);
+    if (Object.keys(held).length > 0 || !task.secretsHolder || task.secretsHolder === this.deps.self()) return held;
+    const fetched = await this.deps.secretSource.fetch(task.secretsHolder, task.id);
+    if (fetched) {
+      this.deps.secrets.put(task.id, fetched);
+      return fetched;
+    }
+    writer.emit({
+      type: 'status',
+      data: { status: 'processing', message: 'The secrets sent with this task are no longer available (the process holding them restarted); commands run without them. Send them again with a follow-up.' },
+    });
+    return {};
   }
 
   /**

@@ -70,6 +70,8 @@ export class TaskService {
       models: ModelResolver;
       agents: AgentService;
       recorder: ArtifactRecorder;
+      /** This process's address for other Kiln processes, when several share the work (else null). */
+      secretsHolder: () => string | null;
     },
   ) {}
 
@@ -108,6 +110,7 @@ export class TaskService {
         agentId: agent.id,
         workflowId: input.workflowId,
         phaseId: input.phaseId,
+        secretsHolder: hasSecrets(input.secrets) ? this.deps.secretsHolder() : null,
         error: null,
         createdAt: now,
         startedAt: null,
@@ -161,6 +164,8 @@ export class TaskService {
     const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
     if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
     this.deps.secrets.put(task.id, input.secrets);
+    const holder = this.deps.secretsHolder();
+    if (hasSecrets(input.secrets) && holder) await this.deps.storage.tasks.setSecretsHolder(task.id, holder);
     const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt);
     if (result === undefined) throw taskNotFound();
     if (result === 'busy') throw busy('running');
@@ -193,6 +198,10 @@ export class TaskService {
     if (!task) throw taskNotFound();
     return task;
   }
+}
+
+function hasSecrets(secrets: Record<string, string> | null): boolean {
+  return secrets !== null && Object.keys(secrets).length > 0;
 }
 
 function taskNotFound(): NotFound {

@@ -33,6 +33,8 @@ export interface Task {
   /** Tags for grouping tasks and their artifacts into workflows and phases. */
   workflowId: string | null;
   phaseId: string | null;
+  /** Address of the Kiln process holding the task's secrets in memory (when several processes share the work). */
+  secretsHolder: string | null;
   error: string | null;
   createdAt: string;
   startedAt: string | null;

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { gumloopFace } from '../gumloop/index.js';
 import { sigmicFace } from '../sigmic/index.js';
 import { syntropicFace } from '../syntropic/index.js';
+import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import type { FaceDeps } from './face-deps.js';
 
@@ -13,7 +14,11 @@ const JSON_BODY_LIMIT = 8 * 1024 * 1024;
  * The HTTP server: `/healthz` and the API faces, each mounted under its own prefix with its own
  * error format. `isReady` decides what `/healthz` answers.
  */
-export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean, options: { faces: boolean }): Promise<FastifyInstance> {
+export async function buildHttpServer(
+  deps: FaceDeps,
+  isReady: () => boolean,
+  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1] },
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
@@ -36,6 +41,7 @@ export async function buildHttpServer(deps: FaceDeps, isReady: () => boolean, op
     return { status: 'ok' };
   });
 
+  await internalRoutes(app, options.internal);
   if (options.faces) {
     await signedFileRoute(app, deps);
     app.decorateRequest('caller', null);
