@@ -281,7 +281,8 @@ describe('security: what a task can reach', () => {
       body: JSON.stringify({ workflow_id: 'w', artifact_type: 'text', title: 'x', content: 'x', session_id: victim, derived_from: [file.artifactId] }),
     });
     assert.equal(create.status, 400, "mallory cannot attach to the victim's task or claim lineage from its artifacts");
-    for (const header of [{}, { 'x-kiln-signature': `9999999999.${'0'.repeat(64)}` }, { 'x-kiln-signature': 'garbage' }]) {
+    const forged: Record<string, string>[] = [{}, { 'x-kiln-signature': `9999999999.${'0'.repeat(64)}` }, { 'x-kiln-signature': 'garbage' }];
+    for (const header of forged) {
       attempt();
       const secrets = await fetch(`${kiln.url}/internal/tasks/${victim}/secrets`, { headers: header });
       assert.equal(secrets.status, 403, 'the internal secrets endpoint answers only signed requests');
