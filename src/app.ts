@@ -90,6 +90,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             secrets,
             secretSource: new SecretClient(signedUrls),
             self,
+            sharedWork: Boolean(config.databaseUrl),
             logger,
             maxSteps: config.maxSteps,
             retry: { retries: config.modelRetries, baseMs: config.modelRetryBaseMs },

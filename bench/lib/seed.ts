@@ -43,6 +43,7 @@ export function seedTasks(dataDir: string, count: number): { ms: number } {
       }
     });
     for (let i = 0; i < count; i += 10_000) write(i, Math.min(count, i + 10_000));
+    db.prepare('UPDATE users SET task_count = task_count + ? WHERE id = ?').run(count, user.id);
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();

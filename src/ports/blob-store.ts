@@ -11,6 +11,8 @@ export interface BlobStore {
    * source with {@link BlobTooLarge}.
    */
   put(source: Readable, options?: { maxBytes?: number }): Promise<{ sha256: string; size: number }>;
+  /** Stores a local file whose hash is already known (computed while it was received). */
+  putFile(file: string, known: { sha256: string; size: number }): Promise<void>;
   /** The bytes of a blob, or the inclusive range `start`..`end` of them. */
   read(sha256: string, range?: { start: number; end: number }): Promise<Readable>;
   /** Copies a blob to a file on local disk. */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -78,6 +78,16 @@ export class S3BlobStore implements BlobStore {
     } finally {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: temp })).catch(() => {});
     }
+  }
+
+  async putFile(file: string, known: { sha256: string; size: number }): Promise<void> {
+    if (await this.has(known.sha256)) return;
+    await new Upload({
+      client: this.client,
+      params: { Bucket: this.location.bucket, Key: this.blobKey(known.sha256), Body: createReadStream(file) },
+      partSize: PART_BYTES,
+      queueSize: 2,
+    }).done();
   }
 
   async read(sha256: string, range?: { start: number; end: number }): Promise<Readable> {

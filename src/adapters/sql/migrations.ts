@@ -157,6 +157,14 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
     name: 'where a task\'s secrets are held',
     statements: () => ['ALTER TABLE tasks ADD COLUMN secrets_holder TEXT'],
   },
+  {
+    version: 6,
+    name: 'count of tasks per user',
+    statements: () => [
+      'ALTER TABLE users ADD COLUMN task_count INTEGER NOT NULL DEFAULT 0',
+      'UPDATE users SET task_count = (SELECT COUNT(*) FROM tasks WHERE tasks.user_id = users.id)',
+    ],
+  },
 ];
 
 /**

@@ -64,6 +64,8 @@ export class SqlTaskStore implements TaskStore {
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
+      // Tasks are never deleted, so a running count answers "how many" without a scan.
+      await tx.run('UPDATE users SET task_count = task_count + 1 WHERE id = ?', [task.userId]);
     });
   }
 
@@ -76,12 +78,21 @@ export class SqlTaskStore implements TaskStore {
   }
 
   async list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
-    const rows = await this.db.all<TaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id
-        WHERE t.user_id = ? ORDER BY t.last_activity_at DESC, t.id DESC LIMIT ? OFFSET ?`,
+    // The page's ids come from the index alone (skipping `offset` entries touches no table row);
+    // only the page's rows are read.
+    const ids = await this.db.all<{ id: string }>(
+      'SELECT id FROM tasks WHERE user_id = ? ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?',
       [userId, limit, offset],
     );
-    const count = await this.db.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM tasks WHERE user_id = ?', [userId]);
+    const rows =
+      ids.length === 0
+        ? []
+        : await this.db.all<TaskRow>(
+            `SELECT ${TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id
+              WHERE t.id IN (${ids.map(() => '?').join(', ')}) ORDER BY t.last_activity_at DESC, t.id DESC`,
+            ids.map((r) => r.id),
+          );
+    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
     return { tasks: rows.map(taskFromRow), total: Number(count?.n ?? 0) };
   }
 

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { tool, type ToolSet } from 'ai';
-import { z } from 'zod';
+import { jsonSchema, tool, type ToolSet } from 'ai';
 import type { CommandRunner } from '../../ports/command-runner.js';
 import { DomainError } from '../errors.js';
 import { relativeTo, resolveInside } from '../workspace/workspace-paths.js';
@@ -12,26 +11,36 @@ export type ToolName = (typeof TOOL_NAMES)[number];
 const READ_LIMIT = 256 * 1024;
 const LIST_LIMIT = 1000;
 
-/** The tools as the model sees them. They carry no `execute`: Kiln runs each call itself. */
+/** A JSON Schema object of string properties; written once, so no call converts or validates a schema. */
+function stringsSchema(properties: Record<string, string>, required: string[]) {
+  return jsonSchema<Record<string, string>>({
+    type: 'object',
+    properties: Object.fromEntries(Object.entries(properties).map(([name, description]) => [name, { type: 'string', description }])),
+    required,
+    additionalProperties: false,
+  });
+}
+
+/**
+ * The tools as the model sees them. They carry no `execute`: Kiln runs each call itself, and
+ * checks the arguments there.
+ */
 export const TOOL_DEFINITIONS: ToolSet = {
   list_directory: tool({
     description: 'List the files and folders at a path in the workspace (default: the workspace root).',
-    inputSchema: z.object({ path: z.string().default('.').describe('Path relative to the workspace root') }),
+    inputSchema: stringsSchema({ path: 'Path relative to the workspace root (default ".")' }, []),
   }),
   read_file: tool({
     description: 'Read a text file from the workspace.',
-    inputSchema: z.object({ path: z.string().describe('Path relative to the workspace root') }),
+    inputSchema: stringsSchema({ path: 'Path relative to the workspace root' }, ['path']),
   }),
   write_file: tool({
     description: 'Create or replace a file in the workspace with the given text. Put deliverables in downloads/.',
-    inputSchema: z.object({
-      path: z.string().describe('Path relative to the workspace root'),
-      content: z.string().describe('The complete new content of the file'),
-    }),
+    inputSchema: stringsSchema({ path: 'Path relative to the workspace root', content: 'The complete new content of the file' }, ['path', 'content']),
   }),
   run_command: tool({
     description: 'Run a shell command (sh -c) with the workspace as the working directory. Returns its output and exit code.',
-    inputSchema: z.object({ command: z.string().describe('The command line to run') }),
+    inputSchema: stringsSchema({ command: 'The command line to run' }, ['command']),
   }),
 };
 

@@ -21,11 +21,25 @@ export class ArtifactRecorder {
   constructor(private readonly deps: { artifacts: ArtifactStore; blobs: BlobStore; workspaces: Workspaces }) {}
 
   /** Records one workspace file as it is now; null when it is not a regular file. */
-  async recordFile(task: Task, relative: string, source: VersionSource, derivedFrom: readonly string[] = [], now = new Date().toISOString()): Promise<Artifact | null> {
+  async recordFile(
+    task: Task,
+    relative: string,
+    source: VersionSource,
+    derivedFrom: readonly string[] = [],
+    now = new Date().toISOString(),
+    known?: { sha256: string; size: number },
+  ): Promise<Artifact | null> {
     const file = path.join(this.deps.workspaces.dir(task.id), relative);
     const before = await fs.lstat(file).catch(() => null);
     if (!before?.isFile()) return null;
-    const { sha256, size } = await this.deps.blobs.put(createReadStream(file));
+    let stored: { sha256: string; size: number };
+    if (known && known.size === before.size) {
+      await this.deps.blobs.putFile(file, known);
+      stored = known;
+    } else {
+      stored = await this.deps.blobs.put(createReadStream(file));
+    }
+    const { sha256, size } = stored;
     const head = await readHead(file);
     const { mediaType, category } = mediaTypeOf(relative, head);
     const byAgent = source === 'tool' || source === 'command';

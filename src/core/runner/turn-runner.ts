@@ -40,6 +40,11 @@ export interface TurnRunnerDeps {
   secretSource: SecretSource;
   /** This process's address for other Kiln processes (null when it works alone). */
   self: () => string | null;
+  /**
+   * True when several processes share the work (PostgreSQL): a turn may then run on another
+   * machine than the last one and first brings the workspace up to date.
+   */
+  sharedWork: boolean;
   logger: Logger;
   maxSteps: number;
   retry: { retries: number; baseMs: number };
@@ -61,8 +66,10 @@ export class TurnRunner {
     const redactor = new Redactor(secrets);
     const started = Date.now();
     try {
-      const restored = await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
-      if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
+      if (this.deps.sharedWork) {
+        const restored = await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
+        if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
+      }
       const workspace = this.deps.workspaces.dir(task.id);
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;

@@ -122,9 +122,9 @@ export class TaskService {
         lastEventSeq: 0,
       };
       const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
-      if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
+      if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
       // Recorded before the task is queued, so that no turn can race the uploads' first versions.
-      for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload');
+      for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload', [], now, file.known);
       this.deps.secrets.put(id, input.secrets);
       await storage.tasks.create(task, message);
     } catch (error) {
@@ -160,9 +160,9 @@ export class TaskService {
     const task = await this.owned(caller, id);
     if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
     const attachedFiles = await this.deps.workspaces.adoptUploads(task.id, input.files);
-    for (const file of attachedFiles) await this.deps.recorder.recordFile({ ...task, turn: task.turn + 1 }, file.path, 'upload');
+    for (const file of attachedFiles) await this.deps.recorder.recordFile({ ...task, turn: task.turn + 1 }, file.path, 'upload', [], undefined, file.known);
     const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
-    if (attachedFiles.length > 0) message.attachedFiles = attachedFiles;
+    if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
     this.deps.secrets.put(task.id, input.secrets);
     const holder = this.deps.secretsHolder();
     if (hasSecrets(input.secrets) && holder) await this.deps.storage.tasks.setSecretsHolder(task.id, holder);

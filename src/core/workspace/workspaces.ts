@@ -11,6 +11,13 @@ export interface StagedFile {
   name: string;
   tempPath: string;
   size: number;
+  /** SHA-256 of the content, computed while it was received. */
+  sha256: string;
+}
+
+/** A file placed in uploads/, with its hash when known from staging. */
+export interface AdoptedFile extends AttachedFile {
+  known?: { sha256: string; size: number };
 }
 
 /**
@@ -67,8 +74,8 @@ export class Workspaces {
    * their folder layout. Every archive is unpacked (and checked) before anything is moved, so a
    * bad archive leaves the workspace as it was. A later file of the same name replaces an earlier one.
    */
-  async adoptUploads(taskId: string, files: readonly StagedFile[]): Promise<AttachedFile[]> {
-    const moves: { from: string; to: string }[] = [];
+  async adoptUploads(taskId: string, files: readonly StagedFile[]): Promise<AdoptedFile[]> {
+    const moves: { from: string; to: string; known?: { sha256: string; size: number } }[] = [];
     const unpacked: string[] = [];
     try {
       for (const file of files) {
@@ -77,18 +84,18 @@ export class Workspaces {
           unpacked.push(dir);
           for (const relative of await unpackZip(file.tempPath, dir, file.name)) moves.push({ from: path.join(dir, relative), to: relative });
         } else {
-          moves.push({ from: file.tempPath, to: file.name });
+          moves.push({ from: file.tempPath, to: file.name, known: { sha256: file.sha256, size: file.size } });
         }
       }
       // Check every destination before moving anything, so a refused upload changes nothing.
-      const targets: { from: string; to: string; destination: string }[] = [];
+      const targets: ((typeof moves)[number] & { destination: string })[] = [];
       for (const move of moves) targets.push({ ...move, destination: await this.uploadDestination(taskId, move.to) });
-      const attached = new Map<string, AttachedFile>();
-      for (const { from, to, destination } of targets) {
+      const attached = new Map<string, AdoptedFile>();
+      for (const { from, to, destination, known } of targets) {
         await fs.mkdir(path.dirname(destination), { recursive: true });
         // rename replaces a symlink at the destination itself, never the file it points to.
         await fs.rename(from, destination);
-        attached.set(to, { name: path.basename(to), path: `uploads/${to}` });
+        attached.set(to, { name: path.basename(to), path: `uploads/${to}`, ...(known ? { known } : {}) });
       }
       return [...attached.values()];
     } finally {

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { InvalidInput, TooLarge } from '../../core/errors.js';
@@ -34,12 +35,22 @@ export async function readMultipart(request: FastifyRequest, stagingDir: string,
       if (part.type === 'file') {
         const name = safeFileName(part.filename);
         const tempPath = path.join(stagingDir, randomUUID());
-        files.push({ name, tempPath, size: 0 });
-        await pipeline(part.file, createWriteStream(tempPath));
+        const staged: StagedFile = { name, tempPath, size: 0, sha256: '' };
+        files.push(staged);
+        // Hashed on the way to disk, so that recording the upload need not read it again.
+        const hash = createHash('sha256');
+        const hashing = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            done(null, chunk);
+          },
+        });
+        await pipeline(part.file, hashing, createWriteStream(tempPath));
         if (part.file.truncated) {
           throw new TooLarge(`File "${name}" is larger than the limit of ${formatBytes(limits.maxFileBytes)} per file; nothing was stored.`);
         }
-        files[files.length - 1]!.size = part.file.bytesRead;
+        staged.size = part.file.bytesRead;
+        staged.sha256 = hash.digest('hex');
       } else {
         if (part.valueTruncated) throw new TooLarge(`Field "${part.fieldname}" is longer than ${formatBytes(limits.maxFieldBytes)}.`);
         // Form encoders send line breaks as CRLF; the text means the same with plain LF.

@@ -38,25 +38,48 @@ export async function writeSse(
     if (!res.writableEnded) res.write(':heartbeat\n\n');
   }, options.heartbeatMs);
 
+  // Events produced in the same tick leave in one write.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    res.uncork();
+  };
   try {
     for await (const message of messages) {
       if (controller.signal.aborted) break;
-      if (!res.write(format(message))) await drained(res, controller.signal);
+      if (!corked) {
+        corked = true;
+        res.cork();
+        setImmediate(uncork);
+      }
+      if (!res.write(format(message))) {
+        if (corked) uncork();
+        await drained(res, controller.signal);
+      }
     }
   } catch (error) {
     // Headers are gone: the failure can only be reported in the stream itself.
     if (!res.writableEnded && !controller.signal.aborted) res.write(format(options.onError(error)));
   } finally {
+    if (corked) uncork();
     clearInterval(heartbeat);
     res.off('close', onClose);
     if (!res.writableEnded) res.end();
   }
 }
 
+/** Formatted blocks of messages shared between streams (logged events), so each is serialized once. */
+const formatted = new WeakMap<SseMessage, string>();
+
 function format(message: SseMessage): string {
-  let block = `event: ${message.event}\ndata: ${JSON.stringify(message.data)}\n`;
-  if (message.id !== undefined) block += `id: ${message.id}\n`;
-  return block + '\n';
+  let block = formatted.get(message);
+  if (block === undefined) {
+    block = `event: ${message.event}\ndata: ${JSON.stringify(message.data)}\n`;
+    if (message.id !== undefined) block += `id: ${message.id}\n`;
+    block += '\n';
+    formatted.set(message, block);
+  }
+  return block;
 }
 
 function drained(res: NodeJS.WritableStream, signal: AbortSignal): Promise<void> {

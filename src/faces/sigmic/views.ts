@@ -63,14 +63,23 @@ export function eventPayload(event: LoggedEvent): unknown {
   return event.data;
 }
 
+/** One SSE message per logged event, shared by every stream that sends it (so it is formatted once). */
+const eventMessages = new WeakMap<LoggedEvent, SseMessage>();
+
 export function sseOf(item: StreamItem): SseMessage {
   switch (item.kind) {
     case 'history':
       return { event: 'history_message', data: messageView(item.message) };
     case 'history_done':
       return { event: 'history_done', data: { messageCount: item.messageCount, isStreaming: item.isStreaming } };
-    case 'event':
-      return { event: item.event.type, data: eventPayload(item.event), id: item.event.seq };
+    case 'event': {
+      let message = eventMessages.get(item.event);
+      if (!message) {
+        message = { event: item.event.type, data: eventPayload(item.event), id: item.event.seq };
+        eventMessages.set(item.event, message);
+      }
+      return message;
+    }
   }
 }
 
