@@ -138,11 +138,11 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         pool!.start();
       }
       collectOrphanBlobs(blobs, storage, logger);
-      logger.info(`model: ${model.description}`);
+      logger.notice(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
       selfUrl = config.advertiseUrl ?? reachableAddress(address);
       ready = true;
-      logger.info(`Kiln listening on ${address}`, {
+      logger.notice(`Kiln listening on ${address}`, {
         role: config.role,
         model: model.name,
         database: config.databaseUrl ? 'postgres' : 'sqlite',

@@ -68,7 +68,7 @@ async function serve(args: string[]): Promise<number> {
   }
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
-      logger.info(`${signal} received, shutting down`);
+      logger.notice(`${signal} received, shutting down`);
       kiln.stop().then(resolve, (error) => {
         logger.error('shutdown failed', { error: errorMessage(error) });
         resolve();

@@ -8,6 +8,8 @@ import type { LogLevel } from './config.js';
  * logger.child({ task: id }).info('turn completed', { ms: 12 });
  */
 export interface Logger {
+  /** Start-up and shut-down facts an operator always wants to see: printed at every level but `silent`. */
+  notice(message: string, fields?: LogFields): void;
   debug(message: string, fields?: LogFields): void;
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
@@ -17,21 +19,22 @@ export interface Logger {
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+const RANK: Record<LogLevel | 'notice', number> = { debug: 10, info: 20, warn: 30, error: 40, notice: 50, silent: 100 };
 
 export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
   const threshold = RANK[level];
   const make = (bindings: LogFields): Logger => {
-    const log = (lvl: Exclude<LogLevel, 'silent'>, message: string, fields?: LogFields) => {
+    const log = (lvl: Exclude<LogLevel, 'silent'> | 'notice', message: string, fields?: LogFields) => {
       if (RANK[lvl] < threshold) return;
       const all = { ...bindings, ...fields };
       const tail = Object.entries(all)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${formatValue(v)}`)
         .join(' ');
-      write(`${new Date().toISOString()} ${lvl.padEnd(5)} ${message}${tail ? ' ' + tail : ''}\n`);
+      write(`${new Date().toISOString()} ${(lvl === 'notice' ? 'info' : lvl).padEnd(5)} ${message}${tail ? ' ' + tail : ''}\n`);
     };
     return {
+      notice: (m, f) => log('notice', m, f),
       debug: (m, f) => log('debug', m, f),
       info: (m, f) => log('info', m, f),
       warn: (m, f) => log('warn', m, f),

@@ -1,6 +1,8 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 
+const STATEMENT_CACHE = 256;
+
 /**
  * The database port on one SQLite file (WAL mode).
  *
@@ -77,12 +79,16 @@ export class SqliteDatabase implements Database {
     while (this.openTx) await this.openTx;
   }
 
+  /** Prepared statements, most recently used last; bounded, as lists of `?` make many shapes. */
   private prepare(sql: string): BetterSqlite3.Statement {
     let statement = this.statements.get(sql);
-    if (!statement) {
+    if (statement) {
+      this.statements.delete(sql);
+    } else {
       statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value!);
     }
+    this.statements.set(sql, statement);
     return statement;
   }
 }
