@@ -104,6 +104,17 @@ const integer =
     return value;
   };
 
+/** A value that must match `pattern`, trimmed (and without trailing slashes when `url`); `rule` says what is expected. */
+const matching =
+  (pattern: RegExp, rule: string, url = false): Parser<string> =>
+  (raw, name) => {
+    const value = url ? raw.trim().replace(/\/+$/, '') : raw.trim();
+    if (!pattern.test(value)) throw new ConfigError(`${name} ${rule}.`);
+    return value;
+  };
+
+const httpUrl = matching(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL', true);
+
 const oneOf =
   <T extends string>(values: readonly T[]): Parser<T> =>
   (raw, name) => {
@@ -196,11 +207,7 @@ const SETTINGS = [
     key: 'publicUrl',
     env: 'KILN_PUBLIC_URL',
     help: 'address clients reach Kiln at, for signed links (default: from each request)',
-    parse: (raw, name) => {
-      const url = raw.trim().replace(/\/+$/, '');
-      if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}".`);
-      return url;
-    },
+    parse: httpUrl,
     fallback: undefined,
   },
   {
@@ -218,11 +225,7 @@ const SETTINGS = [
     key: 'advertiseUrl',
     env: 'KILN_ADVERTISE_URL',
     help: "how other Kiln processes reach this one (default: its listening address)",
-    parse: (raw, name) => {
-      const url = raw.trim().replace(/\/+$/, '');
-      if (!/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL.`);
-      return url;
-    },
+    parse: httpUrl,
     fallback: undefined,
   },
   { key: 'signedUrlTtlSeconds', env: 'KILN_SIGNED_URL_TTL_SECONDS', help: 'lifetime of signed download links', parse: integer(1, 7 * 86_400), fallback: 900 },
@@ -231,44 +234,28 @@ const SETTINGS = [
     env: 'DATABASE_URL',
     flag: 'database-url',
     help: 'postgres://... to keep state in PostgreSQL (default: SQLite in the data dir)',
-    parse: (raw, name) => {
-      const url = raw.trim();
-      if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL.`);
-      return url;
-    },
+    parse: matching(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// or postgresql:// URL'),
     fallback: undefined,
   },
   {
     key: 'databaseSchema',
     env: 'KILN_DB_SCHEMA',
     help: 'PostgreSQL schema to use (created when missing)',
-    parse: (raw, name) => {
-      const schema = raw.trim();
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new ConfigError(`${name} must be a plain identifier (letters, digits, _).`);
-      return schema;
-    },
+    parse: matching(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier (letters, digits, _)'),
     fallback: undefined,
   },
   {
     key: 'blobStore',
     env: 'KILN_BLOB_STORE',
     help: 's3://bucket/prefix to keep file contents in S3 (default: the data dir)',
-    parse: (raw, name) => {
-      const url = raw.trim();
-      if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/.test(url)) throw new ConfigError(`${name} must look like s3://bucket or s3://bucket/prefix.`);
-      return url;
-    },
+    parse: matching(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/, 'must look like s3://bucket or s3://bucket/prefix'),
     fallback: undefined,
   },
   {
     key: 's3Endpoint',
     env: 'S3_ENDPOINT',
     help: 'S3 endpoint for S3-compatible servers (MinIO and the like; path-style addressing)',
-    parse: (raw, name) => {
-      const url = raw.trim();
-      if (!/^https?:\/\/\S+$/.test(url)) throw new ConfigError(`${name} must be an http:// or https:// URL.`);
-      return url;
-    },
+    parse: httpUrl,
     fallback: undefined,
   },
   { key: 's3Region', env: 'S3_REGION', help: 'S3 region', parse: text, fallback: 'us-east-1' },

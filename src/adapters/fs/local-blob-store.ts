@@ -1,10 +1,11 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BlobTooLarge, type BlobStore } from '../../ports/blob-store.js';
+import type { BlobStore } from '../../ports/blob-store.js';
+import { blobMeter } from '../blob-meter.js';
 
 /**
  * Blobs on local disk under `<dataDir>/blobs/ab/cd/<sha256>`. Writes go to `blobs/tmp/` first
@@ -29,20 +30,10 @@ export class LocalBlobStore implements BlobStore {
 
   async put(source: Readable, options: { maxBytes?: number } = {}): Promise<{ sha256: string; size: number }> {
     const temp = path.join(this.tmp, randomUUID());
-    const hash = createHash('sha256');
-    let size = 0;
-    const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size > max) return done(new BlobTooLarge(max));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const meter = blobMeter(options.maxBytes);
     try {
-      await pipeline(source, meter, createWriteStream(temp));
-      const sha256 = hash.digest('hex');
+      await pipeline(source, meter.stream, createWriteStream(temp));
+      const { sha256, size } = meter.result();
       const final = this.file(sha256);
       if (await exists(final)) {
         await fs.rm(temp, { force: true });

@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   CopyObjectCommand,
@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { BlobTooLarge, type BlobStore } from '../../ports/blob-store.js';
+import type { BlobStore } from '../../ports/blob-store.js';
+import { blobMeter } from '../blob-meter.js';
 
 const PART_BYTES = 8 * 1024 * 1024;
 
@@ -52,23 +53,13 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(source: Readable, options: { maxBytes?: number } = {}): Promise<{ sha256: string; size: number }> {
-    const hash = createHash('sha256');
-    let size = 0;
-    const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
-    const meter = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        size += chunk.length;
-        if (size > max) return done(new BlobTooLarge(max));
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const meter = blobMeter(options.maxBytes);
     const temp = this.key(`tmp/${randomUUID()}`);
-    const body = source.pipe(meter);
-    source.on('error', (error) => meter.destroy(error));
+    const body = source.pipe(meter.stream);
+    source.on('error', (error) => meter.stream.destroy(error));
     try {
       await new Upload({ client: this.client, params: { Bucket: this.location.bucket, Key: temp, Body: body }, partSize: PART_BYTES, queueSize: 2 }).done();
-      const sha256 = hash.digest('hex');
+      const { sha256, size } = meter.result();
       if (!(await this.has(sha256))) {
         await this.client.send(
           new CopyObjectCommand({ Bucket: this.location.bucket, Key: this.blobKey(sha256), CopySource: `${this.location.bucket}/${encodeURI(temp)}` }),

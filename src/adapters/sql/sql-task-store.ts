@@ -202,15 +202,10 @@ export class SqlTaskStore implements TaskStore {
     now: string,
   ): Promise<LoggedEvent | undefined> {
     return this.db.transaction(async (tx) => {
-      const [where, params] = fenceClause(fence);
-      const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
-      if (!held) return undefined;
-      const task = (await this.read(tx, fence.taskId))!;
-      const rows = await tx.all<EventRow>(
-        'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
-        [fence.taskId, task.turnStartSeq],
-      );
-      const ending = decide(rows.map(eventFromRow), task);
+      const open = await this.openTurn(tx, fence);
+      if (!open) return undefined;
+      const { task, events } = open;
+      const ending = decide(events, task);
       const seq = task.lastEventSeq + 1;
       const keepsMessage = ending.assistant !== null;
       await tx.run(
@@ -238,15 +233,10 @@ export class SqlTaskStore implements TaskStore {
     now: string,
   ): Promise<{ result: T; events: LoggedEvent[] } | undefined> {
     return this.db.transaction(async (tx) => {
-      const [where, params] = fenceClause(fence);
-      const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
-      if (!held) return undefined;
-      const task = (await this.read(tx, fence.taskId))!;
-      const rows = await tx.all<EventRow>(
-        'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
-        [fence.taskId, task.turnStartSeq],
-      );
-      const amendment = decide(rows.map(eventFromRow), task);
+      const open = await this.openTurn(tx, fence);
+      if (!open) return undefined;
+      const { task, events } = open;
+      const amendment = decide(events, task);
       const logged = amendment.events.map(
         (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
       );
@@ -298,6 +288,19 @@ export class SqlTaskStore implements TaskStore {
   async modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]> {
     const rows = await this.db.all<{ turn: number; body: string }>('SELECT turn, body FROM model_messages WHERE task_id = ? ORDER BY seq', [taskId]);
     return rows.map((r) => ({ turn: Number(r.turn), body: JSON.parse(r.body) }));
+  }
+
+  /** Within a transaction: the fenced turn's task (locked) and events, or undefined when the fence no longer holds. */
+  private async openTurn(tx: SqlExecutor, fence: TurnFence): Promise<{ task: Task; events: LoggedEvent[] } | undefined> {
+    const [where, params] = fenceClause(fence);
+    const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
+    if (!held) return undefined;
+    const task = (await this.read(tx, fence.taskId))!;
+    const rows = await tx.all<EventRow>(
+      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
+      [fence.taskId, task.turnStartSeq],
+    );
+    return { task, events: rows.map(eventFromRow) };
   }
 
   /**

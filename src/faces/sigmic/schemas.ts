@@ -12,6 +12,11 @@ const MAX_ENV_ENTRIES = 200;
 const MAX_ENV_VALUE = 32 * 1024;
 export const MAX_MESSAGE_LENGTH = 1_000_000;
 
+const toolPolicy = z.partialRecord(
+  z.enum(TOOL_NAMES, { error: `toolPolicy names unknown tools; the tools are ${TOOL_NAMES.join(', ')}` }),
+  z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }),
+);
+
 function tag(field: string) {
   return z
     .string({ error: `${field} must be a string` })
@@ -23,13 +28,7 @@ export const agentSettings = z.object({
   name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200),
   systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
   model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
-  toolPolicy: z
-    .partialRecord(
-      z.enum(TOOL_NAMES, { error: `toolPolicy names unknown tools; the tools are ${TOOL_NAMES.join(', ')}` }),
-      z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }),
-    )
-    .nullable()
-    .optional(),
+  toolPolicy: toolPolicy.nullable().optional(),
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
 });
 
@@ -47,13 +46,7 @@ export const createTaskJson = z.object({
   systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
   showInHistory: z.boolean({ error: 'showInHistory must be true or false' }).optional(),
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
-  toolPolicy: z
-    .partialRecord(
-      z.enum(TOOL_NAMES, { error: `toolPolicy names unknown tools; the tools are ${TOOL_NAMES.join(', ')}` }),
-      z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }),
-    )
-    .nullable()
-    .optional(),
+  toolPolicy: toolPolicy.nullable().optional(),
   model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
   agentId: z.string({ error: 'agentId must be a string' }).min(1).max(200).nullable().optional(),
   workflowId: tag('workflowId').nullable().optional(),
