@@ -112,7 +112,7 @@ describe('artifact faces', () => {
     it('clamps page_size, refuses nonsense in its own error format, and filters by session', async () => {
       assert.equal((await gl(`/agents/${agentId}/artifacts?page_size=0`)).body.artifacts.length, 1);
       assert.equal((await gl(`/agents/${agentId}/artifacts?page_size=500`)).body.artifacts.length, 33);
-      for (const query of ['page_size=abc', 'sort_order=sideways', 'cursor=garbage!!']) {
+      for (const query of ['page_size=abc', 'sort_order=sideways', 'cursor=garbage!!', 'page_size=1&page_size=2']) {
         const { status, body } = await gl(`/agents/${agentId}/artifacts?${query}`);
         assert.equal(status, 400, query);
         assert.equal(body.error.type, 'invalid_request_error');
@@ -241,6 +241,7 @@ describe('artifact faces', () => {
       assert.deepEqual(even.map((a: any) => a.title), ['p4', 'p2'], 'newest first');
       assert.deepEqual(Object.keys(even[0]).sort(), ['artifact_type', 'created_at', 'id', 'phase_id', 'size_bytes', 'title', 'workflow_id']);
       assert.equal((await syn('GET', '/artifacts?workflow_id=wf-filter&artifact_type=code')).body.length, 0);
+      assert.equal((await syn('GET', '/artifacts?workflow_id=wf-filter&artifact_type=PLAN')).body.length, 6, 'types match in any case, as create takes them');
       const taskFiles = (await syn('GET', '/artifacts?workflow_id=wf-report&phase_id=draft&limit=200')).body;
       assert.equal(taskFiles.length, 32, "the task's files carry its workflow and phase");
     });
@@ -268,6 +269,10 @@ describe('artifact faces', () => {
       assert.equal((await bytes(response.body.storage_url)).body.toString(), 'two, longer');
       const detail = (await syn('GET', `/artifacts/${id}`)).body;
       assert.deepEqual([detail.size_bytes, detail.content_hash, detail.content, detail.version], [11, sha256('two, longer'), 'two, longer', 2]);
+      const byPrefix = new FormData();
+      byPrefix.append('file', new Blob(['three']), 'notes.txt');
+      assert.equal((await syn('POST', `/artifacts/${id.slice(0, 18)}/upload`, byPrefix)).body.artifact_id, id, 'a unique prefix works for uploads too');
+      assert.equal((await syn('GET', `/artifacts/${id}`)).body.version, 3);
       const unknown = new FormData();
       unknown.append('file', new Blob(['x']), 'x.txt');
       assert.equal((await syn('POST', '/artifacts/00000000-0000-4000-8000-000000000000/upload', unknown)).status, 404);
@@ -279,7 +284,7 @@ describe('artifact faces', () => {
       const tooBig = await syn('POST', `/artifacts/${id}/upload`, big);
       assert.equal(tooBig.status, 413);
       assert.equal(tooBig.body.detail, 'Upload exceeds maximum size of 50 MB');
-      assert.equal((await syn('GET', `/artifacts/${id}`)).body.version, 2, 'the refused upload made no version');
+      assert.equal((await syn('GET', `/artifacts/${id}`)).body.version, 3, 'the refused upload made no version');
     });
 
     it('accepts HTTP Basic with the key as password, and asks for credentials without one', async () => {

@@ -74,9 +74,9 @@ describe('the Tasks API', () => {
       const cases: [unknown, RegExp][] = [
         [{}, /message is required/],
         [{ message: '   ' }, /message must not be empty/],
-        [{ message: 42 }, /message/],
-        [{ message: 'x', autoExecute: 'yes' }, /autoExecute/],
-        [{ message: 'x', systemPrompt: 5 }, /systemPrompt/],
+        [{ message: 42 }, /^message is required and must be a string$/],
+        [{ message: 'x', autoExecute: 'yes' }, /^autoExecute must be true or false$/],
+        [{ message: 'x', systemPrompt: 5 }, /systemPrompt must be a string or null/],
         [[1, 2], /./],
       ];
       for (const [body, message] of cases) {
@@ -114,10 +114,16 @@ describe('the Tasks API', () => {
       }
     });
 
-    it('refuses env or secrets sent in a multipart request, pointing to JSON', async () => {
+    it('refuses env or secrets sent in a form request, pointing to JSON', async () => {
       const response = await api.request('POST', '/api/v1/tasks', { body: form({ message: 'x', env: '{"A":"b"}' }) });
       assert.equal(response.status, 400);
       assert.match(response.body.error.message, /application\/json/);
+      const urlEncoded = await api.request('POST', '/api/v1/tasks', {
+        body: 'message=x&secrets=hunter2-value',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(urlEncoded.status, 400, 'not silently dropped');
+      assert.match(urlEncoded.body.error.message, /application\/json/);
     });
   });
 

@@ -46,7 +46,9 @@ export async function gumloopFace(app: FastifyInstance, deps: FaceDeps): Promise
   });
 
   app.get<{ Params: { agentId: string } }>('/agents/:agentId/artifacts', async function listArtifacts(request) {
-    const query = listQuery.parse(request.query ?? {});
+    const parsed = listQuery.safeParse(request.query ?? {});
+    if (!parsed.success) throw new InvalidInput(`${parsed.error.issues[0]!.path.join('.')}: give each query parameter once, as text`);
+    const query = parsed.data;
     const agent = await agentOf(request, request.params.agentId);
     const pageSize = pageSizeOf(query.page_size);
     const order = query.sort_order ?? 'newest';

@@ -10,7 +10,7 @@ export function clientErrorOf(error: unknown): DomainError | undefined {
   const e = error as { code?: string; statusCode?: number; message?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new InvalidInput('Unsupported Content-Type: send application/json or multipart/form-data.');
+      return new InvalidInput('Unsupported Content-Type: send application/json, multipart/form-data or application/x-www-form-urlencoded.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidInput('The JSON body is empty.');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

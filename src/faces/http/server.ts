@@ -4,6 +4,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { gumloopFace } from '../gumloop/index.js';
 import { sigmicFace } from '../sigmic/index.js';
 import { syntropicFace } from '../syntropic/index.js';
+import { errorMessage } from '../../logger.js';
+import { clientErrorOf } from './framework-errors.js';
 import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import type { FaceDeps } from './face-deps.js';
@@ -27,6 +29,13 @@ export async function buildHttpServer(
     requestTimeout: 0,
     // Open streams must not hold shutdown up.
     forceCloseConnections: true,
+  });
+  // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
+  app.setErrorHandler(function rootErrorHandler(error, request, reply) {
+    const known = clientErrorOf(error);
+    if (known) return reply.status(known.kind === 'not_found' ? 404 : 400).send({ error: { code: known.kind.toUpperCase(), message: known.message } });
+    deps.logger.error('request failed', { url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
+    return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `Internal server error (request id ${request.id}).` } });
   });
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, function parseUrlEncoded(_request, body, done) {

@@ -86,8 +86,18 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join('.');
-  const text = issue.code === 'invalid_type' && issue.input === undefined ? `${field || 'body'} is required` : issue.message;
+  const missing = issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined;
+  const text = missing ? `${field || 'body'} is required` : issue.message;
   throw new InvalidInput(text.startsWith(field) || !field ? text : `${field}: ${text}`, field || undefined);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 /** A multipart or form boolean: "true" or "false" in any case. Anything else is refused, never guessed. */

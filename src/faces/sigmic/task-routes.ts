@@ -31,13 +31,16 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     if (request.isMultipart()) {
       const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
       return withStaged(form.files, async () => {
-        if ('env' in form.fields || 'secrets' in form.fields) {
+        if (hasEnvFields(form.fields)) {
           throw new InvalidInput('env and secrets must be sent in an application/json request (which cannot carry files).');
         }
         return { success: true, data: await deps.tasks.create(caller(request), fromForm(form.fields, form.files)) };
       });
     }
-    if (isForm(request)) return { success: true, data: await deps.tasks.create(caller(request), fromForm(request.body, [])) };
+    if (isForm(request)) {
+      if (hasEnvFields(request.body)) throw new InvalidInput('env and secrets must be sent in an application/json request.');
+      return { success: true, data: await deps.tasks.create(caller(request), fromForm(request.body, [])) };
+    }
     const body = parseInput(createTaskJson, request.body);
     const created = await deps.tasks.create(caller(request), {
       message: body.message,
@@ -156,6 +159,10 @@ async function withStaged<T>(files: StagedFile[], fn: () => Promise<T>): Promise
   } finally {
     await discardStaged(files);
   }
+}
+
+function hasEnvFields(fields: unknown): boolean {
+  return typeof fields === 'object' && fields !== null && ('env' in fields || 'secrets' in fields);
 }
 
 function isForm(request: FastifyRequest): boolean {

@@ -113,7 +113,8 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     const artifacts = await deps.artifacts.list(caller(request), {
       ...(query.workflow_id !== undefined ? { workflowId: query.workflow_id } : {}),
       ...(query.phase_id !== undefined ? { phaseId: query.phase_id } : {}),
-      ...(query.artifact_type !== undefined ? { artifactType: query.artifact_type } : {}),
+      // Types are stored lower-cased, as create takes them in any case.
+      ...(query.artifact_type !== undefined ? { artifactType: query.artifact_type.toLowerCase() } : {}),
       limit: query.limit,
     });
     return artifacts.map(summaryView);
@@ -161,7 +162,8 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     let artifact: Artifact;
     try {
       const mediaType = part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null;
-      artifact = await deps.artifacts.uploadVersion(caller(request), request.params.id, part.file, mediaType, UPLOAD_LIMIT);
+      const target = await deps.artifacts.find(caller(request), request.params.id);
+      artifact = await deps.artifacts.uploadVersion(caller(request), target.id, part.file, mediaType, UPLOAD_LIMIT);
     } catch (error) {
       if (error instanceof BlobTooLarge) throw new TooLarge('Upload exceeds maximum size of 50 MB');
       throw error;
