@@ -17,8 +17,7 @@ export type DomainErrorKind =
   | 'invalid_input'
   | 'invalid_env'
   | 'conflict'
-  | 'too_large'
-  | 'unavailable';
+  | 'too_large';
 
 export class AuthRequired extends DomainError {
   readonly kind = 'auth_required';
@@ -73,9 +72,4 @@ export class Conflict extends DomainError {
 
 export class TooLarge extends DomainError {
   readonly kind = 'too_large';
-}
-
-/** Kiln cannot take the request right now (shutting down). */
-export class Unavailable extends DomainError {
-  readonly kind = 'unavailable';
 }

@@ -51,10 +51,6 @@ export class WorkerPool {
     this.fill();
   }
 
-  get activeCount(): number {
-    return this.running.size;
-  }
-
   /** Stops claiming, lets running turns finish for up to `graceMs`, then interrupts the rest. */
   async stop(graceMs: number): Promise<void> {
     if (this.stopping) return;

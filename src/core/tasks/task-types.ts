@@ -1,8 +1,7 @@
 /** The task lifecycle as the API shows it. */
 export type TaskStatus = 'pending' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
 
-export const EXECUTING_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'awaiting_approval'];
-export const IDLE_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+const EXECUTING_STATUSES: readonly TaskStatus[] = ['pending', 'running', 'awaiting_approval'];
 
 export function isExecuting(status: TaskStatus): boolean {
   return EXECUTING_STATUSES.includes(status);

@@ -12,7 +12,6 @@ const STATUS: Record<DomainErrorKind, [number, string, string]> = {
   invalid_env: [400, 'invalid_request', 'invalid_request_error'],
   conflict: [409, 'conflict', 'invalid_request_error'],
   too_large: [413, 'payload_too_large', 'invalid_request_error'],
-  unavailable: [503, 'service_unavailable', 'api_error'],
 };
 
 /** Gumloop's error shape: `{ error: { code, type, message, param? } }`. */

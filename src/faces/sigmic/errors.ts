@@ -12,7 +12,6 @@ const STATUS: Record<DomainErrorKind, [number, string]> = {
   invalid_env: [400, 'INVALID_ENV'],
   conflict: [409, 'CONFLICT'],
   too_large: [413, 'PAYLOAD_TOO_LARGE'],
-  unavailable: [503, 'SERVICE_UNAVAILABLE'],
 };
 
 /** The native face's error envelope: `{ success: false, error: { message, code } }`. */

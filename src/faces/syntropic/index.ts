@@ -26,7 +26,6 @@ const STATUS: Record<DomainErrorKind, number> = {
   invalid_env: 400,
   conflict: 409,
   too_large: 413,
-  unavailable: 503,
 };
 
 const integer = (field: string, min: number, max: number, fallback: number) =>
