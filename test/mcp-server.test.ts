@@ -65,6 +65,12 @@ describe('Kiln as an MCP server', () => {
 
     const followUp = await callJson(client, 'send_message', { taskId: done.taskId, message: 'And 3+3?', waitSeconds: 60 });
     assert.deepEqual([followUp.status, followUp.finalAnswer, followUp.turn], ['completed', 'Echo: And 3+3?', 2]);
+    const progress: string[] = [];
+    const withProgress = (await client.callTool({ name: 'create_task', arguments: { message: 'ls', waitSeconds: 60 } }, undefined, {
+      onprogress: (p) => progress.push(p.message ?? ''),
+    })) as ToolResult;
+    assert.equal(JSON.parse(withProgress.content[0]!.text!).status, 'completed');
+    assert.ok(progress.includes('tool_call list_directory') && progress.includes('done'), `progress was reported while waiting: ${progress.join(', ')}`);
     const listed = await callJson(client, 'list_tasks', { limit: 5 });
     assert.ok(listed.tasks.some((t: any) => t.taskId === done.taskId));
   });

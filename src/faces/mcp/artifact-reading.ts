@@ -3,7 +3,7 @@ import type { Artifact, ArtifactVersion } from '../../core/artifacts/artifact-ty
 import type { FaceDeps } from '../http/face-deps.js';
 
 /** The most text read_artifact returns; a longer file is cut there, with a link to the whole. */
-export const MAX_TEXT_BYTES = 256 * 1024;
+const MAX_TEXT_BYTES = 256 * 1024;
 
 const TEXT_TYPES = /^(text\/|application\/(json|jsonl|yaml|toml|xml|sql|javascript)$|application\/[\w.+-]+\+(json|xml)$|image\/svg\+xml$)/;
 

@@ -14,7 +14,7 @@ import { toolError } from './tool-errors.js';
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 /** The longest a tool waits for a turn to settle. MCP clients have request timeouts of their own (often 60 s). */
-export const MAX_WAIT_SECONDS = 300;
+const MAX_WAIT_SECONDS = 300;
 const MAX_LIST = 100;
 
 const taskId = z.string().min(1).max(200).describe('The id of a task, as create_task or list_tasks returned it.');
