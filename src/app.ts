@@ -10,6 +10,7 @@ import { ArtifactService } from './core/artifacts/artifact-service.js';
 import { DownloadLinks } from './core/artifacts/download-links.js';
 import { SignedUrls } from './core/artifacts/signed-urls.js';
 import { ApiKeys } from './core/auth/api-keys.js';
+import { KeyManagement } from './core/auth/key-management.js';
 import { EventHub } from './core/events/event-hub.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
@@ -54,7 +55,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     ? new SignedUrls(Buffer.from(config.signingKey, 'hex'), config.signedUrlTtlSeconds * 1000)
     : await SignedUrls.fromDataDir(config.dataDir, config.signedUrlTtlSeconds * 1000);
   const keys = new ApiKeys(storage.users);
-  await keys.useEnvironmentKey(config.apiKey);
+  if ((await keys.useEnvironmentKey(config.apiKey)).revoked) {
+    logger.warn('KILN_API_KEY was revoked and stays refused; set a new key to use one');
+  }
+  const keyManagement = new KeyManagement({ users: storage.users, keys });
 
   const hub = new EventHub();
   const bus = await openSignals(db, { hub, storage, logger });
@@ -118,6 +122,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       links: new DownloadLinks(blobs, signedUrls),
       publicUrl: config.publicUrl,
       keys,
+      keyManagement,
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,

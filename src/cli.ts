@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
 import { createKiln, openStorage } from './app.js';
 import { ConfigError, ENV_VARIABLES, SERVE_FLAGS, loadConfig } from './config.js';
-import { ApiKeys } from './core/auth/api-keys.js';
+import { ApiKeys, isValidUserName } from './core/auth/api-keys.js';
 import { createLogger, errorMessage } from './logger.js';
 
 const USAGE = `kiln: a self-hosted server that runs AI-agent tasks behind an HTTP API
 
 Usage:
   kiln serve [options]              serve the API (default command)
-  kiln keys create --user NAME      create an API key for a user (printed once, as the last line)
+  kiln keys create --user NAME [--name LABEL] [--admin]
+                                    create an API key for a user (printed once, as the last line);
+                                    an --admin key may also manage every user's keys over the API
   kiln --help                       this text
 
 Options of kiln serve (each overrides its environment variable):
@@ -82,17 +84,21 @@ async function serve(args: string[]): Promise<number> {
 
 async function keys(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub !== 'create') throw new UsageError('usage: kiln keys create --user NAME');
-  const values = parse(rest, { user: { type: 'string' }, 'data-dir': { type: 'string' } });
+  if (sub !== 'create') throw new UsageError('usage: kiln keys create --user NAME [--name LABEL] [--admin]');
+  const values = parse(rest, { user: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' }, 'data-dir': { type: 'string' } });
   const user = typeof values.user === 'string' ? values.user.trim() : '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(user)) {
+  if (!isValidUserName(user)) {
     throw new UsageError('--user NAME is required: letters, digits, and . _ @ - (up to 64 characters).');
   }
+  const name = typeof values.name === 'string' ? values.name.trim() : null;
+  if (name !== null && (name === '' || name.length > 200)) throw new UsageError('--name LABEL must be 1 to 200 characters.');
   const config = loadConfig(process.env, { 'data-dir': values['data-dir'] as string | undefined });
   const { storage } = await openStorage(config);
   try {
-    const { key, owner } = await new ApiKeys(storage.users).create(user);
-    process.stderr.write(`Created an API key for user "${owner.username}" in ${config.dataDir}. It is shown only once:\n`);
+    const admin = values.admin === true;
+    const { key, user: owner } = await new ApiKeys(storage.users).create(user, { name, admin, source: 'cli' });
+    const where = config.databaseUrl ? 'the PostgreSQL database' : config.dataDir;
+    process.stderr.write(`Created an${admin ? ' admin' : ''} API key for user "${owner.name}" in ${where}. It is shown only once:\n`);
     process.stdout.write(`${key}\n`);
     return 0;
   } finally {

@@ -12,7 +12,7 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
-  /** A key accepted for user `default`, from KILN_API_KEY. */
+  /** An admin key accepted for user `default`, from KILN_API_KEY. */
   apiKey: string | undefined;
   model: string;
   concurrency: number;
@@ -145,7 +145,7 @@ const SETTINGS = [
     key: 'apiKey',
     env: 'KILN_API_KEY',
     flag: 'api-key',
-    help: 'an API key accepted for user "default"',
+    help: 'an admin API key accepted for user "default"',
     parse: (raw, name) => {
       const key = raw.trim();
       if (!API_KEY_SHAPE.test(key)) {

@@ -550,6 +550,36 @@ describe('the OpenAPI document', () => {
     assert.equal((await call(kiln, 'GET', '/api/v1/tasks/{id}/artifacts/archive', { params, query: { path: 'nothing-here' } })).status, 404);
   });
 
+  it('describes the keys API', async () => {
+    const created = await call(kiln, 'POST', '/api/v1/keys', { json: { userId: 'documented', name: 'doc key' } });
+    assert.equal(created.status, 201);
+    const member = created.body.data.key as string;
+    await call(kiln, 'GET', '/api/v1/keys');
+    await call(kiln, 'GET', '/api/v1/keys', { query: { all: 'true' } });
+    await call(kiln, 'GET', '/api/v1/keys', { query: { userId: 'documented' } });
+    assert.equal((await call(kiln, 'GET', '/api/v1/keys', { query: { userId: 'nobody' } })).status, 404);
+    assert.equal((await call(kiln, 'GET', '/api/v1/keys', { query: { all: 'yes' } })).status, 400);
+    await call(kiln, 'GET', '/api/v1/users');
+    assert.equal((await call(kiln, 'GET', '/api/v1/users', { auth: `Bearer ${member}` })).status, 403);
+    assert.equal((await call(kiln, 'POST', '/api/v1/keys', { auth: `Bearer ${member}`, json: { admin: true } })).status, 403);
+    assert.equal((await call(kiln, 'POST', '/api/v1/keys', { json: { colour: 'red' } })).status, 400);
+    assert.equal((await call(kiln, 'DELETE', '/api/v1/keys/{id}', { params: { id: created.body.data.id } })).status, 200);
+    assert.equal((await call(kiln, 'DELETE', '/api/v1/keys/{id}', { params: { id: created.body.data.id } })).status, 404);
+  });
+
+  it('describes the MCP endpoint', async () => {
+    const headers = { accept: 'application/json, text/event-stream' };
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'doc', version: '1' } } };
+    assert.equal((await call(kiln, 'POST', '/mcp', { headers, json: initialize })).status, 200);
+    assert.equal((await call(kiln, 'POST', '/mcp', { headers, json: { jsonrpc: '2.0', method: 'notifications/initialized' } })).status, 202);
+    assert.equal((await call(kiln, 'POST', '/mcp', { headers, auth: null, json: initialize })).status, 401);
+    assert.equal((await call(kiln, 'POST', '/mcp', { json: initialize })).status, 406);
+    assert.equal((await call(kiln, 'POST', '/mcp', { headers, body: '{not json' })).status, 415);
+    assert.equal((await call(kiln, 'POST', '/mcp', { headers: { ...headers, 'content-type': 'application/json' }, body: '{not json' })).status, 400);
+    assert.equal((await call(kiln, 'GET', '/mcp', { auth: null })).status, 405);
+    assert.equal((await call(kiln, 'DELETE', '/mcp', { auth: null })).status, 405);
+  });
+
   it('describes the agents API', async () => {
     const created = await call(kiln, 'POST', '/api/v1/agents', { json: { name: 'Documented', toolPolicy: { run_command: 'ask' }, autoExecute: false } });
     const id = created.body.data.id;

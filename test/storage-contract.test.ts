@@ -243,12 +243,62 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(new Set(agents.map((a) => a.id)).size, 1);
       }));
 
+    it('keeps API keys with their names and admin flag, refuses revoked ones, and records use only when stale', () =>
+      withStorage(backend, 'api keys', async (open) => {
+        const { storage } = await open();
+        const other = backend === 'postgres' ? (await open()).storage : storage;
+        const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+        const alice = await storage.users.ensureUser('alice', at(0));
+        const bob = await storage.users.ensureUser('bob', at(1));
+        const key = (id: string, userId: string, admin: boolean, s: number) =>
+          storage.users.insertKey({ id, userId, hash: id.padEnd(64, '0'), name: `label ${id}`, admin, source: 'api', now: at(s) });
+        await key('a1', alice.id, true, 2);
+        await key('a2', alice.id, false, 3);
+        await key('b1', bob.id, false, 4);
+
+        assert.deepEqual(await other.users.findKey('a1'.padEnd(64, '0')), { apiKeyId: 'a1', userId: alice.id, username: 'alice', admin: true, lastUsedAt: null });
+        assert.deepEqual((await storage.users.listKeys(alice.id)).map((k) => [k.id, k.name, k.admin, k.createdAt]), [
+          ['a1', 'label a1', true, at(2)],
+          ['a2', 'label a2', false, at(3)],
+        ]);
+        assert.deepEqual((await storage.users.listKeys(null)).map((k) => k.id), ['a1', 'a2', 'b1']);
+        assert.deepEqual(await storage.users.findUser(bob.id), bob);
+        assert.deepEqual(await storage.users.findUser('bob'), bob);
+        assert.equal(await storage.users.findUser('nobody'), undefined);
+
+        await storage.users.touchKey('a2', at(10), at(9));
+        await storage.users.touchKey('a2', at(20), at(9));
+        assert.equal((await storage.users.findKey('a2'.padEnd(64, '0')))?.lastUsedAt, at(10), 'a recent use is not written again');
+        await storage.users.touchKey('a2', at(30), at(11));
+        assert.equal((await storage.users.findKey('a2'.padEnd(64, '0')))?.lastUsedAt, at(30));
+
+        assert.equal(await storage.users.revokeKey('b1', alice.id, at(40)), false, "not alice's key");
+        assert.equal(await storage.users.revokeKey('b1', null, at(40)), true);
+        assert.equal(await storage.users.revokeKey('b1', null, at(41)), false, 'already revoked');
+        assert.equal(await other.users.findKey('b1'.padEnd(64, '0')), undefined, 'another connection refuses it at once');
+        assert.deepEqual(await storage.users.listKeys(bob.id), []);
+        assert.deepEqual((await storage.users.listUsers()).map((u) => [u.name, u.keyCount, u.createdAt]), [
+          ['alice', 2, at(0)],
+          ['bob', 0, at(1)],
+        ]);
+
+        const env = 'e'.repeat(64);
+        assert.deepEqual(await storage.users.replaceEnvKey(env, bob.id, at(50)), { revoked: false });
+        const envKey = (await storage.users.findKey(env))!;
+        assert.equal(envKey.admin, true, 'the environment key is an admin key');
+        await storage.users.revokeKey(envKey.apiKeyId, null, at(51));
+        assert.deepEqual(await storage.users.replaceEnvKey(env, bob.id, at(52)), { revoked: true }, 'the same value stays revoked');
+        assert.equal(await storage.users.findKey(env), undefined);
+        assert.deepEqual(await storage.users.replaceEnvKey('f'.repeat(64), bob.id, at(53)), { revoked: false }, 'a new value replaces it');
+        assert.ok(await storage.users.findKey('f'.repeat(64)));
+      }));
+
     it('migrates once when several processes start together', () =>
       withStorage(backend, 'migrations', async (open) => {
         const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];
         await Promise.all(pools.map(({ db }) => migrate(db)));
         const rows = await pools[0]!.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-        assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2, 3, 4, 5, 6, 7]);
       }));
   });
 }

@@ -17,7 +17,8 @@ export type DomainErrorKind =
   | 'invalid_input'
   | 'invalid_env'
   | 'conflict'
-  | 'too_large';
+  | 'too_large'
+  | 'forbidden';
 
 export class AuthRequired extends DomainError {
   readonly kind = 'auth_required';
@@ -72,4 +73,9 @@ export class Conflict extends DomainError {
 
 export class TooLarge extends DomainError {
   readonly kind = 'too_large';
+}
+
+/** The caller is known but its key may not do this (e.g. a non-admin key acting for another user). */
+export class Forbidden extends DomainError {
+  readonly kind = 'forbidden';
 }

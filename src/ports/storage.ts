@@ -74,19 +74,66 @@ export interface User {
   name: string;
 }
 
+/** Who a request acts for: the key presented, its user, and whether the key may manage others' keys. */
 export interface KeyOwner {
   apiKeyId: string;
   userId: string;
   username: string;
+  admin: boolean;
+}
+
+/** An API key as listed: never the key itself, nor its hash. */
+export interface ApiKeyRecord {
+  id: string;
+  name: string | null;
+  userId: string;
+  admin: boolean;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface UserSummary {
+  id: string;
+  name: string;
+  createdAt: string;
+  /** Keys of the user that are not revoked. */
+  keyCount: number;
+}
+
+export interface NewApiKey {
+  id: string;
+  userId: string;
+  hash: string;
+  name: string | null;
+  admin: boolean;
+  source: 'cli' | 'env' | 'api';
+  now: string;
 }
 
 export interface UserStore {
   /** Returns the user called `name`, creating it on first use. */
   ensureUser(name: string, now: string): Promise<User>;
-  insertKey(key: { id: string; userId: string; hash: string; source: 'cli' | 'env'; now: string }): Promise<void>;
-  /** Makes `hash` the only key that came from the environment (or removes it when null). */
-  replaceEnvKey(hash: string | null, userId: string, now: string): Promise<void>;
-  findKey(hash: string): Promise<KeyOwner | undefined>;
+  /** A user by id, or else by name. */
+  findUser(idOrName: string): Promise<User | undefined>;
+  /** Every user, oldest first, with the number of live keys each holds. */
+  listUsers(): Promise<UserSummary[]>;
+  insertKey(key: NewApiKey): Promise<void>;
+  /**
+   * Makes `hash` the only key that came from the environment (or removes it when null); it is
+   * an admin key. A revoked environment key stays revoked while the same value is configured.
+   */
+  replaceEnvKey(hash: string | null, userId: string, now: string): Promise<{ revoked: boolean }>;
+  /** The owner of a live (not revoked) key, with when it was last recorded as used. */
+  findKey(hash: string): Promise<(KeyOwner & { lastUsedAt: string | null }) | undefined>;
+  /** Records a use of the key unless one at or after `staleBefore` is already recorded. */
+  touchKey(id: string, now: string, staleBefore: string): Promise<void>;
+  /** Live keys, oldest first: of one user, or of every user when `userId` is null. */
+  listKeys(userId: string | null): Promise<ApiKeyRecord[]>;
+  /**
+   * Revokes a live key (of `userId` only, unless null). Returns false when there is no such
+   * live key. A revoked key is refused from then on by every process: lookups read the database.
+   */
+  revokeKey(id: string, userId: string | null, now: string): Promise<boolean>;
 }
 
 /** Identifies the turn a writer believes it owns; writes are refused once that is no longer true. */

@@ -165,6 +165,19 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'UPDATE users SET task_count = (SELECT COUNT(*) FROM tasks WHERE tasks.user_id = users.id)',
     ],
   },
+  {
+    version: 7,
+    name: 'key names, admin keys, revocation and last use',
+    statements: () => [
+      'ALTER TABLE api_keys ADD COLUMN name TEXT',
+      'ALTER TABLE api_keys ADD COLUMN admin INTEGER NOT NULL DEFAULT 0',
+      'ALTER TABLE api_keys ADD COLUMN revoked_at TEXT',
+      'ALTER TABLE api_keys ADD COLUMN last_used_at TEXT',
+      // Whoever sets KILN_API_KEY owns the server: its key manages every user's keys.
+      "UPDATE api_keys SET admin = 1, name = 'KILN_API_KEY' WHERE source = 'env'",
+      'CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)',
+    ],
+  },
 ];
 
 /**

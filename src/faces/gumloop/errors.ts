@@ -12,6 +12,7 @@ const STATUS: Record<DomainErrorKind, [number, string, string]> = {
   invalid_env: [400, 'invalid_request', 'invalid_request_error'],
   conflict: [409, 'conflict', 'invalid_request_error'],
   too_large: [413, 'payload_too_large', 'invalid_request_error'],
+  forbidden: [403, 'forbidden', 'permission_error'],
 };
 
 /** Gumloop's error shape: `{ error: { code, type, message, param? } }`. */

@@ -1,4 +1,5 @@
 import type { ApiKeys } from '../../core/auth/api-keys.js';
+import type { KeyManagement } from '../../core/auth/key-management.js';
 import type { AgentService } from '../../core/agents/agent-service.js';
 import type { ArtifactService } from '../../core/artifacts/artifact-service.js';
 import type { DownloadLinks } from '../../core/artifacts/download-links.js';
@@ -20,6 +21,7 @@ export interface FaceDeps {
   /** The address clients reach this server at, for signed links; derived from each request when unset. */
   publicUrl: string | undefined;
   keys: ApiKeys;
+  keyManagement: KeyManagement;
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

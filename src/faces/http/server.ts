@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gumloopFace } from '../gumloop/index.js';
+import { mcpFace } from '../mcp/index.js';
 import { sigmicFace } from '../sigmic/index.js';
 import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
@@ -57,6 +58,7 @@ export async function buildHttpServer(
     await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
     await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });
+    await app.register(async (face) => mcpFace(face, deps), { prefix: '/mcp' });
   }
 
   app.setNotFoundHandler(function notFound(request, reply) {

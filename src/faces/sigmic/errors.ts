@@ -12,6 +12,7 @@ const STATUS: Record<DomainErrorKind, [number, string]> = {
   invalid_env: [400, 'INVALID_ENV'],
   conflict: [409, 'CONFLICT'],
   too_large: [413, 'PAYLOAD_TOO_LARGE'],
+  forbidden: [403, 'FORBIDDEN'],
 };
 
 /** The native face's error envelope: `{ success: false, error: { message, code } }`. */

@@ -5,6 +5,7 @@ import { presentedCredential } from './auth.js';
 import { sendSigmicError } from './errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
+import { keyRoutes } from './key-routes.js';
 import { taskRoutes } from './task-routes.js';
 
 declare module 'fastify' {
@@ -37,4 +38,5 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
   await taskRoutes(app, deps);
   await artifactRoutes(app, deps);
   await agentRoutes(app, deps);
+  await keyRoutes(app, deps);
 }

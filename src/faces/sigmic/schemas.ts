@@ -136,3 +136,14 @@ export function queryInteger(value: string | undefined, field: string, fallback:
   if (n < min) throw new InvalidInput(`${field} must be at least ${min}`, field);
   return n;
 }
+
+export const createKeyBody = z.object({
+  name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200, 'name may be at most 200 characters').nullable().optional(),
+  userId: z.string({ error: 'userId must be a string (a user id or name)' }).trim().min(1, 'userId must not be empty').max(200).nullable().optional(),
+  admin: z.boolean({ error: 'admin must be true or false' }).optional(),
+}).strict();
+
+export const keyListQuery = z.object({
+  userId: z.string().min(1, 'userId must not be empty').optional(),
+  all: z.enum(['true', 'false'], { error: 'all must be "true" or "false"' }).optional(),
+});

@@ -5,6 +5,7 @@ import type { LoggedEvent } from '../../core/events/event-types.js';
 import type { StreamItem } from '../../core/events/task-stream.js';
 import type { TaskDetail } from '../../core/tasks/task-service.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
+import type { ApiKeyRecord } from '../../ports/storage.js';
 import type { SseMessage } from '../http/sse.js';
 
 /** The documented task fields, in the documented order. */
@@ -135,4 +136,9 @@ function categoryOf(name: string, mediaType: string): string {
   const byName = mediaTypeOf(name).category;
   if (byName !== 'other') return byName;
   return mediaType.startsWith('text/') ? 'text' : 'other';
+}
+
+/** An API key as listed: never the key or its hash. */
+export function keyView(key: ApiKeyRecord) {
+  return { id: key.id, name: key.name, userId: key.userId, admin: key.admin, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt };
 }

@@ -26,6 +26,7 @@ const STATUS: Record<DomainErrorKind, number> = {
   invalid_env: 400,
   conflict: 409,
   too_large: 413,
+  forbidden: 403,
 };
 
 const integer = (field: string, min: number, max: number, fallback: number) =>
