@@ -5,8 +5,7 @@ import type { BlobStore } from '../../ports/blob-store.js';
 import type { ArtifactQuery, KeyOwner, Storage, VersionQuery } from '../../ports/storage.js';
 import { Conflict, InvalidInput, NotFound, TooLarge } from '../errors.js';
 import type { Task } from '../tasks/task-types.js';
-import { entryStat, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
-import { lexicallyInside } from '../workspace/workspace-paths.js';
+import { entryStat, pathNames, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
 import type { Workspaces } from '../workspace/workspaces.js';
 import type { ArtifactRecorder } from './artifact-recorder.js';
 import type { Artifact, ArtifactVersion } from './artifact-types.js';
@@ -55,7 +54,11 @@ export class ArtifactService {
   async taskFile(caller: KeyOwner, taskId: string, relative: string, number?: number): Promise<{ artifact: Artifact; version: ArtifactVersion }> {
     const task = await this.task(caller, taskId);
     const clean = normalise(relative);
-    const artifact = await this.deps.storage.artifacts.findByPath(task.id, clean);
+    // A backslash is an ordinary character in a Linux file name; Windows-style separators are
+    // accepted too when no file has the name as given.
+    const artifact =
+      (await this.deps.storage.artifacts.findByPath(task.id, clean)) ??
+      (clean.includes('\\') ? await this.deps.storage.artifacts.findByPath(task.id, normalise(clean.replace(/\\/g, '/'))) : undefined);
     if (!artifact) throw new NotFound(`No file at ${clean} in this task's workspace`);
     if (number === undefined || number === artifact.latest.number) return { artifact, version: artifact.latest };
     const version = await this.deps.storage.artifacts.version(artifact.id, number);
@@ -70,12 +73,13 @@ export class ArtifactService {
   }
 
   /** The files under a folder of a task's workspace (the whole workspace for ""). */
-  async taskFolder(caller: KeyOwner, taskId: string, folder: string): Promise<{ task: Task; files: Artifact[] }> {
+  /** `folder` comes back normalised (`./downloads/` is `downloads`; '' is the whole workspace). */
+  async taskFolder(caller: KeyOwner, taskId: string, folder: string): Promise<{ task: Task; folder: string; files: Artifact[] }> {
     const task = await this.task(caller, taskId);
-    const clean = folder === '' || folder === '.' ? '' : normalise(folder).replace(/\/+$/, '');
+    const clean = folder === '' ? '' : normalise(folder);
     const files = (await this.deps.storage.artifacts.listForTask(task.id)).filter((a) => clean === '' || a.path!.startsWith(`${clean}/`));
     if (clean !== '' && files.length === 0) throw new NotFound(`No files under ${clean}/ in this task's workspace`);
-    return { task, files };
+    return { task, folder: clean, files };
   }
 
   /** The caller's artifacts, newest first, every filter applied before the limit. */
@@ -257,8 +261,7 @@ export class AmbiguousPrefix extends Conflict {
 /** A workspace-relative path as artifacts record it; refuses absolute paths, NUL bytes and `..`. */
 function normalise(relative: string): string {
   if (relative === undefined || relative === '') throw new InvalidInput('path is required', 'path');
-  const root = '/workspace';
-  return path.posix.relative(root, lexicallyInside(root, relative.replace(/\\/g, '/')));
+  return pathNames(relative).join('/');
 }
 
 function slug(title: string): string {
