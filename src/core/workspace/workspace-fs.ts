@@ -77,6 +77,10 @@ export class WorkspaceDir {
     }
   }
 
+  stat(): Promise<Stats> {
+    return this.handle.stat();
+  }
+
   close(): Promise<void> {
     return this.handle.close();
   }
@@ -271,7 +275,9 @@ export async function walkWorkspace(root: string, visit: (entry: WalkEntry) => P
     throw error;
   }
   try {
-    await visit({ relative: '', rawPath: top.self, display: '.', stat: await fs.lstat(top.self) });
+    // The root is named by its own path (its parent belongs to the server): /proc/self/fd/N
+    // itself is a link, so lstat or lchown of it would reach the link, not the folder.
+    await visit({ relative: '', rawPath: root, display: '.', stat: await top.stat() });
     await walkFolder(top, '', '', true, 0, visit);
   } finally {
     await top.close();
