@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { Conflict } from '../errors.js';
+import { Conflict, InvalidInput } from '../errors.js';
 import { lexicallyInside } from './workspace-paths.js';
 
 /*
@@ -116,7 +116,7 @@ export async function inFolder<T>(root: string, folder: string | readonly string
 function atEntry<T>(root: string, relative: string, work: (dir: WorkspaceDir, name: string) => Promise<T>, create = false): Promise<T> {
   const names = pathNames(relative);
   const name = names.pop();
-  if (name === undefined) throw new SymlinkInTheWay('.'); // never: callers name a file
+  if (name === undefined) throw new InvalidInput(`"${relative}" is the workspace itself, not a file in it.`, 'path');
   return inFolder(root, names, (dir) => work(dir, name), create);
 }
 
