@@ -48,7 +48,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const models = new ModelRegistry(config.providers);
   const model = defaultModel(models, config.model);
   const { db, storage } = await openStorage(config);
-  const workspaces = new Workspaces(config.dataDir);
+  const workspaces = new Workspaces(config.dataDir, config.workspaceMb * 1024 * 1024);
   await workspaces.init();
   const blobs = await openBlobStore(config);
   const signedUrls = config.signingKey

@@ -11,12 +11,13 @@ export interface BlobStore {
    * source with {@link BlobTooLarge}.
    */
   put(source: Readable, options?: { maxBytes?: number }): Promise<{ sha256: string; size: number }>;
-  /** Stores a local file whose hash is already known (computed while it was received). */
+  /**
+   * Stores a local file whose hash is already known (computed while it was received). `file` may
+   * be a `/proc/self/fd/N` path of a file the caller has opened.
+   */
   putFile(file: string, known: { sha256: string; size: number }): Promise<void>;
   /** The bytes of a blob, or the inclusive range `start`..`end` of them. */
   read(sha256: string, range?: { start: number; end: number }): Promise<Readable>;
-  /** Copies a blob to a file on local disk. */
-  copyTo(sha256: string, file: string): Promise<void>;
   has(sha256: string): Promise<boolean>;
   /**
    * A URL that serves the blob directly from the store, without Kiln, for `ttlSeconds`.

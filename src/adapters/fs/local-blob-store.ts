@@ -71,10 +71,6 @@ export class LocalBlobStore implements BlobStore {
     return createReadStream('', { fd: handle, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
-  async copyTo(sha256: string, file: string): Promise<void> {
-    await fs.copyFile(this.file(sha256), file);
-  }
-
   async has(sha256: string): Promise<boolean> {
     return exists(this.file(sha256));
   }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -86,10 +85,6 @@ export class S3BlobStore implements BlobStore {
       new GetObjectCommand({ Bucket: this.location.bucket, Key: this.blobKey(sha256), ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}) }),
     );
     return result.Body as Readable;
-  }
-
-  async copyTo(sha256: string, file: string): Promise<void> {
-    await pipeline(await this.read(sha256), createWriteStream(file));
   }
 
   async has(sha256: string): Promise<boolean> {

@@ -75,9 +75,13 @@ export class BubblewrapRunner implements CommandRunner {
     }
     const startUsage = await diskUsage(request.workspace);
     const workspaceLimit = this.limits.workspaceMb * MB;
+    // No file may grow past what is left of the workspace: the kernel stops the write there
+    // (RLIMIT_FSIZE), where the watchdog below only notices after the fact.
+    const room = Math.max(workspaceLimit - startUsage, 0);
+    const fileLimit = Math.min(this.limits.fileMb * MB, room);
 
     const outcome = await runProcess({
-      argv: ['bwrap', ...this.bwrapArgs(request.workspace), '--', ...this.dropArgs(uid), ...this.limitArgs(), '--', 'sh', '-c', request.command],
+      argv: ['bwrap', ...this.bwrapArgs(request.workspace), '--', ...this.dropArgs(uid), ...this.limitArgs(fileLimit), '--', 'sh', '-c', request.command],
       cwd: '/',
       env: { ...request.env, HOME: '/workspace', TMPDIR: '/tmp', USER: 'kiln', LOGNAME: 'kiln' },
       timeoutMs: request.timeoutMs,
@@ -95,7 +99,10 @@ export class BubblewrapRunner implements CommandRunner {
     const { rawExitCode, ...result } = outcome;
     if (result.stopped) return result;
     if (rawExitCode === 128 + 24) return { ...result, exitCode: null, stopped: { reason: 'limit', limit: `CPU time limit of ${this.limits.cpuSeconds} s` } };
-    if (rawExitCode === 128 + 25) return { ...result, exitCode: null, stopped: { reason: 'limit', limit: `file size limit of ${this.limits.fileMb} MB` } };
+    if (rawExitCode === 128 + 25) {
+      const limit = fileLimit < this.limits.fileMb * MB ? `workspace size limit of ${this.limits.workspaceMb} MB` : `file size limit of ${this.limits.fileMb} MB`;
+      return { ...result, exitCode: null, stopped: { reason: 'limit', limit } };
+    }
     if (/Resource temporarily unavailable|fork: .*retry|Cannot fork|can't fork/i.test(result.output)) {
       return { ...result, likelyLimit: `process limit of ${this.limits.processes}` };
     }
@@ -120,6 +127,9 @@ export class BubblewrapRunner implements CommandRunner {
       if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(host), host);
       else args.push('--ro-bind', host, host);
     }
+    // Created first and open to all: bubblewrap would otherwise make /etc 0700 when run by root,
+    // and the task's user could read neither passwd nor the CA certificates.
+    args.push('--perms', '0755', '--dir', '/etc');
     for (const name of ETC_ENTRIES) if (existsSync(`/etc/${name}`)) args.push('--ro-bind', `/etc/${name}`, `/etc/${name}`);
     for (const name of safeReaddir('/etc').filter((n) => /^python3/.test(n))) args.push('--ro-bind', `/etc/${name}`, `/etc/${name}`);
     if (this.network === 'host' && existsSync('/etc/resolv.conf')) args.push('--ro-bind', '/etc/resolv.conf', '/etc/resolv.conf');
@@ -134,9 +144,9 @@ export class BubblewrapRunner implements CommandRunner {
     return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--'];
   }
 
-  private limitArgs(): string[] {
+  private limitArgs(fileBytes: number): string[] {
     const l = this.limits;
-    return ['prlimit', `--cpu=${l.cpuSeconds}:${l.cpuSeconds + 1}`, `--as=${l.memoryMb * MB}`, `--nproc=${l.processes}`, `--fsize=${l.fileMb * MB}`, '--core=0', '--nofile=1024'];
+    return ['prlimit', `--cpu=${l.cpuSeconds}:${l.cpuSeconds + 1}`, `--as=${l.memoryMb * MB}`, `--nproc=${l.processes}`, `--fsize=${fileBytes}`, '--core=0', '--nofile=1024'];
   }
 }
 

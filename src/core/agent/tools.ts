@@ -1,15 +1,14 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { jsonSchema, tool, type ToolSet } from 'ai';
 import type { CommandRunner } from '../../ports/command-runner.js';
 import { DomainError } from '../errors.js';
-import { relativeTo, resolveInside } from '../workspace/workspace-paths.js';
+import { entryStat, listWorkspaceFolder, openForRead, pathNames, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
 
 export const TOOL_NAMES = ['list_directory', 'read_file', 'write_file', 'run_command'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 const READ_LIMIT = 256 * 1024;
 const LIST_LIMIT = 1000;
+const MB = 1024 * 1024;
 
 /** A JSON Schema object of string properties; written once, so no call converts or validates a schema. */
 function stringsSchema(properties: Record<string, string>, required: string[]) {
@@ -56,8 +55,11 @@ export interface ToolContext {
 export interface WorkspaceObserver {
   read(relative: string): Promise<void>;
   written(relative: string): Promise<void>;
-  /** A command ran: anything in the workspace may have changed. */
-  commandRan(): Promise<void>;
+  /**
+   * A command ran: anything in the workspace may have changed. Resolves with notes for the
+   * agent about changes that could not be recorded (the workspace limit, say).
+   */
+  commandRan(): Promise<string[] | void>;
 }
 
 export interface ToolOutcome {
@@ -69,7 +71,7 @@ export interface ToolOutcome {
 export class ToolExecutor {
   constructor(
     private readonly commands: CommandRunner,
-    private readonly limits: { commandTimeoutMs: number; commandOutputLimit: number },
+    private readonly limits: { commandTimeoutMs: number; commandOutputLimit: number; workspaceMb: number },
   ) {}
 
   async execute(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
@@ -94,34 +96,31 @@ export class ToolExecutor {
   }
 
   private async listDirectory(workspace: string, relative: string): Promise<ToolOutcome> {
-    const dir = await resolveInside(workspace, relative);
-    const entries = await fs.readdir(dir, { withFileTypes: true });
+    const names = pathNames(relative);
+    const entries = await listWorkspaceFolder(workspace, relative);
     entries.sort((a, b) => a.name.localeCompare(b.name));
     const lines: string[] = [];
-    for (const entry of entries.slice(0, LIST_LIMIT)) {
-      if (entry.isDirectory()) lines.push(`${entry.name}/`);
-      else if (entry.isFile()) {
-        const stat = await fs.stat(path.join(dir, entry.name));
-        lines.push(`${entry.name}  (${stat.size} bytes)`);
-      } else if (entry.isSymbolicLink()) lines.push(`${entry.name}@`);
-      else lines.push(entry.name);
+    for (const { name, stat } of entries.slice(0, LIST_LIMIT)) {
+      if (stat.isDirectory()) lines.push(`${name}/`);
+      else if (stat.isFile()) lines.push(`${name}  (${stat.size} bytes)`);
+      else if (stat.isSymbolicLink()) lines.push(`${name}@`);
+      else lines.push(name);
     }
     if (entries.length > LIST_LIMIT) lines.push(`... and ${entries.length - LIST_LIMIT} more`);
-    const where = relativeTo(workspace, dir) || '.';
+    const where = names.join('/') || '.';
     return { status: 'success', output: lines.length > 0 ? lines.join('\n') : `(${where} is empty)` };
   }
 
   private async readFile(ctx: ToolContext, relative: string): Promise<ToolOutcome> {
-    const file = await resolveInside(ctx.workspace, relative);
-    const stat = await fs.stat(file);
-    if (stat.isDirectory()) return { status: 'error', output: `${relative} is a directory; use list_directory.` };
-    if (!stat.isFile()) return { status: 'error', output: `${relative} is not a regular file.` };
-    const handle = await fs.open(file, 'r');
+    const clean = pathNames(relative).join('/');
+    const { handle, stat } = await openForRead(ctx.workspace, relative);
     try {
+      if (stat.isDirectory()) return { status: 'error', output: `${relative} is a directory; use list_directory.` };
+      if (!stat.isFile()) return { status: 'error', output: `${relative} is not a regular file.` };
       const buffer = Buffer.alloc(Math.min(stat.size, READ_LIMIT));
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
       const bytes = buffer.subarray(0, bytesRead);
-      await ctx.files.read(relativeTo(ctx.workspace, file));
+      await ctx.files.read(clean);
       if (bytes.includes(0)) return { status: 'success', output: `(binary file, ${stat.size} bytes)` };
       const more = stat.size > bytesRead ? `\n... (${stat.size - bytesRead} more bytes not shown)` : '';
       return { status: 'success', output: bytes.toString('utf8') + more };
@@ -131,14 +130,17 @@ export class ToolExecutor {
   }
 
   private async writeFile(ctx: ToolContext, relative: string, content: string): Promise<ToolOutcome> {
-    const file = await resolveInside(ctx.workspace, relative);
-    const existing = await fs.lstat(file).catch(() => null);
-    if (existing && !existing.isFile()) return { status: 'error', output: `${relative} exists and is not a regular file.` };
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, content);
-    const written = relativeTo(ctx.workspace, file);
+    const written = pathNames(relative).join('/');
+    const existing = await entryStat(ctx.workspace, relative);
+    if (existing && !existing.isFile() && !existing.isSymbolicLink()) return { status: 'error', output: `${relative} exists and is not a regular file.` };
+    const size = Buffer.byteLength(content);
+    const after = (await workspaceBytes(ctx.workspace)) - (existing?.isFile() ? existing.size : 0) + size;
+    if (after > this.limits.workspaceMb * MB) {
+      return { status: 'error', output: `Not written: ${written} would take the workspace past its size limit of ${this.limits.workspaceMb} MB. Delete files to make room.` };
+    }
+    await writeWorkspaceFile(ctx.workspace, relative, Buffer.from(content));
     await ctx.files.written(written);
-    return { status: 'success', output: `Wrote ${Buffer.byteLength(content)} bytes to ${written}` };
+    return { status: 'success', output: `Wrote ${size} bytes to ${written}` };
   }
 
   private async runCommand(command: string, ctx: ToolContext): Promise<ToolOutcome> {
@@ -152,9 +154,10 @@ export class ToolExecutor {
       signal: ctx.signal,
     });
     if (ctx.signal.aborted) throw ctx.signal.reason ?? new Error('cancelled');
-    await ctx.files.commandRan();
+    const notes = (await ctx.files.commandRan()) ?? [];
     let output = result.output;
     if (result.droppedBytes > 0) output += `\n... (${result.droppedBytes} more bytes of output dropped)`;
+    if (notes.length > 0) output = `${output}${output === '' || output.endsWith('\n') ? '' : '\n'}${notes.join('\n')}`;
     if (result.stopped?.reason === 'limit') return { status: 'error', output: `${output}\n[command stopped: ${result.stopped.limit} reached]`.trimStart() };
     if (result.exitCode === null) return { status: 'error', output };
     let tail = `[exit code ${result.exitCode}]`;

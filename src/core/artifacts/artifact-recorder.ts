@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
-import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { ArtifactStore } from '../../ports/storage.js';
 import type { Task } from '../tasks/task-types.js';
-import { relativeTo } from '../workspace/workspace-paths.js';
+import { entryStat, openedPath, openRegularFile, removeWorkspaceFile, SymlinkInTheWay, walkWorkspace, writeWorkspaceFile } from '../workspace/workspace-fs.js';
 import type { Workspaces } from '../workspace/workspaces.js';
 import type { Artifact, VersionSource } from './artifact-types.js';
 import { mediaTypeOf } from './media-types.js';
@@ -29,18 +29,24 @@ export class ArtifactRecorder {
     now = new Date().toISOString(),
     known?: { sha256: string; size: number },
   ): Promise<Artifact | null> {
-    const file = path.join(this.deps.workspaces.dir(task.id), relative);
-    const before = await fs.lstat(file).catch(() => null);
-    if (!before?.isFile()) return null;
+    const opened = await openRegularFile(this.deps.workspaces.dir(task.id), relative);
+    if (!opened) return null;
+    const { handle, stat: before } = opened;
     let stored: { sha256: string; size: number };
-    if (known && known.size === before.size) {
-      await this.deps.blobs.putFile(file, known);
-      stored = known;
-    } else {
-      stored = await this.deps.blobs.put(createReadStream(file));
+    let head: Buffer;
+    try {
+      // Read through the opened file, never by its name again: the name may be a link by now.
+      if (known && known.size === before.size) {
+        await this.deps.blobs.putFile(openedPath(handle), known);
+        stored = known;
+      } else {
+        stored = await this.deps.blobs.put(createReadStream(openedPath(handle)));
+      }
+      head = await readHead(handle);
+    } finally {
+      await handle.close();
     }
     const { sha256, size } = stored;
-    const head = await readHead(file);
     const { mediaType, category } = mediaTypeOf(relative, head);
     const byAgent = source === 'tool' || source === 'command';
     const { artifact } = await this.deps.artifacts.recordVersion(
@@ -79,24 +85,54 @@ export class ArtifactRecorder {
   /**
    * Compares the workspace with what was last recorded and records the differences: changed or
    * new files get a version, vanished files are marked deleted. Size and modification time tell
-   * what changed, so unchanged files are not read.
+   * what changed, so unchanged files are not read. Nothing is recorded beyond the workspace size
+   * limit (logical sizes, so sparse files count in full). Returns notes for the agent about what
+   * was not recorded.
    */
-  async scan(task: Task, source: VersionSource): Promise<void> {
+  async scan(task: Task, source: VersionSource): Promise<string[]> {
     const root = this.deps.workspaces.dir(task.id);
     // Everything one command changed is recorded at one time: the moment it was seen.
     const now = new Date().toISOString();
     const known = await this.deps.artifacts.observedFiles(task.id);
     const seen = new Set<string>();
-    for (const { file, size, mtimeMs } of await regularFiles(root)) {
-      const relative = relativeTo(root, file);
+    const changed: { relative: string; size: number }[] = [];
+    const unreadable: string[] = [];
+    let unchangedBytes = 0;
+    await walkWorkspace(root, ({ relative, display, stat }) => {
+      if (!stat.isFile()) return;
+      if (relative === null) {
+        unreadable.push(display);
+        return;
+      }
       seen.add(relative);
       const last = known.get(relative);
-      if (last && !last.deleted && last.size === size && last.mtimeMs === mtimeMs) continue;
+      if (last && !last.deleted && last.size === stat.size && last.mtimeMs === Math.trunc(stat.mtimeMs)) unchangedBytes += stat.size;
+      else changed.push({ relative, size: stat.size });
+    });
+    const notes: string[] = [];
+    let budget = this.deps.workspaces.limitBytes - unchangedBytes;
+    const refused: string[] = [];
+    for (const { relative, size } of changed.sort((x, y) => (x.relative < y.relative ? -1 : 1))) {
+      if (size > budget) {
+        refused.push(relative);
+        continue;
+      }
+      budget -= size;
       await this.recordFile(task, relative, source, [], now);
     }
+    if (refused.length > 0) {
+      notes.push(`[workspace size limit of ${this.deps.workspaces.limitMb} MB reached: ${listed(refused)} not recorded; delete files to make room]`);
+    }
+    if (unreadable.length > 0) notes.push(`[${listed(unreadable)} not recorded: a file name must be valid UTF-8; rename it]`);
     const gone = [...known].filter(([relative, info]) => !info.deleted && !seen.has(relative)).map(([relative]) => relative);
     await this.deps.artifacts.markDeleted(task.id, gone, now);
+    return notes;
   }
+}
+
+function listed(names: string[]): string {
+  const shown = names.slice(0, 5).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
 /**
@@ -112,52 +148,30 @@ export async function restoreWorkspace(deps: { artifacts: ArtifactStore; blobs: 
   let changed = 0;
   for (const artifact of current) {
     const seen = observed.get(artifact.path!);
-    const file = path.join(root, artifact.path!);
-    const local = await fs.lstat(file).catch(() => null);
-    if (local?.isFile() && local.size === seen?.size && Math.trunc(local.mtimeMs) === seen.mtimeMs) continue;
-    if (local && !local.isFile()) continue;
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await deps.blobs.copyTo(artifact.latest.sha256, file);
-    if (seen?.mtimeMs != null) await fs.utimes(file, new Date(seen.mtimeMs), new Date(seen.mtimeMs));
-    changed++;
+    try {
+      const local = await entryStat(root, artifact.path!);
+      if (local?.isFile() && local.size === seen?.size && Math.trunc(local.mtimeMs) === seen.mtimeMs) continue;
+      if (local && !local.isFile()) continue;
+      await writeWorkspaceFile(root, artifact.path!, await deps.blobs.read(artifact.latest.sha256), seen?.mtimeMs != null ? { mtimeMs: seen.mtimeMs } : {});
+      changed++;
+    } catch (error) {
+      // A command left a link on the way: that file stays as the command left it.
+      if (!(error instanceof SymlinkInTheWay)) throw error;
+    }
   }
   for (const [relative, info] of observed) {
     if (!info.deleted) continue;
-    const file = path.join(root, relative);
-    if ((await fs.lstat(file).catch(() => null))?.isFile()) {
-      await fs.rm(file, { force: true });
-      changed++;
+    try {
+      if (await removeWorkspaceFile(root, relative)) changed++;
+    } catch (error) {
+      if (!(error instanceof SymlinkInTheWay)) throw error;
     }
   }
   return changed;
 }
 
-async function readHead(file: string): Promise<Buffer> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(4096);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Regular files under `root`, found without following symlinks. */
-async function regularFiles(root: string): Promise<{ file: string; size: number; mtimeMs: number }[]> {
-  const found: { file: string; size: number; mtimeMs: number }[] = [];
-  const pending = [root];
-  while (pending.length > 0) {
-    const dir = pending.pop()!;
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const entry of entries) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) pending.push(full);
-      else if (entry.isFile()) {
-        const stat = await fs.lstat(full).catch(() => null);
-        if (stat?.isFile()) found.push({ file: full, size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) });
-      }
-    }
-  }
-  return found;
+async function readHead(handle: FileHandle): Promise<Buffer> {
+  const buffer = Buffer.alloc(4096);
+  const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+  return buffer.subarray(0, bytesRead);
 }

@@ -1,11 +1,11 @@
-import fs from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { ArtifactQuery, KeyOwner, Storage, VersionQuery } from '../../ports/storage.js';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, TooLarge } from '../errors.js';
 import type { Task } from '../tasks/task-types.js';
-import { lexicallyInside, resolveInside } from '../workspace/workspace-paths.js';
+import { entryStat, pathNames, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
 import type { Workspaces } from '../workspace/workspaces.js';
 import type { ArtifactRecorder } from './artifact-recorder.js';
 import type { Artifact, ArtifactVersion } from './artifact-types.js';
@@ -54,7 +54,11 @@ export class ArtifactService {
   async taskFile(caller: KeyOwner, taskId: string, relative: string, number?: number): Promise<{ artifact: Artifact; version: ArtifactVersion }> {
     const task = await this.task(caller, taskId);
     const clean = normalise(relative);
-    const artifact = await this.deps.storage.artifacts.findByPath(task.id, clean);
+    // A backslash is an ordinary character in a Linux file name; Windows-style separators are
+    // accepted too when no file has the name as given.
+    const artifact =
+      (await this.deps.storage.artifacts.findByPath(task.id, clean)) ??
+      (clean.includes('\\') ? await this.deps.storage.artifacts.findByPath(task.id, normalise(clean.replace(/\\/g, '/'))) : undefined);
     if (!artifact) throw new NotFound(`No file at ${clean} in this task's workspace`);
     if (number === undefined || number === artifact.latest.number) return { artifact, version: artifact.latest };
     const version = await this.deps.storage.artifacts.version(artifact.id, number);
@@ -69,12 +73,13 @@ export class ArtifactService {
   }
 
   /** The files under a folder of a task's workspace (the whole workspace for ""). */
-  async taskFolder(caller: KeyOwner, taskId: string, folder: string): Promise<{ task: Task; files: Artifact[] }> {
+  /** `folder` comes back normalised (`./downloads/` is `downloads`; '' is the whole workspace). */
+  async taskFolder(caller: KeyOwner, taskId: string, folder: string): Promise<{ task: Task; folder: string; files: Artifact[] }> {
     const task = await this.task(caller, taskId);
-    const clean = folder === '' || folder === '.' ? '' : normalise(folder).replace(/\/+$/, '');
+    const clean = folder === '' ? '' : normalise(folder);
     const files = (await this.deps.storage.artifacts.listForTask(task.id)).filter((a) => clean === '' || a.path!.startsWith(`${clean}/`));
     if (clean !== '' && files.length === 0) throw new NotFound(`No files under ${clean}/ in this task's workspace`);
-    return { task, files };
+    return { task, folder: clean, files };
   }
 
   /** The caller's artifacts, newest first, every filter applied before the limit. */
@@ -136,13 +141,12 @@ export class ArtifactService {
     const bytes = Buffer.from(input.content, 'utf8');
     const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;
     const relative = task ? await this.freePath(task.id, `artifacts/${name}`) : null;
+    let observed: Stats | null = null;
     if (task && relative) {
-      const file = lexicallyInside(this.deps.workspaces.dir(task.id), relative);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await fs.writeFile(file, bytes);
+      await this.refuseBeyondLimit(task.id, bytes.length, 0);
+      observed = await writeWorkspaceFile(this.deps.workspaces.dir(task.id), relative, bytes);
     }
     const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
-    const observed = task && relative ? await fs.stat(lexicallyInside(this.deps.workspaces.dir(task.id), relative)) : null;
     const { artifact } = await this.deps.storage.artifacts.recordVersion(
       {
         taskId: task?.id ?? null,
@@ -186,9 +190,10 @@ export class ArtifactService {
     const { sha256, size } = await this.deps.blobs.put(source, { maxBytes });
     let observed: { size: number; mtimeMs: number } | undefined;
     if (artifact.taskId && artifact.path) {
-      const file = await resolveInside(this.deps.workspaces.dir(artifact.taskId), artifact.path);
-      await this.deps.blobs.copyTo(sha256, file);
-      const stat = await fs.stat(file);
+      const root = this.deps.workspaces.dir(artifact.taskId);
+      const current = await entryStat(root, artifact.path);
+      await this.refuseBeyondLimit(artifact.taskId, size, current?.isFile() ? current.size : 0);
+      const stat = await writeWorkspaceFile(root, artifact.path, await this.deps.blobs.read(sha256));
       observed = { size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) };
     }
     const { artifact: updated } = await this.deps.storage.artifacts.recordVersion(
@@ -226,11 +231,15 @@ export class ArtifactService {
     const base = wanted.slice(0, wanted.length - ext.length);
     for (let n = 1; ; n++) {
       const candidate = n === 1 ? wanted : `${base}-${n}${ext}`;
-      const taken = await fs.lstat(path.join(this.deps.workspaces.dir(taskId), candidate)).then(
-        () => true,
-        () => false,
-      );
-      if (!taken) return candidate;
+      if (!(await entryStat(this.deps.workspaces.dir(taskId), candidate))) return candidate;
+    }
+  }
+
+  /** Refuses a write that would take the task's workspace past its size limit. */
+  private async refuseBeyondLimit(taskId: string, adding: number, replacing: number): Promise<void> {
+    const used = await workspaceBytes(this.deps.workspaces.dir(taskId));
+    if (used - replacing + adding > this.deps.workspaces.limitBytes) {
+      throw new TooLarge(`This would take the task's workspace past its size limit of ${this.deps.workspaces.limitMb} MB; nothing was stored.`);
     }
   }
 }
@@ -252,8 +261,7 @@ export class AmbiguousPrefix extends Conflict {
 /** A workspace-relative path as artifacts record it; refuses absolute paths, NUL bytes and `..`. */
 function normalise(relative: string): string {
   if (relative === undefined || relative === '') throw new InvalidInput('path is required', 'path');
-  const root = '/workspace';
-  return path.posix.relative(root, lexicallyInside(root, relative.replace(/\\/g, '/')));
+  return pathNames(relative).join('/');
 }
 
 function slug(title: string): string {

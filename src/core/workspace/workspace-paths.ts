@@ -1,37 +1,15 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidInput, NotFound } from '../errors.js';
+import { InvalidInput } from '../errors.js';
 
 /**
- * Turns a path given by a model or a client into an absolute path inside `root`.
- * Refused: absolute paths, NUL bytes, `..` that climbs out, and (when the target exists)
- * a symlink anywhere on the way that resolves outside `root`.
+ * Turns a path given by a model or a client into an absolute path inside `root`, without touching
+ * the disk: absolute paths, NUL bytes and `..` that climbs out are refused. Links on the way are
+ * the business of workspace-fs.ts, which never follows them.
  *
  * @example
- * await resolveInside('/data/ws/1', 'downloads/report.md'); // '/data/ws/1/downloads/report.md'
- * await resolveInside('/data/ws/1', '../2/secret');           // throws InvalidInput
+ * lexicallyInside('/data/ws/1', 'downloads/report.md'); // '/data/ws/1/downloads/report.md'
+ * lexicallyInside('/data/ws/1', '../2/secret');           // throws InvalidInput
  */
-export async function resolveInside(root: string, relative: string): Promise<string> {
-  const candidate = lexicallyInside(root, relative);
-  const realRoot = await fs.realpath(root);
-  // Walk up to the deepest part that exists and check where it really points.
-  let existing = candidate;
-  for (;;) {
-    try {
-      const real = await fs.realpath(existing);
-      if (!isWithin(realRoot, real)) throw new NotFound(`No such file in the workspace: ${relative}`);
-      break;
-    } catch (error) {
-      if (error instanceof NotFound) throw error;
-      const parent = path.dirname(existing);
-      if (parent === existing || !isWithin(root, parent)) break;
-      existing = parent;
-    }
-  }
-  return candidate;
-}
-
-/** The same checks without touching the disk: absolute paths, NUL bytes and `..` escapes. */
 export function lexicallyInside(root: string, relative: string): string {
   if (typeof relative !== 'string' || relative.length === 0) throw new InvalidInput('A path is required.', 'path');
   if (relative.includes('\0')) throw new InvalidInput('Paths may not contain NUL bytes.', 'path');

@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AttachedFile } from '../tasks/task-types.js';
-import { InvalidInput, NotFound } from '../errors.js';
-import { lexicallyInside, resolveInside } from './workspace-paths.js';
-import { looksLikeZip, unpackZip } from './zip-unpack.js';
+import { InvalidInput, TooLarge } from '../errors.js';
+import { entryStat, FolderInTheWay, makeWorkspaceFolder, moveIntoWorkspace, pathNames, SymlinkInTheWay, workspaceBytes } from './workspace-fs.js';
+import { looksLikeZip, MAX_UNPACKED_BYTES, MAX_UNPACKED_ENTRIES, unpackZip, type UnpackBudget } from './zip-unpack.js';
+
+const MB = 1024 * 1024;
 
 /** A file received from a client, already on disk in the staging area. */
 export interface StagedFile {
@@ -22,15 +24,24 @@ export interface AdoptedFile extends AttachedFile {
 
 /**
  * Task workspaces on local disk: `<dataDir>/workspaces/<taskId>/` with `uploads/` for files sent in
- * and `downloads/` for what the agent produces.
+ * and `downloads/` for what the agent produces. Every file operation inside a workspace goes
+ * through workspace-fs.ts, which never follows a link a command left there.
  */
 export class Workspaces {
   readonly root: string;
   readonly staging: string;
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    /** The largest logical size of one workspace (KILN_WORKSPACE_MB). */
+    readonly limitBytes: number,
+  ) {
     this.root = path.join(dataDir, 'workspaces');
     this.staging = path.join(dataDir, 'tmp');
+  }
+
+  get limitMb(): number {
+    return Math.round(this.limitBytes / MB);
   }
 
   async init(): Promise<void> {
@@ -40,66 +51,100 @@ export class Workspaces {
     await fs.mkdir(this.staging, { recursive: true });
   }
 
-  /**
-   * Where an upload lands. Its folder must really be inside the workspace: the agent may have put
-   * symlinks in uploads/, and an upload is never written through one that leads out.
-   */
-  private async uploadDestination(taskId: string, relative: string): Promise<string> {
-    const root = this.dir(taskId);
-    const destination = lexicallyInside(root, `uploads/${relative}`);
-    try {
-      await resolveInside(root, path.relative(root, path.dirname(destination)));
-    } catch (error) {
-      if (error instanceof NotFound) {
-        throw new InvalidInput(`uploads/${path.dirname(relative)} leads outside the workspace (a symlink); the upload was refused and nothing was stored.`);
-      }
-      throw error;
-    }
-    return destination;
-  }
-
   dir(taskId: string): string {
     return path.join(this.root, taskId);
   }
 
   async create(taskId: string): Promise<string> {
     const dir = this.dir(taskId);
-    await fs.mkdir(path.join(dir, 'uploads'), { recursive: true });
-    await fs.mkdir(path.join(dir, 'downloads'), { recursive: true });
+    await fs.mkdir(dir, { recursive: true });
+    for (const folder of ['uploads', 'downloads']) {
+      // A link a command put there stays (and is refused when used); it is not followed.
+      await makeWorkspaceFolder(dir, folder).catch((error: unknown) => {
+        if (!(error instanceof SymlinkInTheWay)) throw error;
+      });
+    }
     return dir;
   }
 
   /**
    * Moves staged files into the task's `uploads/` folder; ZIP archives are unpacked there with
-   * their folder layout. Every archive is unpacked (and checked) before anything is moved, so a
-   * bad archive leaves the workspace as it was. A later file of the same name replaces an earlier one.
+   * their folder layout. Every archive is unpacked and every destination checked before anything
+   * is moved, so a refused upload leaves the workspace as it was. The request's files (archives
+   * unpacked) count against the workspace size limit. A later file of the same name replaces an
+   * earlier one.
    */
   async adoptUploads(taskId: string, files: readonly StagedFile[]): Promise<AdoptedFile[]> {
-    const moves: { from: string; to: string; known?: { sha256: string; size: number } }[] = [];
+    const root = this.dir(taskId);
+    const moves = new Map<string, { from: string; size: number; known?: { sha256: string; size: number } }>();
     const unpacked: string[] = [];
     try {
+      const zips = files.filter((file) => /\.zip$/i.test(file.name));
+      const isZip = new Set<StagedFile>();
+      for (const file of zips) if (await looksLikeZip(file.tempPath)) isZip.add(file);
+      const plainBytes = files.filter((f) => !isZip.has(f)).reduce((sum, f) => sum + f.size, 0);
+      const used = files.length > 0 ? await workspaceBytes(root) : 0;
+      const room = this.limitBytes - used - plainBytes;
+      const budget: UnpackBudget =
+        room < MAX_UNPACKED_BYTES
+          ? { entries: MAX_UNPACKED_ENTRIES, bytes: Math.max(room, 0), bytesLimit: `the room left in the task's workspace (limit ${this.limitMb} MB)` }
+          : { entries: MAX_UNPACKED_ENTRIES, bytes: MAX_UNPACKED_BYTES, bytesLimit: `${MAX_UNPACKED_BYTES / MB} MB` };
       for (const file of files) {
-        if (/\.zip$/i.test(file.name) && (await looksLikeZip(file.tempPath))) {
+        if (isZip.has(file)) {
           const dir = `${file.tempPath}.unpacked`;
           unpacked.push(dir);
-          for (const relative of await unpackZip(file.tempPath, dir, file.name)) moves.push({ from: path.join(dir, relative), to: relative });
+          for (const { relative, size } of await unpackZip(file.tempPath, dir, file.name, budget)) moves.set(relative, { from: path.join(dir, relative), size });
         } else {
-          moves.push({ from: file.tempPath, to: file.name, known: { sha256: file.sha256, size: file.size } });
+          moves.set(file.name, { from: file.tempPath, size: file.size, known: { sha256: file.sha256, size: file.size } });
         }
       }
+      refuseFileFolderClash([...moves.keys()]);
       // Check every destination before moving anything, so a refused upload changes nothing.
-      const targets: ((typeof moves)[number] & { destination: string })[] = [];
-      for (const move of moves) targets.push({ ...move, destination: await this.uploadDestination(taskId, move.to) });
-      const attached = new Map<string, AdoptedFile>();
-      for (const { from, to, destination, known } of targets) {
-        await fs.mkdir(path.dirname(destination), { recursive: true });
-        // rename replaces a symlink at the destination itself, never the file it points to.
-        await fs.rename(from, destination);
-        attached.set(to, { name: path.basename(to), path: `uploads/${to}`, ...(known ? { known } : {}) });
+      let freed = 0;
+      for (const to of moves.keys()) freed += await this.replacedBytes(root, `uploads/${to}`);
+      const incoming = [...moves.values()].reduce((sum, m) => sum + m.size, 0);
+      if (used - freed + incoming > this.limitBytes) {
+        throw new TooLarge(`These files would take the task's workspace past its size limit of ${this.limitMb} MB; nothing was stored.`);
       }
-      return [...attached.values()];
+      const attached: AdoptedFile[] = [];
+      for (const [to, { from, known }] of moves) {
+        await moveIntoWorkspace(root, `uploads/${to}`, from);
+        attached.push({ name: path.posix.basename(to), path: `uploads/${to}`, ...(known ? { known } : {}) });
+      }
+      return attached;
     } finally {
       await Promise.all(unpacked.map((dir) => fs.rm(dir, { recursive: true, force: true })));
+    }
+  }
+
+  /**
+   * Bytes of the file an upload to `relative` replaces (0 when there is none). Refuses a link or
+   * a file where the upload needs a folder, and a folder where it needs a file.
+   */
+  private async replacedBytes(root: string, relative: string): Promise<number> {
+    const names = pathNames(relative);
+    for (let i = 1; i < names.length; i++) {
+      const folder = names.slice(0, i).join('/');
+      const stat = await entryStat(root, folder);
+      if (!stat) break;
+      if (stat.isSymbolicLink()) throw new SymlinkInTheWay(folder);
+      if (!stat.isDirectory()) throw new InvalidInput(`${folder} is a file in the task's workspace, so ${relative} cannot be stored; nothing was stored.`);
+    }
+    const stat = await entryStat(root, relative);
+    if (stat?.isSymbolicLink()) throw new SymlinkInTheWay(relative);
+    if (stat?.isDirectory()) throw new FolderInTheWay(relative);
+    return stat?.isFile() ? stat.size : 0;
+  }
+}
+
+/** Refuses a set of upload paths in which one name is both a file and a folder. */
+function refuseFileFolderClash(paths: readonly string[]): void {
+  const files = new Set(paths);
+  for (const file of paths) {
+    const names = file.split('/');
+    for (let i = 1; i < names.length; i++) {
+      const folder = names.slice(0, i).join('/');
+      if (files.has(folder)) throw new InvalidInput(`The upload has both a file and a folder named "${folder}"; nothing was stored.`);
     }
   }
 }

@@ -36,10 +36,9 @@ export async function artifactRoutes(app: FastifyInstance, deps: FaceDeps): Prom
 
   app.get('/tasks/:id/artifacts/archive', async function downloadArchive(request: TaskRequest, reply) {
     const query = parseInput(artifactQuery, request.query);
-    const folder = query.path ?? '';
-    const { task, files } = await deps.artifacts.taskFolder(caller(request), request.params.id, folder);
+    const { task, folder, files } = await deps.artifacts.taskFolder(caller(request), request.params.id, query.path ?? '');
     const zip = new yazl.ZipFile();
-    const prefix = folder === '' || folder === '.' ? '' : `${folder.replace(/\/+$/, '')}/`;
+    const prefix = folder === '' ? '' : `${folder}/`;
     for (const file of files) {
       const version = file.latest;
       zip.addReadStreamLazy(file.path!.slice(prefix.length), { mtime: new Date(version.createdAt), size: version.size }, (callback) => {
