@@ -29,7 +29,7 @@ export function checkValue(value: unknown, where: string): void {
       continue;
     }
     if (item === null || typeof item !== 'object') continue;
-    if (depth >= MAX_JSON_DEPTH) throw new InvalidInput(`${at} is nested more than ${MAX_JSON_DEPTH} levels deep.`, at);
+    if (depth >= MAX_JSON_DEPTH) throw new InvalidInput(`The ${where} is nested more than ${MAX_JSON_DEPTH} levels deep.`, where);
     for (const [key, child] of Object.entries(item)) {
       if (key.includes('\0')) throw new InvalidInput(`${at} has a key with a NUL character (\\u0000), which is not allowed.`, at);
       pending.push([child, `${at}.${key}`, depth + 1]);
