@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { edgeErrorBody } from './edge-errors.js';
 
@@ -20,7 +21,8 @@ export interface RequestLimits {
  *   408 and its connection closed. A 50 MB upload thus has as long as it needs at 16 KB/s, a
  *   stalled one is cut off. Streams (GET) have no body and stay open as long as they like;
  * - a response sent before the body was read (a 401 to a request without a key, an early
- *   validation error) closes the connection, instead of reading the unwanted rest of the body;
+ *   validation error) closes the connection soon after, instead of reading the unwanted rest of
+ *   the body to keep the connection;
  * - connections beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one address,
  *   are closed at once.
  */
@@ -33,11 +35,26 @@ export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits):
   });
 
   app.addHook('onSend', async function closeWhenBodyUnread(request, reply) {
-    if (hasPendingBody(request.raw)) void reply.header('connection', 'close');
+    if (!hasPendingBody(request.raw)) return;
+    void reply.header('connection', 'close');
+    lingerOnClose(request.raw.socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
   });
-  app.addHook('onResponse', async function dropUnreadBody(request) {
-    if (hasPendingBody(request.raw)) request.raw.socket.destroy();
-  });
+}
+
+const LINGER_MS = 2000;
+
+/**
+ * Node closes a `Connection: close` socket as soon as the response is written; the client, still
+ * sending its body, then gets a reset that can destroy the response before it reads it. Instead
+ * the socket stops writing, reads and drops what still arrives for up to `ms`, then closes (the
+ * lingering close of other web servers).
+ */
+function lingerOnClose(socket: Socket, ms: number): void {
+  socket.destroySoon = function lingeringClose() {
+    socket.end();
+    socket.once('end', () => socket.destroy());
+    setTimeout(() => socket.destroy(), ms).unref();
+  };
 }
 
 /** Node's own timers: headers must arrive within the body timeout; a request's body is watched by {@link watchBody}. */
@@ -85,8 +102,9 @@ function watchBody(request: FastifyRequest, reply: FastifyReply, limits: Request
       ),
     );
     // Written past fastify: the route is still waiting for the body, which will never come.
+    lingerOnClose(socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
     res.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-    res.end(body, () => socket.destroy());
+    res.end(body);
   };
   timer = setTimeout(check, limits.bodyTimeoutMs).unref();
   reply.raw.once('close', () => clearTimeout(timer));
