@@ -44,7 +44,7 @@ describe('HTTP limits', () => {
   });
   after(() => kiln.stop());
 
-  it('answers 408 in the face envelope and closes the connection when a body is shorter than its Content-Length', async () => {
+  it('answers 408 in the face envelope and closes the connection when a body is shorter than its Content-Length', { timeout: 20_000 }, async () => {
     const connection = new RawConnection(kiln.url);
     connection.send(head('POST', '/api/v1/tasks', { authorization: `Bearer ${kiln.key}`, 'content-type': 'application/json', 'content-length': 100 }) + '{"message":');
     const response = await connection.response();
@@ -62,7 +62,7 @@ describe('HTTP limits', () => {
     await gumloop.closed;
   });
 
-  it('cuts off a body trickled slower than the minimum rate, even with a valid key', async () => {
+  it('cuts off a body trickled slower than the minimum rate, even with a valid key', { timeout: 20_000 }, async () => {
     const connection = new RawConnection(kiln.url);
     const body = JSON.stringify({ message: 'x'.repeat(400) });
     connection.send(head('POST', '/api/v1/tasks', { authorization: `Bearer ${kiln.key}`, 'content-type': 'application/json', 'content-length': body.length }));
@@ -73,7 +73,7 @@ describe('HTTP limits', () => {
     assert.match(connection.text, /^HTTP\/1\.1 408 /);
   });
 
-  it('lets a large upload that keeps arriving at more than the minimum rate finish, however long it takes', async () => {
+  it('lets a large upload that keeps arriving at more than the minimum rate finish, however long it takes', { timeout: 20_000 }, async () => {
     const size = 48 * 1024;
     const boundary = 'kilnboundary';
     const preamble = `--${boundary}\r\nContent-Disposition: form-data; name="message"\r\n\r\nslow upload\r\n--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n`;
@@ -91,7 +91,7 @@ describe('HTTP limits', () => {
     connection.close();
   });
 
-  it('answers 401 to a request without a key and closes the connection at once, without reading its body', async () => {
+  it('answers 401 to a request without a key and closes the connection at once, without reading its body', { timeout: 20_000 }, async () => {
     const connection = new RawConnection(kiln.url);
     connection.send(head('POST', '/api/v1/tasks', { 'content-type': 'application/json', 'content-length': 200 * 1024 }) + '{"message": "');
     const response = await connection.response();
@@ -103,7 +103,7 @@ describe('HTTP limits', () => {
     assert.equal(sentAll, false, 'the connection was closed before the body was sent');
   });
 
-  it('keeps answering normal requests while 200 connections without a key trickle bodies', async () => {
+  it('keeps answering normal requests while 200 connections without a key trickle bodies', { timeout: 20_000 }, async () => {
     const attackers = Array.from({ length: 200 }, () => new RawConnection(kiln.url));
     await Promise.all(attackers.map((a) => a.connected));
     for (const [i, a] of attackers.entries()) {
@@ -119,7 +119,7 @@ describe('HTTP limits', () => {
     for (const a of attackers) assert.match(a.text, /^HTTP\/1\.1 401 /);
   });
 
-  it('keeps a stream open past the body timeout, with heartbeats, until its turn ends', async () => {
+  it('keeps a stream open past the body timeout, with heartbeats, until its turn ends', { timeout: 20_000 }, async () => {
     const id = await api.createTask({ message: `sleep ${BODY_TIMEOUT_MS * 3}\nthink done waiting` });
     const stream = await api.openStream(id);
     const events = await stream.readAll();
@@ -135,7 +135,7 @@ describe('connection caps', () => {
   });
   after(() => kiln.stop());
 
-  it('closes connections beyond the per-address cap, and serves other addresses meanwhile', async () => {
+  it('closes connections beyond the per-address cap, and serves other addresses meanwhile', { timeout: 20_000 }, async () => {
     const crowd = new http.Agent({ keepAlive: true, maxSockets: 10 });
     // Four kept-alive connections from 127.0.0.2 fill its share.
     const held = await Promise.all(Array.from({ length: 4 }, () => getFrom(kiln, '/healthz', '127.0.0.2', crowd)));
