@@ -91,8 +91,9 @@ function parseResponse(text: string): RawResponse | null {
   return { status: Number(statusLine!.split(' ')[1]), headers, body: content, json: () => JSON.parse(content) };
 }
 
-/** A request head: request line, the given headers, and Host. */
+/** A request head: request line, the given headers, and Host (127.0.0.1 unless given). */
 export function head(method: string, path: string, headers: Record<string, string | number> = {}): string {
-  const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const host = Object.keys(headers).some((k) => k.toLowerCase() === 'host') ? [] : ['Host: 127.0.0.1'];
+  const lines = [`${method} ${path} HTTP/1.1`, ...host, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
   return `${lines.join('\r\n')}\r\n\r\n`;
 }
