@@ -129,7 +129,16 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       uploadLimits: { maxFiles: 20, maxFileBytes: 50 * MB, maxFieldBytes: 2 * MB },
     },
     () => ready,
-    { faces: servesApi, internal: { secrets, signedUrls } },
+    {
+      faces: servesApi,
+      internal: { secrets, signedUrls },
+      limits: {
+        bodyTimeoutMs: config.bodyTimeoutMs,
+        bodyMinBytesPerSecond: config.bodyMinBytesPerSecond,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+      },
+    },
   );
 
   let stopping: Promise<void> | null = null;
@@ -145,6 +154,12 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       collectOrphanBlobs(blobs, storage, logger);
       logger.notice(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
+      if (servesApi && !config.publicUrl && !isLoopback(config.host)) {
+        logger.warn(
+          `KILN_PUBLIC_URL is not set while listening on ${config.host}: signed download links name the address each client connected to ` +
+            '(its Host header only when that names the same address). Set KILN_PUBLIC_URL to the address clients use (a DNS name, a proxy).',
+        );
+      }
       selfUrl = config.advertiseUrl ?? reachableAddress(address);
       ready = true;
       logger.notice(`Kiln listening on ${address}`, {
@@ -187,6 +202,10 @@ function reachableAddress(address: string): string {
   const url = new URL(address);
   if (url.hostname === '0.0.0.0' || url.hostname === '[::]') url.hostname = os.hostname();
   return url.origin;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function defaultModel(models: ModelRegistry, spec: string) {

@@ -62,6 +62,14 @@ export interface Config {
   role: 'api' | 'worker' | 'all';
   /** How long a worker's claim on a turn lasts without renewal; a dead worker's turn is taken back after it. */
   leaseMs: number;
+  /** Time allowed to receive a request's headers, and its body before {@link bodyMinBytesPerSecond} extends it. */
+  bodyTimeoutMs: number;
+  /** Each byte received extends a body's deadline by 1/this seconds, so slow but steady uploads finish. */
+  bodyMinBytesPerSecond: number;
+  /** Open connections, in all; connections beyond are closed at once. */
+  maxConnections: number;
+  /** Open connections from one remote address. */
+  maxConnectionsPerAddress: number;
 }
 
 /** Credentials and addresses of model providers, each read from its customary variable. */
@@ -263,6 +271,28 @@ const SETTINGS = [
   { key: 'leaseMs', env: 'KILN_LEASE_MS', help: "how long a worker's claim lasts without renewal", parse: integer(1000, 3_600_000), fallback: 30_000 },
   { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },
   { key: 'modelRetryBaseMs', env: 'KILN_MODEL_RETRY_BASE_MS', help: 'first retry delay (doubles each time)', parse: integer(1, 600_000), fallback: 1000 },
+  {
+    key: 'bodyTimeoutMs',
+    env: 'KILN_BODY_TIMEOUT_MS',
+    help: 'time to receive request headers, and a body (plus time per byte, see below)',
+    parse: integer(100, 3_600_000),
+    fallback: 30_000,
+  },
+  {
+    key: 'bodyMinBytesPerSecond',
+    env: 'KILN_BODY_MIN_BYTES_PER_SECOND',
+    help: 'slowest average rate a request body may arrive at past KILN_BODY_TIMEOUT_MS',
+    parse: integer(1, 1024 * 1024 * 1024),
+    fallback: 16 * 1024,
+  },
+  { key: 'maxConnections', env: 'KILN_MAX_CONNECTIONS', help: 'open connections in all (more are closed at once)', parse: integer(1, 1_000_000), fallback: 1024 },
+  {
+    key: 'maxConnectionsPerAddress',
+    env: 'KILN_MAX_CONNECTIONS_PER_ADDRESS',
+    help: 'open connections from one client address',
+    parse: integer(1, 1_000_000),
+    fallback: 256,
+  },
   {
     key: 'contextTokens',
     env: 'KILN_CONTEXT_TOKENS',

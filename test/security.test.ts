@@ -183,16 +183,18 @@ describe('security: what a task can reach', () => {
         'write pipe\nx\nEOF',
         'cat passwd',
         'write passwd\nx\nEOF',
-        'cat a\u0000b',
       ].join('\n'),
     );
-    const refused = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
+    const refused = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13];
     assert.equal(results[4]!.status, 'success', 'the setup command ran');
     for (const i of refused) {
       attempt();
       assert.equal(results[i]!.status, 'error', `attack ${i} refused: ${results[i]!.output}`);
     }
     assert.equal(fs.existsSync('/tmp/kiln-pwned'), false);
+    attempt();
+    const withNul = await api.request('POST', '/api/v1/tasks', { json: { message: 'cat a\u0000b' } });
+    assert.equal(withNul.status, 400, 'a path with a NUL byte never reaches the file tools');
   });
 
   it('uploads cannot be written through a symlink the agent planted', async () => {

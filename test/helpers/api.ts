@@ -60,7 +60,8 @@ export class Api {
     const headers = this.headers(lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) });
     const controller = new AbortController();
     const response = await fetch(`${this.baseUrl}/api/v1/tasks/${taskId}/stream`, { headers, signal: controller.signal });
-    if (response.status !== 200) throw new Error(`stream failed: ${response.status} ${await response.text()}`);
+    // 204: the task has ended and the client has seen its end already.
+    if (response.status !== 200 && response.status !== 204) throw new Error(`stream failed: ${response.status} ${await response.text()}`);
     return new SseReader(response, controller);
   }
 
@@ -100,7 +101,7 @@ export interface SseEvent {
 /** Reads Server-Sent Events from a fetch response, block by block. */
 export class SseReader {
   private buffer = '';
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array> | null;
   private readonly decoder = new TextDecoder();
   readonly comments: string[] = [];
   private ended = false;
@@ -109,7 +110,8 @@ export class SseReader {
     readonly response: Response,
     private readonly controller: AbortController,
   ) {
-    this.reader = response.body!.getReader();
+    this.reader = response.body?.getReader() ?? null;
+    this.ended = this.reader === null;
   }
 
   /** The next event, or null when the server closed the stream. */
@@ -126,7 +128,7 @@ export class SseReader {
         return parseBlock(block);
       }
       if (this.ended) return null;
-      const { done, value } = await this.reader.read();
+      const { done, value } = await this.reader!.read();
       if (done) this.ended = true;
       else this.buffer += this.decoder.decode(value, { stream: true });
     }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { InvalidInput } from '../../core/errors.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 
 // BIGINT (int8) arrives as a string by default; Kiln's counters and sizes fit in a double.
@@ -71,8 +72,25 @@ export class PostgresDatabase implements Database {
   }
 }
 
+/**
+ * PostgreSQL's errors for a value it cannot take (SQLite stores them all): a NUL character or
+ * bytes that are not UTF-8 in text, a number out of a column's range, text where a number or a
+ * JSON value is expected. The edge refuses such input first; these are the last line, so that
+ * a value slipping past it is the caller's 400 and not a 500.
+ */
+const UNSTORABLE_VALUE = new Set(['22021', '22P05', '22003', '22P02']);
+
 function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryResult>): SqlExecutor {
-  const run = (sql: string, params: readonly SqlValue[] = []) => query(numbered(sql), params as unknown[]);
+  const run = async (sql: string, params: readonly SqlValue[] = []) => {
+    try {
+      return await query(numbered(sql), params as unknown[]);
+    } catch (error) {
+      if (UNSTORABLE_VALUE.has((error as { code?: string }).code ?? '')) {
+        throw new InvalidInput('The request contains a value that cannot be stored (a NUL character, text that is not UTF-8, or a number out of range).');
+      }
+      throw error;
+    }
+  };
   return {
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows as T[],
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows[0] as T | undefined,

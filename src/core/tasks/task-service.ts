@@ -12,7 +12,7 @@ import { streamTask, type StreamItem } from '../events/task-stream.js';
 import type { StagedFile, Workspaces } from '../workspace/workspaces.js';
 import { newConversationId } from './ids.js';
 import type { SecretVault } from './secret-vault.js';
-import type { Message, Task, TaskStatus, Thought, ToolCallView, ToolPolicy } from './task-types.js';
+import { isExecuting, type Message, type Task, type TaskStatus, type Thought, type ToolCallView, type ToolPolicy } from './task-types.js';
 import { turnEndings } from './turn-endings.js';
 import { foldTurn, pendingApprovals, type PendingApproval } from './turn-view.js';
 
@@ -188,8 +188,13 @@ export class TaskService {
   }
 
   /** Checks access, then returns the task's stream (see {@link streamTask}). */
-  async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem>> {
+  /**
+   * The task's stream, or null when `lastEventId` is at or past the end of a task whose turn has
+   * ended: there is nothing more to send until a follow-up.
+   */
+  async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem> | null> {
     const task = await this.owned(caller, id);
+    if (lastEventId !== undefined && !isExecuting(task.status) && lastEventId >= task.lastEventSeq) return null;
     return streamTask({ tasks: this.deps.storage.tasks, hub: this.deps.hub }, task.id, lastEventId, signal);
   }
 

@@ -28,7 +28,10 @@ export async function waitForTurn(
   options.signal?.addEventListener('abort', abort);
   try {
     if (options.signal?.aborted) return;
-    for await (const item of await tasks.stream(caller, taskId, afterSeq, controller.signal)) {
+    // null: the task ended at or before afterSeq, so there is nothing left to wait for.
+    const items = await tasks.stream(caller, taskId, afterSeq, controller.signal);
+    if (items === null) return;
+    for await (const item of items) {
       if (item.kind !== 'event') continue;
       options.onEvent?.(item.event);
       if (isTerminal(item.event) || (item.event.type === 'status' && item.event.data.status === 'awaiting_approval')) return;

@@ -15,6 +15,19 @@ const STATUS: Record<DomainErrorKind, [number, string, string]> = {
   forbidden: [403, 'forbidden', 'permission_error'],
 };
 
+const EDGE_CODES: Record<number, string> = {
+  400: 'invalid_request',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  431: 'headers_too_large',
+};
+
+/** Gumloop's envelope of an error the HTTP layer answers itself (timeouts, oversized requests). */
+export function gumloopEdgeError(status: number, message: string): unknown {
+  return { error: { code: EDGE_CODES[status] ?? 'invalid_request', type: 'invalid_request_error', message } };
+}
+
 /** Gumloop's error shape: `{ error: { code, type, message, param? } }`. */
 export function sendGumloopError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
   const known = clientErrorOf(error);

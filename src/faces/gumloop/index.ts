@@ -4,6 +4,7 @@ import type { Artifact, ArtifactVersion } from '../../core/artifacts/artifact-ty
 import type { Agent } from '../../core/agents/agent-types.js';
 import { AuthRequired, InvalidApiKey, InvalidInput, NotFound } from '../../core/errors.js';
 import type { KeyOwner } from '../../ports/storage.js';
+import { baseUrlOf } from '../http/base-url.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { sendGumloopError } from './errors.js';
 
@@ -34,7 +35,7 @@ export async function gumloopFace(app: FastifyInstance, deps: FaceDeps): Promise
   });
 
   const caller = (request: FastifyRequest): KeyOwner => request.caller!;
-  const baseUrl = (request: FastifyRequest) => deps.publicUrl ?? `${request.protocol}://${request.host}`;
+  const baseUrl = (request: FastifyRequest) => baseUrlOf(request, deps.publicUrl);
 
   app.get('/agents', async function listAgents(request) {
     const agents = await deps.agents.list(caller(request));
@@ -71,8 +72,10 @@ export async function gumloopFace(app: FastifyInstance, deps: FaceDeps): Promise
     return { artifacts, next_cursor: next };
   });
 
-  app.get<{ Params: { artifactId: string }; Querystring: { version_id?: string } }>('/artifacts/:artifactId/download', async function downloadArtifact(request) {
-    const { artifact, version } = await deps.artifacts.version(caller(request), request.params.artifactId, request.query.version_id || undefined);
+  app.get<{ Params: { artifactId: string } }>('/artifacts/:artifactId/download', async function downloadArtifact(request) {
+    const parsed = downloadQuery.safeParse(request.query ?? {});
+    if (!parsed.success) throw new InvalidInput('version_id: give it once, as text', 'version_id');
+    const { artifact, version } = await deps.artifacts.version(caller(request), request.params.artifactId, parsed.data.version_id || undefined);
     return {
       download_url: await deps.links.url(artifact, version, baseUrl(request)),
       filename: artifact.name,
@@ -98,6 +101,8 @@ const listQuery = z.object({
   page_size: z.string().optional(),
   cursor: z.string().optional(),
 });
+
+const downloadQuery = z.object({ version_id: z.string().optional() });
 
 function pageSizeOf(raw: string | undefined): number {
   if (raw === undefined || raw === '') return 20;

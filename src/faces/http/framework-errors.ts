@@ -22,6 +22,10 @@ export function clientErrorOf(error: unknown): DomainError | undefined {
     default:
       break;
   }
+  // busboy's messages for a multipart body it cannot read (no boundary, cut off, bad part headers).
+  if (error instanceof Error && /^(Multipart: Boundary not found|Unexpected end of form|Malformed part header)/i.test(error.message)) {
+    return new InvalidInput('The multipart body is malformed or was cut off (is the boundary in the Content-Type?); nothing was stored.');
+  }
   if (error instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message ?? ''))) {
     return new InvalidInput('The body is not valid JSON.');
   }

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { InvalidInput, TooLarge } from '../../core/errors.js';
 import { safeFileName, type StagedFile } from '../../core/workspace/workspaces.js';
+import { checkValue } from './input-guard.js';
 
 export interface MultipartLimits {
   maxFiles: number;
@@ -32,7 +33,9 @@ export async function readMultipart(request: FastifyRequest, stagingDir: string,
       limits: { files: limits.maxFiles, fileSize: limits.maxFileBytes, fieldSize: limits.maxFieldBytes, fields: 100 },
     });
     for await (const part of parts) {
+      checkValue(part.fieldname, 'field name');
       if (part.type === 'file') {
+        checkValue(part.filename, `file name of ${part.fieldname}`);
         const name = safeFileName(part.filename);
         const tempPath = path.join(stagingDir, randomUUID());
         const staged: StagedFile = { name, tempPath, size: 0, sha256: '' };
@@ -53,6 +56,10 @@ export async function readMultipart(request: FastifyRequest, stagingDir: string,
         staged.sha256 = hash.digest('hex');
       } else {
         if (part.valueTruncated) throw new TooLarge(`Field "${part.fieldname}" is longer than ${formatBytes(limits.maxFieldBytes)}.`);
+        if (part.fieldname === 'files') {
+          throw new InvalidInput('files must be sent as file parts (with a file name; curl: -F "files=@report.pdf"), not as a text field.', 'files');
+        }
+        checkValue(part.value, part.fieldname);
         // Form encoders send line breaks as CRLF; the text means the same with plain LF.
         fields[part.fieldname] = String(part.value).replace(/\r\n/g, '\n');
       }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gumloopFace } from '../gumloop/index.js';
@@ -6,12 +7,32 @@ import { mcpFace } from '../mcp/index.js';
 import { sigmicFace } from '../sigmic/index.js';
 import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
+import type { DomainErrorKind } from '../../core/errors.js';
+import { registerBodyParsers } from './body-parsers.js';
+import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
+import { guardInput } from './input-guard.js';
 import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import type { FaceDeps } from './face-deps.js';
+import { applyRequestLimits, serverTimeouts, type RequestLimits } from './request-limits.js';
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
+const ROOT = new URL('../../../../', import.meta.url);
+const VERSION = (JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
+const OPENAPI = new URL('docs/openapi.json', ROOT);
+
+const ROOT_STATUS: Record<DomainErrorKind, number> = {
+  auth_required: 401,
+  invalid_api_key: 401,
+  invalid_auth_format: 401,
+  forbidden: 403,
+  not_found: 404,
+  invalid_input: 400,
+  invalid_env: 400,
+  conflict: 409,
+  too_large: 413,
+};
 
 /**
  * The HTTP server: `/healthz` and the API faces, each mounted under its own prefix with its own
@@ -20,30 +41,46 @@ const JSON_BODY_LIMIT = 8 * 1024 * 1024;
 export async function buildHttpServer(
   deps: FaceDeps,
   isReady: () => boolean,
-  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1] },
+  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1]; limits: RequestLimits },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
     genReqId: () => randomUUID(),
-    // Streams stay open for a long time; requests are bounded by the routes themselves.
-    requestTimeout: 0,
+    ...serverTimeouts(options.limits),
     // Open streams must not hold shutdown up.
     forceCloseConnections: true,
+    frameworkErrors: routingError,
+    clientErrorHandler: unparsableRequest,
   });
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
     const known = clientErrorOf(error);
-    if (known) return reply.status(known.kind === 'not_found' ? 404 : 400).send({ error: { code: known.kind.toUpperCase(), message: known.message } });
+    if (known) return reply.status(ROOT_STATUS[known.kind]).send({ error: { code: known.kind.toUpperCase(), message: known.message } });
     deps.logger.error('request failed', { url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
     return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `Internal server error (request id ${request.id}).` } });
   });
+  // Hooks of the root apply to every route of every face; they are added before the faces are.
+  applyRequestLimits(app, options.limits);
+  guardInput(app);
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, function parseUrlEncoded(_request, body, done) {
-    done(null, Object.fromEntries(new URLSearchParams(String(body))));
-  });
+  registerBodyParsers(app);
   app.addHook('onResponse', async function logRequest(request, reply) {
     deps.logger.debug('request', { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+  });
+
+  // An API answer for programs and people trying the address; what it offers and where it is described.
+  app.get('/', async function home() {
+    return {
+      name: 'Kiln',
+      version: VERSION,
+      links: { api: '/api/v1/tasks', gumloop: '/gumloop/agents', syntropic: '/syntropic/artifacts', openapi: '/openapi.json', health: '/healthz' },
+      auth: 'Send "Authorization: Bearer <API key>"; create a key with `kiln keys create --user NAME`.',
+    };
+  });
+
+  app.get('/openapi.json', async function openApiDocument(_request, reply) {
+    return reply.header('content-type', 'application/json; charset=utf-8').send(fs.createReadStream(OPENAPI));
   });
 
   app.get('/healthz', async function healthz(_request, reply) {

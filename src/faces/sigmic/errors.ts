@@ -15,6 +15,20 @@ const STATUS: Record<DomainErrorKind, [number, string]> = {
   forbidden: [403, 'FORBIDDEN'],
 };
 
+/** Codes of errors the HTTP layer answers before a route runs (see `edge-errors.ts`). */
+const EDGE_CODES: Record<number, string> = {
+  400: 'VALIDATION_ERROR',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+/** The native envelope of an error the HTTP layer answers itself (timeouts, oversized requests). */
+export function sigmicEdgeError(status: number, message: string): unknown {
+  return { success: false, error: { message, code: EDGE_CODES[status] ?? 'VALIDATION_ERROR' } };
+}
+
 /** The native face's error envelope: `{ success: false, error: { message, code } }`. */
 export function sendSigmicError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
   const known = clientErrorOf(error);

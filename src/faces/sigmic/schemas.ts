@@ -34,7 +34,10 @@ export const agentSettings = z.object({
 
 export const agentChanges = agentSettings.partial().strict();
 
-export const artifactQuery = z.object({ path: z.string().optional(), version: z.string().optional() });
+export const artifactQuery = z.object({
+  path: z.string({ error: 'path must be given once, as text' }).optional(),
+  version: z.string({ error: 'version must be given once, as a whole number' }).optional(),
+});
 
 const message = z
   .string({ error: 'message is required and must be a string' })
@@ -66,12 +69,23 @@ export const createTaskForm = z.object({
   autoExecute: z.string().optional(),
 });
 
-export const followUpJson = z.object({ message, secrets: z.unknown().optional() });
+export const followUpJson = z.object({
+  message,
+  secrets: z.unknown().optional(),
+  // The contract documents no env for follow-ups; silently dropping one would surprise.
+  env: z
+    .undefined({ error: 'env is set when the task is created and cannot be changed by a follow-up (secrets may be sent again)' })
+    .optional(),
+});
 export const followUpForm = z.object({ message });
 
 export const listQuery = z.object({
-  limit: z.string().optional(),
-  offset: z.string().optional(),
+  limit: z.string({ error: 'limit must be given once, as a whole number' }).optional(),
+  offset: z.string({ error: 'offset must be given once, as a whole number' }).optional(),
+});
+
+export const streamQuery = z.object({
+  lastEventId: z.string({ error: 'lastEventId must be given once, as a whole number' }).optional(),
 });
 
 export const approveBody = z.object({
@@ -128,12 +142,16 @@ export function envMap(value: unknown, field: 'env' | 'secrets'): Record<string,
   return out;
 }
 
-/** A non-negative integer query value, or the fallback when absent. */
+/** The largest number a query may carry: what every integer column (32-bit in PostgreSQL) can hold. */
+export const MAX_QUERY_INTEGER = 2_147_483_647;
+
+/** A non-negative integer query value up to {@link MAX_QUERY_INTEGER}, or the fallback when absent. */
 export function queryInteger(value: string | undefined, field: string, fallback: number, min: number): number {
   if (value === undefined || value === '') return fallback;
   if (!/^\d+$/.test(value.trim())) throw new InvalidInput(`${field} must be a whole number, got "${value}"`, field);
   const n = Number(value.trim());
   if (n < min) throw new InvalidInput(`${field} must be at least ${min}`, field);
+  if (n > MAX_QUERY_INTEGER) throw new InvalidInput(`${field} must be at most ${MAX_QUERY_INTEGER}`, field);
   return n;
 }
 

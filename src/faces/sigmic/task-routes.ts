@@ -18,6 +18,7 @@ import {
   listQuery,
   parseInput,
   queryInteger,
+  streamQuery,
 } from './schemas.js';
 import { detailView, listItemView, messageView, sseOf } from './views.js';
 
@@ -39,6 +40,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     }
     if (isForm(request)) {
       if (hasEnvFields(request.body)) throw new InvalidInput('env and secrets must be sent in an application/json request.');
+      refuseTextFiles(request.body);
       return { success: true, data: await deps.tasks.create(caller(request), fromForm(request.body, [])) };
     }
     const body = parseInput(createTaskJson, request.body);
@@ -87,11 +89,15 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     if (request.isMultipart()) {
       const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
       return withStaged(form.files, async () => {
+        if (hasEnvFields(form.fields)) {
+          throw new InvalidInput('secrets must be sent in an application/json request (which cannot carry files); env cannot be changed by a follow-up.');
+        }
         const fields = parseInput(followUpForm, form.fields);
         const result = await deps.tasks.followUp(caller(request), request.params.id, { message: fields.message, files: form.files, secrets: null });
         return { success: true, data: result };
       });
     }
+    refuseTextFiles(request.body);
     const body = parseInput(followUpJson, request.body);
     const result = await deps.tasks.followUp(caller(request), request.params.id, {
       message: body.message,
@@ -114,10 +120,12 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
 
   app.get<{ Params: { id: string }; Querystring: { lastEventId?: string } }>('/tasks/:id/stream', async function streamTask(request, reply) {
     const header = request.headers['last-event-id'];
-    const raw = (Array.isArray(header) ? header[0] : header) ?? request.query.lastEventId;
+    const raw = (Array.isArray(header) ? header[0] : header) ?? parseInput(streamQuery, request.query).lastEventId;
     const lastEventId = raw === undefined || raw === '' ? undefined : queryInteger(raw, 'Last-Event-ID', 0, 0);
     const controller = new AbortController();
     const items = await deps.tasks.stream(caller(request), request.params.id, lastEventId, controller.signal);
+    // The client has seen the end of a finished task: 204 is what makes an EventSource stop reconnecting.
+    if (items === null) return reply.status(204).send();
     await writeSse(reply, mapItems(items), controller, {
       heartbeatMs: deps.heartbeatMs,
       onError: (error) => {
@@ -163,6 +171,13 @@ async function withStaged<T>(files: StagedFile[], fn: () => Promise<T>): Promise
 
 function hasEnvFields(fields: unknown): boolean {
   return typeof fields === 'object' && fields !== null && ('env' in fields || 'secrets' in fields);
+}
+
+/** Files come as file parts of a multipart request; a text field of that name would be silently lost. */
+function refuseTextFiles(fields: unknown): void {
+  if (typeof fields === 'object' && fields !== null && 'files' in fields) {
+    throw new InvalidInput('files must be sent as file parts of a multipart/form-data request (curl: -F "files=@report.pdf"), not as a text field.', 'files');
+  }
 }
 
 function isForm(request: FastifyRequest): boolean {

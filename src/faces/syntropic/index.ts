@@ -5,6 +5,7 @@ import { AuthRequired, InvalidInput, TooLarge, type DomainErrorKind } from '../.
 import { errorMessage } from '../../logger.js';
 import { BlobTooLarge } from '../../ports/blob-store.js';
 import type { KeyOwner } from '../../ports/storage.js';
+import { baseUrlOf } from '../http/base-url.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { clientErrorOf } from '../http/framework-errors.js';
 import { parseOr422, UnprocessableInput } from './validation.js';
@@ -106,7 +107,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
   });
 
   const caller = (request: FastifyRequest): KeyOwner => request.caller!;
-  const baseUrl = (request: FastifyRequest) => deps.publicUrl ?? `${request.protocol}://${request.host}`;
+  const baseUrl = (request: FastifyRequest) => baseUrlOf(request, deps.publicUrl);
 
   app.get('/artifacts', async function listArtifacts(request) {
     const query = parseOr422(listQuery, request.query, 'query');

@@ -1,0 +1,74 @@
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { gumloopEdgeError } from '../gumloop/errors.js';
+import { sigmicEdgeError } from '../sigmic/errors.js';
+import { syntropicEdgeError } from '../syntropic/errors.js';
+
+/**
+ * Errors the HTTP layer answers before any route runs: a request line or headers Node cannot
+ * parse or that are too large, a URL fastify cannot route, a body that does not arrive in time.
+ * Each is answered in the envelope of the face the request was meant for, chosen by its path.
+ */
+
+const CODES: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'URI_TOO_LONG',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+const FACES: [prefix: string, body: (status: number, message: string) => unknown][] = [
+  ['/api/v1', sigmicEdgeError],
+  ['/gumloop', gumloopEdgeError],
+  ['/syntropic', syntropicEdgeError],
+];
+
+/** The error body for a request to `url` (a path, possibly with a query), in its face's envelope. */
+export function edgeErrorBody(url: string, status: number, message: string): unknown {
+  for (const [prefix, body] of FACES) {
+    if (url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`)) return body(status, message);
+  }
+  return { error: { code: CODES[status] ?? 'BAD_REQUEST', message } };
+}
+
+/**
+ * Writes a whole error response straight to a socket whose request could not be parsed, and
+ * closes it: the connection cannot carry another request after a parse error.
+ */
+export function writeRawError(socket: Socket, url: string, status: number, reason: string, message: string): void {
+  const body = JSON.stringify(edgeErrorBody(url, status, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The path of the request line at the start of `packet`, when there is one. */
+export function requestPathOf(packet: Buffer | undefined): string {
+  const line = packet?.subarray(0, 2048).toString('latin1') ?? '';
+  return /^[A-Z]+ (\/\S*)/.exec(line)?.[1] ?? '/';
+}
+
+/** fastify's `frameworkErrors`: a URL it cannot route (bad percent-encoding, a path segment over 100 characters). */
+export function routingError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, message] =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? [414, 'A path segment of the URL is too long.'] : [400, 'The URL is not valid (check its percent-encoding).'];
+  void reply.status(status).send(edgeErrorBody(request.url, status, message));
+}
+
+/** fastify's `clientErrorHandler`: a request Node cannot parse: headers too large (431), too slow (408), malformed (400). */
+export function unparsableRequest(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const url = requestPathOf(Buffer.isBuffer(error.rawPacket) ? error.rawPacket : undefined);
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    writeRawError(socket, url, 431, 'Request Header Fields Too Large', 'The request line or headers are too large (16 KB at most).');
+  } else if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    writeRawError(socket, url, 408, 'Request Timeout', 'The request headers did not arrive in time.');
+  } else {
+    writeRawError(socket, url, 400, 'Bad Request', 'The request is not valid HTTP.');
+  }
+}

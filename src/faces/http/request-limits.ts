@@ -1,0 +1,132 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { edgeErrorBody } from './edge-errors.js';
+
+/** How long requests may take to arrive, and how many connections may be open. */
+export interface RequestLimits {
+  /** Time for the headers, and for a body before its bytes earn it more time. */
+  bodyTimeoutMs: number;
+  /** Each byte received extends a body's deadline by 1/this seconds. */
+  bodyMinBytesPerSecond: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+}
+
+/**
+ * Bounds what a client can hold on the server without doing anything useful:
+ *
+ * - a request body gets `bodyTimeoutMs`, plus one second per `bodyMinBytesPerSecond` bytes that
+ *   arrive; a body that falls behind (trickled, or shorter than its Content-Length) is answered
+ *   408 and its connection closed. A 50 MB upload thus has as long as it needs at 16 KB/s, a
+ *   stalled one is cut off. Streams (GET) have no body and stay open as long as they like;
+ * - a response sent before the body was read (a 401 to a request without a key, an early
+ *   validation error) closes the connection soon after, instead of reading the unwanted rest of
+ *   the body to keep the connection;
+ * - connections beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one address,
+ *   are closed at once.
+ */
+export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits): void {
+  capConnections(app.server, limits);
+
+  app.addHook('onRequest', function startBodyDeadline(request, reply, done) {
+    if (hasPendingBody(request.raw)) watchBody(request, reply, limits);
+    done();
+  });
+
+  app.addHook('onSend', async function closeWhenBodyUnread(request, reply) {
+    if (!hasPendingBody(request.raw)) return;
+    void reply.header('connection', 'close');
+    lingerOnClose(request.raw.socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
+  });
+}
+
+const LINGER_MS = 2000;
+
+/**
+ * Node closes a `Connection: close` socket as soon as the response is written; the client, still
+ * sending its body, then gets a reset that can destroy the response before it reads it. Instead
+ * the socket stops writing, reads and drops what still arrives for up to `ms`, then closes (the
+ * lingering close of other web servers).
+ */
+function lingerOnClose(socket: Socket, ms: number): void {
+  socket.destroySoon = function lingeringClose() {
+    socket.end();
+    socket.once('end', () => socket.destroy());
+    setTimeout(() => socket.destroy(), ms).unref();
+  };
+}
+
+/** Node's own timers: headers must arrive within the body timeout; a request's body is watched by {@link watchBody}. */
+export function serverTimeouts(limits: RequestLimits) {
+  return {
+    // Node's requestTimeout counts the whole body against one deadline, which a large upload over
+    // a slow link cannot meet; bodies are bounded per request below, streams have no body.
+    requestTimeout: 0,
+    headersTimeout: limits.bodyTimeoutMs,
+    // Node looks for connections past headersTimeout at this interval.
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.bodyTimeoutMs / 4))),
+  };
+}
+
+function hasPendingBody(raw: IncomingMessage): boolean {
+  if (raw.complete) return false;
+  return raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length'] ?? 0) > 0;
+}
+
+function watchBody(request: FastifyRequest, reply: FastifyReply, limits: RequestLimits): void {
+  const raw = request.raw;
+  const socket = raw.socket;
+  const started = Date.now();
+  const bytesBefore = socket.bytesRead;
+  let timer: NodeJS.Timeout;
+  const check = () => {
+    if (raw.complete || socket.destroyed) return;
+    const received = socket.bytesRead - bytesBefore;
+    const deadline = started + limits.bodyTimeoutMs + (received * 1000) / limits.bodyMinBytesPerSecond;
+    const left = deadline - Date.now();
+    if (left > 0) {
+      timer = setTimeout(check, Math.max(left, 20)).unref();
+      return;
+    }
+    const res = reply.raw;
+    if (res.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify(
+      edgeErrorBody(
+        request.url,
+        408,
+        `The request body did not arrive in time (it must arrive within ${limits.bodyTimeoutMs} ms, plus 1 s per ${limits.bodyMinBytesPerSecond} bytes received).`,
+      ),
+    );
+    // Written past fastify: the route is still waiting for the body, which will never come.
+    lingerOnClose(socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
+    res.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  };
+  timer = setTimeout(check, limits.bodyTimeoutMs).unref();
+  reply.raw.once('close', () => clearTimeout(timer));
+}
+
+function capConnections(server: Server, limits: RequestLimits): void {
+  let open = 0;
+  const byAddress = new Map<string, number>();
+  server.on('connection', function capConnection(socket) {
+    const address = socket.remoteAddress ?? '';
+    const fromAddress = byAddress.get(address) ?? 0;
+    if (open >= limits.maxConnections || fromAddress >= limits.maxConnectionsPerAddress) {
+      socket.destroy();
+      return;
+    }
+    open++;
+    byAddress.set(address, fromAddress + 1);
+    socket.once('close', () => {
+      open--;
+      const left = (byAddress.get(address) ?? 1) - 1;
+      if (left === 0) byAddress.delete(address);
+      else byAddress.set(address, left);
+    });
+  });
+}
