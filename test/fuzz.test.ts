@@ -44,6 +44,9 @@ function envelopeProblem(method: string, url: string, status: number, text: stri
     return ['code', 'type', 'message'].every((k) => typeof body.error?.[k] === 'string') ? null : 'not the Gumloop envelope';
   }
   if (p.startsWith('/syntropic')) return body.detail !== undefined ? null : 'not the FastAPI envelope';
+  if (p.startsWith('/mcp')) {
+    return body.jsonrpc === '2.0' && typeof body.error?.code === 'number' && typeof body.error?.message === 'string' ? null : 'not a JSON-RPC error';
+  }
   return typeof body.error?.code === 'string' && typeof body.error?.message === 'string' ? null : 'not the server envelope';
 }
 

@@ -574,7 +574,7 @@ describe('the OpenAPI document', () => {
     assert.equal((await call(kiln, 'POST', '/mcp', { headers, json: { jsonrpc: '2.0', method: 'notifications/initialized' } })).status, 202);
     assert.equal((await call(kiln, 'POST', '/mcp', { headers, auth: null, json: initialize })).status, 401);
     assert.equal((await call(kiln, 'POST', '/mcp', { json: initialize })).status, 406);
-    assert.equal((await call(kiln, 'POST', '/mcp', { headers, body: '{not json' })).status, 415);
+    assert.equal((await call(kiln, 'POST', '/mcp', { headers: { ...headers, 'content-type': 'application/xml' }, body: '<not-json/>' })).status, 415);
     assert.equal((await call(kiln, 'POST', '/mcp', { headers: { ...headers, 'content-type': 'application/json' }, body: '{not json' })).status, 400);
     assert.equal((await call(kiln, 'GET', '/mcp', { auth: null })).status, 405);
     assert.equal((await call(kiln, 'DELETE', '/mcp', { auth: null })).status, 405);

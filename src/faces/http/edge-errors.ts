@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { gumloopEdgeError } from '../gumloop/errors.js';
+import { mcpEdgeError } from '../mcp/errors.js';
 import { sigmicEdgeError } from '../sigmic/errors.js';
 import { syntropicEdgeError } from '../syntropic/errors.js';
 
@@ -22,6 +23,7 @@ const FACES: [prefix: string, body: (status: number, message: string) => unknown
   ['/api/v1', sigmicEdgeError],
   ['/gumloop', gumloopEdgeError],
   ['/syntropic', syntropicEdgeError],
+  ['/mcp', mcpEdgeError],
 ];
 
 /** The error body for a request to `url` (a path, possibly with a query), in its face's envelope. */

@@ -6,6 +6,7 @@ import type { DomainErrorKind } from '../../core/errors.js';
 import { errorMessage } from '../../logger.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { clientErrorOf } from '../http/framework-errors.js';
+import { rpcError } from './errors.js';
 import { registerTools } from './tools.js';
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,6 +36,9 @@ const STATUS: Record<DomainErrorKind, number> = {
  */
 export async function mcpFace(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   app.setErrorHandler(function mcpErrorHandler(error, request, reply) {
+    if ((error as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendRpcError(reply, 415, 'Unsupported Content-Type: MCP messages are sent as application/json.');
+    }
     const known = clientErrorOf(error);
     if (known) return sendRpcError(reply, STATUS[known.kind], known.message);
     deps.logger.error('request failed', { face: 'mcp', request: request.id, error: errorMessage(error) });
@@ -79,11 +83,6 @@ function bearerToken(request: FastifyRequest): string | undefined {
   const match = /^Bearer(?:\s+(\S*))?$/i.exec(header);
   // Anything else is passed on as is, so that it is refused as a malformed credential.
   return match ? match[1] || undefined : header;
-}
-
-function rpcError(message: string) {
-  // -32000 is the JSON-RPC range for server-defined errors; there is no request id to answer.
-  return { jsonrpc: '2.0', error: { code: -32000, message }, id: null };
 }
 
 function sendRpcError(reply: FastifyReply, status: number, message: string): FastifyReply {
