@@ -3,7 +3,6 @@ import { SecretClient } from './adapters/http/secret-client.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
-import { ToolExecutor } from './core/agent/tools.js';
 import { AgentService } from './core/agents/agent-service.js';
 import { ArtifactRecorder } from './core/artifacts/artifact-recorder.js';
 import { ArtifactService } from './core/artifacts/artifact-service.js';
@@ -81,7 +80,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             hub,
             models,
             defaultModel: config.model,
-            tools: new ToolExecutor(await openCommandRunner(config, logger), config),
+            commands: await openCommandRunner(config, logger),
+            toolLimits: config,
             workspaces,
             artifacts: storage.artifacts,
             blobs,

@@ -73,3 +73,19 @@ describe('secrets', () => {
     assert.equal(events.filter((e) => e.event === 'tool_result').pop()!.data.output, '[redacted]\n[exit code 0]');
   });
 });
+
+describe('secrets in command output cut at the output limit', () => {
+  it('are redacted even when the cut falls inside a secret', async () => {
+    const kiln = await startKiln({ env: { KILN_COMMAND_OUTPUT_LIMIT: '1024' } });
+    try {
+      const api = Api.of(kiln);
+      // 1016 bytes, then the secret: the 1024-byte cut keeps its first 8 characters.
+      const id = await api.createTask({ message: `$ head -c 1016 /dev/zero | tr '\\0' x; printf %s "$TOKEN"`, secrets: { TOKEN: SECRET } });
+      const output: string = (await api.events(id)).find((e) => e.event === 'tool_result')!.data.output;
+      assert.match(output, /^x{1016}\[redacted\]\n\.\.\. \(12 more bytes of output dropped\)/);
+      assert.equal(output.includes(SECRET.slice(0, 4)), false, 'no part of the secret is kept');
+    } finally {
+      await kiln.stop();
+    }
+  });
+});

@@ -1,15 +1,17 @@
 import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { BlobStore } from '../../ports/blob-store.js';
+import type { CommandRunner } from '../../ports/command-runner.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation } from '../agent/context-budget.js';
+import { redactingCommands } from '../agent/redacting-commands.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
-import type { ToolExecutor, WorkspaceObserver } from '../agent/tools.js';
+import { ToolExecutor, type WorkspaceObserver } from '../agent/tools.js';
 import { restoreWorkspace, type ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
@@ -30,7 +32,8 @@ export interface TurnRunnerDeps {
   hub: EventHub;
   models: ModelResolver;
   defaultModel: string;
-  tools: ToolExecutor;
+  commands: CommandRunner;
+  toolLimits: { commandTimeoutMs: number; commandOutputLimit: number };
   workspaces: Workspaces;
   artifacts: ArtifactStore;
   blobs: BlobStore;
@@ -82,7 +85,7 @@ export class TurnRunner {
           model,
           system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
           messages,
-          tools: this.deps.tools,
+          tools: new ToolExecutor(redactingCommands(this.deps.commands, redactor), this.deps.toolLimits),
           toolContext: {
             taskId: task.id,
             workspace,
