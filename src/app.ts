@@ -57,7 +57,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
   const hub = new EventHub();
   const bus = await openSignals(db, { hub, storage, logger });
-  const secrets = new SecretVault();
+  const secrets = new SecretVault(config.secretsMaxBytes);
+  const forgetEndedSecrets = bus.signals.onTurnEnded((taskId, turn) => secrets.turnEnded(taskId, turn));
   const recorder = new ArtifactRecorder({ artifacts: storage.artifacts, blobs, workspaces });
   const agents = new AgentService({ storage, models });
   const artifacts = new ArtifactService({ storage, blobs, workspaces, recorder });
@@ -89,6 +90,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             agents: storage.agents,
             secrets,
             secretSource: new SecretClient(signedUrls),
+            signals: bus.signals,
             self,
             sharedWork: Boolean(config.databaseUrl),
             logger,
@@ -101,7 +103,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
           concurrency: config.concurrency,
           leaseMs: config.leaseMs,
           sweep: async () => {
-            await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, new Date().toISOString());
+            await recoverAbandonedTurns({ tasks: storage.tasks, hub, signals: bus.signals, logger }, new Date().toISOString());
           },
         },
       )
@@ -128,12 +130,24 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   );
 
   let stopping: Promise<void> | null = null;
+  let secretsSweep: NodeJS.Timeout | undefined;
   return {
     async start() {
+      if (config.databaseUrl) {
+        // Turn endings reach this process as notifications; one lost while the connection to
+        // PostgreSQL was down must not keep secrets here for good.
+        secretsSweep = setInterval(() => {
+          secrets.dropEnded(storage.tasks).catch((error) => logger.error('dropping the secrets of ended turns failed', { error: errorMessage(error) }));
+        }, config.leaseMs);
+        secretsSweep.unref();
+      }
       if (runsTurns) {
         // With SQLite this process is the only one, so any turn still held was cut off; with
         // PostgreSQL only turns whose lease ran out are taken back.
-        const recovered = await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, config.databaseUrl ? new Date().toISOString() : null);
+        const recovered = await recoverAbandonedTurns(
+          { tasks: storage.tasks, hub, signals: bus.signals, logger },
+          config.databaseUrl ? new Date().toISOString() : null,
+        );
         if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
         pool!.start();
       }
@@ -155,6 +169,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     stop() {
       stopping ??= (async () => {
         ready = false;
+        clearInterval(secretsSweep);
+        forgetEndedSecrets();
         await http.close();
         await pool?.stop(SHUTDOWN_GRACE_MS);
         await bus.close();

@@ -21,6 +21,8 @@ export interface Config {
   commandTimeoutMs: number;
   /** Bytes of command output kept for the model and the event log. */
   commandOutputLimit: number;
+  /** Largest total size of the secrets (names and values) one create or follow-up may send. */
+  secretsMaxBytes: number;
   /** How `run_command` is isolated: `bubblewrap` (default) or, by explicit choice, `unsandboxed`. */
   sandbox: 'bubblewrap' | 'unsandboxed';
   /** Network for commands: `none` (default), or `host` to share the server's network. */
@@ -180,6 +182,13 @@ const SETTINGS = [
     env: 'KILN_COMMAND_OUTPUT_LIMIT',
     help: 'bytes of command output kept',
     parse: integer(1024, 16 * 1024 * 1024),
+    fallback: 64 * 1024,
+  },
+  {
+    key: 'secretsMaxBytes',
+    env: 'KILN_SECRETS_MAX_BYTES',
+    help: 'bytes of secrets (names and values) a task or follow-up may send',
+    parse: integer(64, 16 * 1024 * 1024),
     fallback: 64 * 1024,
   },
   {

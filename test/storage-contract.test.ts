@@ -183,7 +183,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const { storage } = await open();
         const task = await seedTask(storage);
         const message = { role: 'user' as const, content: 'again', createdAt: new Date().toISOString() };
-        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt), 'busy');
+        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null), 'busy');
         await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
         const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
         const parked = await storage.tasks.amendTurn(fence, () => ({ events: [{ type: 'status', data: { status: 'awaiting_approval' } }], status: 'awaiting_approval', result: 'parked' }), new Date().toISOString());
@@ -193,7 +193,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await storage.tasks.amendTurn({ taskId: task.id, turn: 1 }, () => ({ events: [], status: 'running', result: null }), new Date().toISOString());
         assert.equal((await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()))?.id, task.id, 'resumed turns go back in the queue');
         await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString());
-        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt);
+        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null);
         assert.ok(opened && opened !== 'busy');
         assert.deepEqual([opened.turn, opened.status, opened.messageCount], [2, 'running', 2]);
         await storage.tasks.appendModelMessages({ taskId: task.id, turn: 2 }, [{ role: 'user', content: 'again' }]);

@@ -119,15 +119,20 @@ export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
   get(id: string, userId?: string): Promise<Task | undefined>;
-  /** Records which process now holds the task's secrets in memory. */
-  setSecretsHolder(taskId: string, holder: string): Promise<void>;
   list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }>;
   messages(taskId: string): Promise<Message[]>;
   /**
-   * Opens the next turn of an idle task with a new user message and queues it.
+   * Opens the next turn of an idle task with a new user message and queues it; `secretsHolder`
+   * is the process holding that turn's secrets (null: the turn has none).
    * Returns the updated task, 'busy' when the task is still executing, or undefined when not found.
    */
-  startFollowUp(taskId: string, userId: string, message: Omit<Message, 'seq' | 'turn'>, now: string): Promise<Task | 'busy' | undefined>;
+  startFollowUp(
+    taskId: string,
+    userId: string,
+    message: Omit<Message, 'seq' | 'turn'>,
+    now: string,
+    secretsHolder: string | null,
+  ): Promise<Task | 'busy' | undefined>;
 
   /** Takes the oldest queued task for `owner` until `leaseUntil`; marks it running. */
   claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined>;

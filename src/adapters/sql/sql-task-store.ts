@@ -69,10 +69,6 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async setSecretsHolder(taskId: string, holder: string): Promise<void> {
-    await this.db.run('UPDATE tasks SET secrets_holder = ? WHERE id = ?', [holder, taskId]);
-  }
-
   async get(id: string, userId?: string): Promise<Task | undefined> {
     return this.read(this.db, id, userId);
   }
@@ -109,15 +105,16 @@ export class SqlTaskStore implements TaskStore {
     userId: string,
     message: Omit<Message, 'seq' | 'turn'>,
     now: string,
+    secretsHolder: string | null,
   ): Promise<Task | 'busy' | undefined> {
     return this.db.transaction(async (tx) => {
       const task = await this.read(tx, taskId, userId, true);
       if (!task) return undefined;
       const opened = await tx.run(
         `UPDATE tasks SET status = 'running', turn = turn + 1, turn_start_seq = last_event_seq, started_at = ?,
-           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1
+           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1, secrets_holder = ?
          WHERE id = ? AND status IN ${IDLE}`,
-        [now, now, now, taskId],
+        [now, now, now, secretsHolder, taskId],
       );
       if (opened.changes === 0) return 'busy';
       await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn: task.turn + 1 }));

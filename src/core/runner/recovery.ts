@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { TaskStore } from '../../ports/storage.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
 import type { EventHub } from '../events/event-hub.js';
 import { turnEndings } from '../tasks/turn-endings.js';
 
@@ -12,7 +13,7 @@ export const INTERRUPTED_MESSAGE =
  * turn counts as abandoned (start-up of the only process); otherwise only leases that ran out.
  */
 export async function recoverAbandonedTurns(
-  deps: { tasks: TaskStore; hub: EventHub; logger: Logger },
+  deps: { tasks: TaskStore; hub: EventHub; signals: TaskSignals; logger: Logger },
   now: string | null,
 ): Promise<number> {
   let recovered = 0;
@@ -21,6 +22,7 @@ export async function recoverAbandonedTurns(
     const terminal = await deps.tasks.endTurn(fence, turnEndings.failed(INTERRUPTED_MESSAGE, 'INTERRUPTED'), new Date().toISOString());
     if (!terminal) continue;
     deps.hub.publish(task.id, [terminal]);
+    deps.signals.turnEnded(task.id, task.turn);
     deps.logger.warn('interrupted turn marked failed', { task: task.id, turn: task.turn });
     recovered++;
   }

@@ -4,6 +4,7 @@ import type { BlobStore } from '../../ports/blob-store.js';
 import type { CommandRunner } from '../../ports/command-runner.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation } from '../agent/context-budget.js';
@@ -41,6 +42,7 @@ export interface TurnRunnerDeps {
   agents: AgentStore;
   secrets: SecretVault;
   secretSource: SecretSource;
+  signals: TaskSignals;
   /** This process's address for other Kiln processes (null when it works alone). */
   self: () => string | null;
   /**
@@ -139,21 +141,20 @@ export class TurnRunner {
     const terminal = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString());
     if (!terminal) throw new TurnLost(fence.taskId);
     this.deps.hub.publish(fence.taskId, [terminal]);
+    this.deps.signals.turnEnded(fence.taskId, fence.turn);
   }
 
   /**
-   * The task's secrets: held here, or fetched from the process that received them (when API and
-   * worker processes are separate). When they cannot be had, the turn goes on without them and
-   * says so.
+   * The secrets of this turn: held here, or fetched from the process that received them (when
+   * API and worker processes are separate). Fetched ones are kept only while this run lasts. When
+   * they cannot be had, the turn goes on without them and says so.
    */
   private async secretsOf(task: Task, writer: TurnEventWriter): Promise<Record<string, string>> {
-    const held = this.deps.secrets.get(task.id);
-    if (Object.keys(held).length > 0 || !task.secretsHolder || task.secretsHolder === this.deps.self()) return held;
+    const held = this.deps.secrets.get(task.id, task.turn);
+    if (held) return held;
+    if (!task.secretsHolder || task.secretsHolder === this.deps.self()) return {};
     const fetched = await this.deps.secretSource.fetch(task.secretsHolder, task.id);
-    if (fetched) {
-      this.deps.secrets.put(task.id, fetched);
-      return fetched;
-    }
+    if (fetched) return fetched;
     writer.emit({
       type: 'status',
       data: { status: 'processing', message: 'The secrets sent with this task are no longer available (the process holding them restarted); commands run without them. Send them again with a follow-up.' },
