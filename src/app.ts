@@ -101,6 +101,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         },
         {
           concurrency: config.concurrency,
+          userConcurrency: config.userConcurrency,
           leaseMs: config.leaseMs,
           sweep: async () => {
             await recoverAbandonedTurns({ tasks: storage.tasks, hub, signals: bus.signals, logger }, new Date().toISOString());
@@ -163,6 +164,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         blobs: config.blobStore ?? 'local',
         data: config.dataDir,
         concurrency: runsTurns ? config.concurrency : undefined,
+        userConcurrency: runsTurns ? config.userConcurrency : undefined,
       });
       return address;
     },

@@ -16,6 +16,8 @@ export interface Config {
   apiKey: string | undefined;
   model: string;
   concurrency: number;
+  /** Turns of one user this process runs at once (so that one user cannot take every worker slot). */
+  userConcurrency: number;
   logLevel: LogLevel;
   /** Wall-clock limit for one `run_command` call. */
   commandTimeoutMs: number;
@@ -92,7 +94,8 @@ interface Setting<K extends keyof Config> {
   flag?: string;
   help: string;
   parse: Parser<Config[K]>;
-  fallback: Config[K] | ((env: Env) => Config[K]);
+  /** The default; a function gets the environment and the settings listed before this one. */
+  fallback: Config[K] | ((env: Env, earlier: Partial<Config>) => Config[K]);
 }
 
 type Env = Record<string, string | undefined>;
@@ -162,6 +165,14 @@ const SETTINGS = [
   },
   { key: 'model', env: 'KILN_MODEL', flag: 'model', help: 'model as provider:model, or "offline"', parse: text, fallback: 'offline' },
   { key: 'concurrency', env: 'KILN_CONCURRENCY', flag: 'concurrency', help: 'tasks run at once', parse: integer(1, 1024), fallback: 4 },
+  {
+    key: 'userConcurrency',
+    env: 'KILN_USER_CONCURRENCY',
+    flag: 'user-concurrency',
+    help: "tasks of one user run at once (default: half of KILN_CONCURRENCY, rounded up)",
+    parse: integer(1, 1024),
+    fallback: (_env, earlier) => Math.ceil(earlier.concurrency! / 2),
+  },
   {
     key: 'logLevel',
     env: 'KILN_LOG_LEVEL',
@@ -308,7 +319,7 @@ export function loadConfig(env: Env, flags: Record<string, string | undefined> =
     const raw = fromFlag ?? env[setting.env];
     const name = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
     if (raw === undefined || (fromFlag === undefined && raw === '')) {
-      config[setting.key] = typeof setting.fallback === 'function' ? setting.fallback(env) : setting.fallback;
+      config[setting.key] = typeof setting.fallback === 'function' ? setting.fallback(env, config as Partial<Config>) : setting.fallback;
     } else {
       config[setting.key] = setting.parse(raw, name);
     }

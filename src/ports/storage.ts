@@ -134,8 +134,12 @@ export interface TaskStore {
     secretsHolder: string | null,
   ): Promise<Task | 'busy' | undefined>;
 
-  /** Takes the oldest queued task for `owner` until `leaseUntil`; marks it running. */
-  claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined>;
+  /**
+   * Takes a queued turn for `owner` until `leaseUntil` and marks it running. Users are served
+   * fairly: the turn taken is the oldest queued one of the user with the fewest turns running
+   * (anywhere), skipping users that already have `perUserLimit` turns held by this owner.
+   */
+  claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void>;
   /** Turns held by a worker lease that ran out before `now` (every held turn when `now` is null). */
   abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]>;

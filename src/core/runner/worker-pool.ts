@@ -7,6 +7,8 @@ import { StopReason, type TurnRunner } from './turn-runner.js';
 
 export interface WorkerPoolOptions {
   concurrency: number;
+  /** Turns of one user run at once; the rest wait in the queue, in order. */
+  userConcurrency: number;
   /** How long a claim holds without renewal; renewed every third of it. */
   leaseMs: number;
   /**
@@ -17,7 +19,9 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * Claims queued turns from the database and runs up to `concurrency` of them at once.
+ * Claims queued turns from the database and runs up to `concurrency` of them at once, at most
+ * `userConcurrency` of one user, taking turns of the users with the fewest running first.
+ * The per-user count needs no coordination with other processes: each counts its own claims.
  * It sleeps until a signal says work was queued or a slot frees up: there is no polling loop.
  */
 export class WorkerPool {
@@ -93,7 +97,12 @@ export class WorkerPool {
     while (!this.stopping && this.running.size < this.options.concurrency) {
       this.fillAgain = false;
       const now = Date.now();
-      const task = await this.deps.tasks.claimNext(this.owner, new Date(now + this.options.leaseMs).toISOString(), new Date(now).toISOString());
+      const task = await this.deps.tasks.claimNext(
+        this.owner,
+        new Date(now + this.options.leaseMs).toISOString(),
+        new Date(now).toISOString(),
+        this.options.userConcurrency,
+      );
       if (!task) return;
       this.launch(task);
     }
