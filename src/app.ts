@@ -103,8 +103,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
           concurrency: config.concurrency,
           userConcurrency: config.userConcurrency,
           leaseMs: config.leaseMs,
-          sweep: async () => {
-            await recoverAbandonedTurns({ tasks: storage.tasks, hub, signals: bus.signals, logger }, new Date().toISOString());
+          sweep: async (runningHere) => {
+            await recoverAbandonedTurns({ tasks: storage.tasks, hub, signals: bus.signals, logger }, new Date().toISOString(), runningHere);
           },
         },
       )

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { StorageFull } from '../../core/errors.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 
 /** How long start-up waits for PostgreSQL to answer before it says it cannot reach it. */
@@ -63,7 +64,9 @@ export class PostgresDatabase implements Database {
     try {
       await client.query('BEGIN');
       const value = await fn(executor((text, values) => client.query(text, values)));
-      await client.query('COMMIT');
+      await client.query('COMMIT').catch((error: unknown) => {
+        throw (error as { code?: string }).code === DISK_FULL ? new StorageFull() : error;
+      });
       return value;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
@@ -99,8 +102,14 @@ export class PostgresDatabase implements Database {
   }
 }
 
+/** PostgreSQL's disk_full: the server's disk is out of space. */
+const DISK_FULL = '53100';
+
 function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryResult>): SqlExecutor {
-  const run = (sql: string, params: readonly SqlValue[] = []) => query(numbered(sql), params as unknown[]);
+  const run = (sql: string, params: readonly SqlValue[] = []) =>
+    query(numbered(sql), params as unknown[]).catch((error: unknown) => {
+      throw (error as { code?: string }).code === DISK_FULL ? new StorageFull() : error;
+    });
   return {
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows as T[],
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows[0] as T | undefined,

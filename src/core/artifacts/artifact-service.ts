@@ -136,44 +136,50 @@ export class ArtifactService {
     const bytes = Buffer.from(input.content, 'utf8');
     const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;
     const relative = task ? await this.freePath(task.id, `artifacts/${name}`) : null;
-    if (task && relative) {
-      const file = lexicallyInside(this.deps.workspaces.dir(task.id), relative);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await fs.writeFile(file, bytes);
-    }
-    const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
-    const observed = task && relative ? await fs.stat(lexicallyInside(this.deps.workspaces.dir(task.id), relative)) : null;
-    const { artifact } = await this.deps.storage.artifacts.recordVersion(
-      {
-        taskId: task?.id ?? null,
-        path: relative,
-        create: {
-          userId: caller.userId,
-          agentId: agent.id,
-          name: relative ? path.posix.basename(relative) : name,
-          title: input.title,
-          artifactType: input.artifactType,
-          workflowId: input.workflowId,
-          phaseId: input.phaseId,
-          isPrimaryDeliverable: input.isPrimaryDeliverable,
-          metadata: input.metadata,
-        },
-        version: {
-          size,
-          mediaType: input.contentType,
-          sha256,
+    const file = task && relative ? lexicallyInside(this.deps.workspaces.dir(task.id), relative) : null;
+    try {
+      if (file) {
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.writeFile(file, bytes);
+      }
+      const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
+      const observed = file ? await fs.stat(file) : null;
+      const { artifact } = await this.deps.storage.artifacts.recordVersion(
+        {
           taskId: task?.id ?? null,
-          turn: null,
-          userId: caller.userId,
-          agentId: null,
-          source: 'api',
-          derivedFrom: input.derivedFrom,
+          path: relative,
+          create: {
+            userId: caller.userId,
+            agentId: agent.id,
+            name: relative ? path.posix.basename(relative) : name,
+            title: input.title,
+            artifactType: input.artifactType,
+            workflowId: input.workflowId,
+            phaseId: input.phaseId,
+            isPrimaryDeliverable: input.isPrimaryDeliverable,
+            metadata: input.metadata,
+          },
+          version: {
+            size,
+            mediaType: input.contentType,
+            sha256,
+            taskId: task?.id ?? null,
+            turn: null,
+            userId: caller.userId,
+            agentId: null,
+            source: 'api',
+            derivedFrom: input.derivedFrom,
+          },
+          ...(observed ? { observed: { size: observed.size, mtimeMs: Math.trunc(observed.mtimeMs) } } : {}),
         },
-        ...(observed ? { observed: { size: observed.size, mtimeMs: Math.trunc(observed.mtimeMs) } } : {}),
-      },
-      new Date().toISOString(),
-    );
-    return artifact;
+        new Date().toISOString(),
+      );
+      return artifact;
+    } catch (error) {
+      // A path of its own (see freePath): nothing else is lost with it, and no half-written file stays.
+      if (file) await fs.rm(file, { force: true });
+      throw error;
+    }
   }
 
   /**

@@ -13,9 +13,10 @@ export interface WorkerPoolOptions {
   leaseMs: number;
   /**
    * Run every half lease: ends turns whose worker died. The same tick also looks for queued work,
-   * in case a wake-up signal was lost.
+   * in case a wake-up signal was lost. `runningHere` tells the turns this pool still runs: their
+   * lease may have run out only because renewing it failed (a full disk), and they are not dead.
    */
-  sweep: () => Promise<void>;
+  sweep: (runningHere: (taskId: string, leaseOwner: string) => boolean) => Promise<void>;
 }
 
 /**
@@ -47,7 +48,7 @@ export class WorkerPool {
     this.renewTimer.unref();
     this.sweepTimer = setInterval(() => {
       this.options
-        .sweep()
+        .sweep((taskId, leaseOwner) => leaseOwner === this.owner && this.running.has(taskId))
         .catch((error) => this.deps.logger.error('sweeping abandoned turns failed', { error: errorMessage(error) }))
         .finally(() => this.fill());
     }, Math.max(500, this.options.leaseMs / 2));

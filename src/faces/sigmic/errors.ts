@@ -12,6 +12,7 @@ const STATUS: Record<DomainErrorKind, [number, string]> = {
   invalid_env: [400, 'INVALID_ENV'],
   conflict: [409, 'CONFLICT'],
   too_large: [413, 'PAYLOAD_TOO_LARGE'],
+  storage_full: [507, 'STORAGE_FULL'],
 };
 
 /** The native face's error envelope: `{ success: false, error: { message, code } }`. */
@@ -19,6 +20,7 @@ export function sendSigmicError(error: unknown, request: FastifyRequest, reply: 
   const known = clientErrorOf(error);
   if (known) {
     const [status, code] = STATUS[known.kind];
+    if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { url: request.routeOptions.url, request: request.id });
     void reply.status(status).send({ success: false, error: { message: known.message, code } });
     return;
   }
