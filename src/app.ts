@@ -172,9 +172,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       stopping ??= (async () => {
         ready = false;
         clearInterval(secretsSweep);
-        forgetEndedSecrets();
         await http.close();
         await pool?.stop(SHUTDOWN_GRACE_MS);
+        forgetEndedSecrets();
         await bus.close();
         await storage.close();
       })();

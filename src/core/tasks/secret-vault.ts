@@ -59,11 +59,6 @@ export class SecretVault {
     if (entry && entry.turn <= turn) this.held.delete(taskId);
   }
 
-  /** How many tasks have secrets held here. */
-  get size(): number {
-    return this.held.size;
-  }
-
   /**
    * Drops the secrets of turns that have ended according to the database: for when a process
    * may have missed the signal that said so (a dropped connection to PostgreSQL).
