@@ -3,7 +3,6 @@ import { SecretClient } from './adapters/http/secret-client.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
-import { ToolExecutor } from './core/agent/tools.js';
 import { AgentService } from './core/agents/agent-service.js';
 import { ArtifactRecorder } from './core/artifacts/artifact-recorder.js';
 import { ArtifactService } from './core/artifacts/artifact-service.js';
@@ -62,7 +61,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
   const hub = new EventHub();
   const bus = await openSignals(db, { hub, storage, logger });
-  const secrets = new SecretVault();
+  const secrets = new SecretVault(config.secretsMaxBytes);
+  const forgetEndedSecrets = bus.signals.onTurnEnded((taskId, turn) => secrets.turnEnded(taskId, turn));
   const recorder = new ArtifactRecorder({ artifacts: storage.artifacts, blobs, workspaces });
   const agents = new AgentService({ storage, models });
   const artifacts = new ArtifactService({ storage, blobs, workspaces, recorder });
@@ -85,7 +85,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             hub,
             models,
             defaultModel: config.model,
-            tools: new ToolExecutor(await openCommandRunner(config, logger), config),
+            commands: await openCommandRunner(config, logger),
+            toolLimits: config,
             workspaces,
             artifacts: storage.artifacts,
             blobs,
@@ -93,6 +94,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             agents: storage.agents,
             secrets,
             secretSource: new SecretClient(signedUrls),
+            signals: bus.signals,
             self,
             sharedWork: Boolean(config.databaseUrl),
             logger,
@@ -103,9 +105,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         },
         {
           concurrency: config.concurrency,
+          userConcurrency: config.userConcurrency,
           leaseMs: config.leaseMs,
-          sweep: async () => {
-            await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, new Date().toISOString());
+          sweep: async (runningHere) => {
+            await recoverAbandonedTurns({ tasks: storage.tasks, hub, signals: bus.signals, logger }, new Date().toISOString(), runningHere);
           },
         },
       )
@@ -142,12 +145,24 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   );
 
   let stopping: Promise<void> | null = null;
+  let secretsSweep: NodeJS.Timeout | undefined;
   return {
     async start() {
+      if (config.databaseUrl) {
+        // Turn endings reach this process as notifications; one lost while the connection to
+        // PostgreSQL was down must not keep secrets here for good.
+        secretsSweep = setInterval(() => {
+          secrets.dropEnded(storage.tasks).catch((error) => logger.error('dropping the secrets of ended turns failed', { error: errorMessage(error) }));
+        }, config.leaseMs);
+        secretsSweep.unref();
+      }
       if (runsTurns) {
         // With SQLite this process is the only one, so any turn still held was cut off; with
         // PostgreSQL only turns whose lease ran out are taken back.
-        const recovered = await recoverAbandonedTurns({ tasks: storage.tasks, hub, logger }, config.databaseUrl ? new Date().toISOString() : null);
+        const recovered = await recoverAbandonedTurns(
+          { tasks: storage.tasks, hub, signals: bus.signals, logger },
+          config.databaseUrl ? new Date().toISOString() : null,
+        );
         if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
         pool!.start();
       }
@@ -169,14 +184,17 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         blobs: config.blobStore ?? 'local',
         data: config.dataDir,
         concurrency: runsTurns ? config.concurrency : undefined,
+        userConcurrency: runsTurns ? config.userConcurrency : undefined,
       });
       return address;
     },
     stop() {
       stopping ??= (async () => {
         ready = false;
+        clearInterval(secretsSweep);
         await http.close();
         await pool?.stop(SHUTDOWN_GRACE_MS);
+        forgetEndedSecrets();
         await bus.close();
         await storage.close();
       })();

@@ -14,7 +14,7 @@ Usage:
   kiln --help                       this text
 
 Options of kiln serve (each overrides its environment variable):
-${SERVE_FLAGS.map((f) => `  --${f.flag.padEnd(14)} ${f.env.padEnd(26)} ${f.help}`).join('\n')}
+${SERVE_FLAGS.map((f) => `  --${f.flag.padEnd(16)} ${f.env.padEnd(26)} ${f.help}`).join('\n')}
 
 Environment variables:
 ${ENV_VARIABLES.map((v) => `  ${v.env.padEnd(26)} ${v.help}`).join('\n')}

@@ -16,11 +16,15 @@ export interface Config {
   apiKey: string | undefined;
   model: string;
   concurrency: number;
+  /** Turns of one user this process runs at once (so that one user cannot take every worker slot). */
+  userConcurrency: number;
   logLevel: LogLevel;
   /** Wall-clock limit for one `run_command` call. */
   commandTimeoutMs: number;
   /** Bytes of command output kept for the model and the event log. */
   commandOutputLimit: number;
+  /** Largest total size of the secrets (names and values) one create or follow-up may send. */
+  secretsMaxBytes: number;
   /** How `run_command` is isolated: `bubblewrap` (default) or, by explicit choice, `unsandboxed`. */
   sandbox: 'bubblewrap' | 'unsandboxed';
   /** Network for commands: `none` (default), or `host` to share the server's network. */
@@ -98,7 +102,8 @@ interface Setting<K extends keyof Config> {
   flag?: string;
   help: string;
   parse: Parser<Config[K]>;
-  fallback: Config[K] | ((env: Env) => Config[K]);
+  /** The default; a function gets the environment and the settings listed before this one. */
+  fallback: Config[K] | ((env: Env, earlier: Partial<Config>) => Config[K]);
 }
 
 type Env = Record<string, string | undefined>;
@@ -169,6 +174,14 @@ const SETTINGS = [
   { key: 'model', env: 'KILN_MODEL', flag: 'model', help: 'model as provider:model, or "offline"', parse: text, fallback: 'offline' },
   { key: 'concurrency', env: 'KILN_CONCURRENCY', flag: 'concurrency', help: 'tasks run at once', parse: integer(1, 1024), fallback: 4 },
   {
+    key: 'userConcurrency',
+    env: 'KILN_USER_CONCURRENCY',
+    flag: 'user-concurrency',
+    help: "tasks of one user run at once (default: half of KILN_CONCURRENCY, rounded up)",
+    parse: integer(1, 1024),
+    fallback: (_env, earlier) => Math.ceil(earlier.concurrency! / 2),
+  },
+  {
     key: 'logLevel',
     env: 'KILN_LOG_LEVEL',
     flag: 'log-level',
@@ -188,6 +201,13 @@ const SETTINGS = [
     env: 'KILN_COMMAND_OUTPUT_LIMIT',
     help: 'bytes of command output kept',
     parse: integer(1024, 16 * 1024 * 1024),
+    fallback: 64 * 1024,
+  },
+  {
+    key: 'secretsMaxBytes',
+    env: 'KILN_SECRETS_MAX_BYTES',
+    help: 'bytes of secrets (names and values) a task or follow-up may send',
+    parse: integer(64, 16 * 1024 * 1024),
     fallback: 64 * 1024,
   },
   {
@@ -329,7 +349,7 @@ export function loadConfig(env: Env, flags: Record<string, string | undefined> =
     const raw = fromFlag ?? env[setting.env];
     const name = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
     if (raw === undefined || (fromFlag === undefined && raw === '')) {
-      config[setting.key] = typeof setting.fallback === 'function' ? setting.fallback(env) : setting.fallback;
+      config[setting.key] = typeof setting.fallback === 'function' ? setting.fallback(env, config as Partial<Config>) : setting.fallback;
     } else {
       config[setting.key] = setting.parse(raw, name);
     }

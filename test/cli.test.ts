@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { kilnCli, newKey, startKiln, tempDir } from './helpers/kiln-process.js';
@@ -21,6 +22,22 @@ describe('the kiln command', () => {
       assert.match(result.stderr, message);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     }
+  });
+
+  it('says plainly when the PostgreSQL of DATABASE_URL cannot be reached, and exits', async () => {
+    // A port nothing listens on: a listener opened and closed again.
+    const port = await new Promise<number>((resolve) => {
+      const server = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const result = await kilnCli(['serve'], { KILN_DATA_DIR: tempDir(), DATABASE_URL: `postgres://kiln:hunter2@127.0.0.1:${port}/kiln` });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port} \\(DATABASE_URL\\): the connection was refused`));
+    assert.match(result.stderr, /Start PostgreSQL there, or fix DATABASE_URL/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(result.stderr.includes('hunter2'), false, 'the password is not shown');
   });
 
   it('lets flags override the environment', async () => {

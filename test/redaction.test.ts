@@ -28,4 +28,12 @@ describe('redaction of secret values', () => {
       nested: { s: 'x [redacted]' },
     });
   });
+
+  it('redacts the start of a secret left at the end of text that was cut short', () => {
+    const secret = 'beta-secret-longer';
+    for (let n = 1; n < secret.length; n++) {
+      assert.equal(redactor.cutText(`out: alpha-secret ${secret.slice(0, n)}`), 'out: [redacted] [redacted]', `cut after ${n} characters`);
+    }
+    assert.equal(redactor.cutText('ends plainly'), 'ends plainly');
+  });
 });

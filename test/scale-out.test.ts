@@ -3,12 +3,15 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { SecretClient } from '../src/adapters/http/secret-client.js';
+import { SignedUrls } from '../src/core/artifacts/signed-urls.js';
 import { Api, type SseEvent } from './helpers/api.js';
 import { newKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
 import { dropSchema, schemaName, TEST_DATABASE_URL } from './helpers/postgres.js';
 import { S3_CREDENTIALS, startS3 } from './helpers/s3.js';
 
 const TASKS = 50;
+const SIGNING_KEY = 'ab'.repeat(32);
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 interface Driven {
@@ -43,7 +46,7 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
       ...S3_CREDENTIALS,
       KILN_LEASE_MS: '2000',
       KILN_LOG_LEVEL: 'info',
-      KILN_SIGNING_KEY: 'ab'.repeat(32),
+      KILN_SIGNING_KEY: SIGNING_KEY,
     };
     // One process first, so that it migrates; the others start together.
     apiA = await startKiln({ env, args: ['--role', 'api'] }, key);
@@ -141,6 +144,14 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
     const id = await a.createTask({ message: `$ test "$(printf %s "$TOKEN" | sha256sum | cut -c1-16)" = "${digest}" && echo present-on-the-worker; echo "$TOKEN"`, secrets: { TOKEN: secret } });
     const results = (await a.events(id)).filter((e) => e.event === 'tool_result').map((e) => e.data.output);
     assert.equal(results[0], 'present-on-the-worker\n[redacted]\n[exit code 0]');
+    // The turn ended on a worker; API A, which received the secrets, hears of it and drops them.
+    const holder = new SecretClient(new SignedUrls(Buffer.from(SIGNING_KEY, 'hex'), 60_000));
+    let held = await holder.fetch(apiA.url, id);
+    for (let i = 0; i < 200 && held !== null; i++) {
+      await sleep(25);
+      held = await holder.fetch(apiA.url, id);
+    }
+    assert.equal(held, null, 'the API process holding the secrets let go of them once the turn ended');
     const db = new pg.Client({ connectionString: TEST_DATABASE_URL, options: `-c search_path=${schema}` });
     await db.connect();
     try {

@@ -163,6 +163,26 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.ok(claims.every((c) => c === undefined || c.status === 'running'));
       }));
 
+    it('serves users fairly: the user with the fewest running turns first, and at most the limit per user', () =>
+      withStorage(backend, 'fair claims', async (open) => {
+        const pools = backend === 'postgres' ? await Promise.all([open(), open()]) : [await open()];
+        const { storage } = pools[0]!;
+        const at = (second: number) => ({ createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString() });
+        const alice: Task[] = [];
+        for (let i = 0; i < 6; i++) alice.push(await seedTask(storage, 'alice', at(i)));
+        const bob = await seedTask(storage, 'bob', at(10));
+        const carol = await seedTask(storage, 'carol', at(11));
+        const claim = (owner: string, pool = 0) => pools[pool]!.storage.tasks.claimNext(owner, later(30_000), new Date().toISOString(), 2);
+        const order: (string | undefined)[] = [];
+        for (let i = 0; i < 5; i++) order.push((await claim('w1'))?.id);
+        // alice's oldest; then bob and carol (none running) before alice's second; then alice is at the limit.
+        assert.deepEqual(order, [alice[0]!.id, bob.id, carol.id, alice[1]!.id, undefined]);
+        assert.equal((await claim('w2', pools.length - 1))?.id, alice[2]!.id, 'the limit counts the turns one owner holds');
+        await storage.tasks.endTurn({ taskId: alice[0]!.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString());
+        assert.equal((await claim('w1'))?.id, alice[3]!.id, 'a finished turn frees its place; the queue keeps its order');
+        assert.equal(await claim('w1'), undefined);
+      }));
+
     it('finds turns whose lease ran out, and only those', () =>
       withStorage(backend, 'leases', async (open) => {
         const { storage } = await open();
@@ -183,7 +203,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const { storage } = await open();
         const task = await seedTask(storage);
         const message = { role: 'user' as const, content: 'again', createdAt: new Date().toISOString() };
-        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt), 'busy');
+        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null), 'busy');
         await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
         const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
         const parked = await storage.tasks.amendTurn(fence, () => ({ events: [{ type: 'status', data: { status: 'awaiting_approval' } }], status: 'awaiting_approval', result: 'parked' }), new Date().toISOString());
@@ -193,7 +213,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await storage.tasks.amendTurn({ taskId: task.id, turn: 1 }, () => ({ events: [], status: 'running', result: null }), new Date().toISOString());
         assert.equal((await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()))?.id, task.id, 'resumed turns go back in the queue');
         await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString());
-        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt);
+        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null);
         assert.ok(opened && opened !== 'busy');
         assert.deepEqual([opened.turn, opened.status, opened.messageCount], [2, 'running', 2]);
         await storage.tasks.appendModelMessages({ taskId: task.id, turn: 2 }, [{ role: 'user', content: 'again' }]);

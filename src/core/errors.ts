@@ -18,7 +18,8 @@ export type DomainErrorKind =
   | 'invalid_env'
   | 'conflict'
   | 'too_large'
-  | 'forbidden';
+  | 'forbidden'
+  | 'storage_full';
 
 export class AuthRequired extends DomainError {
   readonly kind = 'auth_required';
@@ -78,4 +79,22 @@ export class TooLarge extends DomainError {
 /** The caller is known but its key may not do this (e.g. a non-admin key acting for another user). */
 export class Forbidden extends DomainError {
   readonly kind = 'forbidden';
+}
+
+/** The server's disk (or the quota of its data) is full: nothing of the request was kept. */
+export class StorageFull extends DomainError {
+  readonly kind = 'storage_full';
+  constructor(message = "The server's disk is full, so nothing was stored. Free space on the server (or raise its quota), then try again.") {
+    super(message);
+  }
+}
+
+/**
+ * The {@link StorageFull} an error means, when it says the disk or a quota is full (ENOSPC,
+ * EDQUOT from a file write; databases translate their own codes); undefined otherwise.
+ */
+export function storageFullOf(error: unknown): StorageFull | undefined {
+  if (error instanceof StorageFull) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new StorageFull() : undefined;
 }

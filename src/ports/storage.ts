@@ -166,18 +166,27 @@ export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
   get(id: string, userId?: string): Promise<Task | undefined>;
-  /** Records which process now holds the task's secrets in memory. */
-  setSecretsHolder(taskId: string, holder: string): Promise<void>;
   list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }>;
   messages(taskId: string): Promise<Message[]>;
   /**
-   * Opens the next turn of an idle task with a new user message and queues it.
+   * Opens the next turn of an idle task with a new user message and queues it; `secretsHolder`
+   * is the process holding that turn's secrets (null: the turn has none).
    * Returns the updated task, 'busy' when the task is still executing, or undefined when not found.
    */
-  startFollowUp(taskId: string, userId: string, message: Omit<Message, 'seq' | 'turn'>, now: string): Promise<Task | 'busy' | undefined>;
+  startFollowUp(
+    taskId: string,
+    userId: string,
+    message: Omit<Message, 'seq' | 'turn'>,
+    now: string,
+    secretsHolder: string | null,
+  ): Promise<Task | 'busy' | undefined>;
 
-  /** Takes the oldest queued task for `owner` until `leaseUntil`; marks it running. */
-  claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined>;
+  /**
+   * Takes a queued turn for `owner` until `leaseUntil` and marks it running. Users are served
+   * fairly: the turn taken is the oldest queued one of the user with the fewest turns running
+   * (anywhere), skipping users that already have `perUserLimit` turns held by this owner.
+   */
+  claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void>;
   /** Turns held by a worker lease that ran out before `now` (every held turn when `now` is null). */
   abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]>;

@@ -8,6 +8,12 @@ export interface TaskSignals {
   queued(): void;
   /** A task's turn was ended from outside its worker (cancelled): the worker stops at once. */
   stop(taskId: string): void;
+  /**
+   * A task's turn ended (completed, failed or cancelled), wherever that happened: a process that
+   * holds the turn's secrets lets go of them.
+   */
+  turnEnded(taskId: string, turn: number): void;
   onQueued(listener: () => void): () => void;
   onStop(listener: (taskId: string) => void): () => void;
+  onTurnEnded(listener: (taskId: string, turn: number) => void): () => void;
 }

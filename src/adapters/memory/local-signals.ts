@@ -13,6 +13,10 @@ export class LocalSignals implements TaskSignals {
     this.emitter.emit('stop', taskId);
   }
 
+  turnEnded(taskId: string, turn: number): void {
+    this.emitter.emit('turnEnded', taskId, turn);
+  }
+
   onQueued(listener: () => void): () => void {
     this.emitter.on('queued', listener);
     return () => this.emitter.off('queued', listener);
@@ -21,5 +25,10 @@ export class LocalSignals implements TaskSignals {
   onStop(listener: (taskId: string) => void): () => void {
     this.emitter.on('stop', listener);
     return () => this.emitter.off('stop', listener);
+  }
+
+  onTurnEnded(listener: (taskId: string, turn: number) => void): () => void {
+    this.emitter.on('turnEnded', listener);
+    return () => this.emitter.off('turnEnded', listener);
   }
 }

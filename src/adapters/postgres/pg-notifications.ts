@@ -6,14 +6,15 @@ import type { TaskStore } from '../../ports/storage.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
-const CHANNELS = ['kiln_events', 'kiln_queued', 'kiln_stop'] as const;
+const CHANNELS = ['kiln_events', 'kiln_queued', 'kiln_stop', 'kiln_turn_ended'] as const;
 const SWEEP_MS = 1000;
 const RECONNECT_MS = 1000;
 
 /**
  * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
  *
- * - `kiln_queued` wakes workers; `kiln_stop <taskId>` stops a turn wherever it runs.
+ * - `kiln_queued` wakes workers; `kiln_stop <taskId>` stops a turn wherever it runs;
+ *   `kiln_turn_ended <taskId:turn>` lets the process holding that turn's secrets drop them.
  * - `kiln_events <taskId:first:last>` (sent by the store when events commit) makes each process
  *   with streams on that task read those events once and hand them to its hub.
  *
@@ -70,6 +71,16 @@ export class PgNotifications implements TaskSignals {
     this.notify('kiln_stop', taskId);
   }
 
+  turnEnded(taskId: string, turn: number): void {
+    this.local.emit('turnEnded', taskId, turn);
+    this.notify('kiln_turn_ended', `${taskId}:${turn}`);
+  }
+
+  onTurnEnded(listener: (taskId: string, turn: number) => void): () => void {
+    this.local.on('turnEnded', listener);
+    return () => this.local.off('turnEnded', listener);
+  }
+
   private notify(channel: string, payload: string): void {
     this.db.get('SELECT pg_notify(?, ?)', [channel, payload]).catch((error) => this.deps.logger.error('notify failed', { channel, error: errorMessage(error) }));
   }
@@ -105,6 +116,10 @@ export class PgNotifications implements TaskSignals {
   private received(channel: string, payload: string): void {
     if (channel === 'kiln_queued') this.local.emit('queued');
     else if (channel === 'kiln_stop') this.local.emit('stop', payload);
+    else if (channel === 'kiln_turn_ended') {
+      const [taskId, turn] = payload.split(':');
+      if (taskId && turn) this.local.emit('turnEnded', taskId, Number(turn));
+    }
     else if (channel === 'kiln_events') {
       const [taskId, , last] = payload.split(':');
       if (taskId && last) this.relay(taskId, Number(last));

@@ -1,6 +1,14 @@
 import pg from 'pg';
-import { InvalidInput } from '../../core/errors.js';
+import { InvalidInput, StorageFull } from '../../core/errors.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+
+/** How long start-up waits for PostgreSQL to answer before it says it cannot reach it. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** PostgreSQL cannot be reached or refuses Kiln at start-up; the message says what to do. */
+export class DatabaseUnreachable extends Error {
+  override name = 'DatabaseUnreachable';
+}
 
 // BIGINT (int8) arrives as a string by default; Kiln's counters and sizes fit in a double.
 pg.types.setTypeParser(20, (value) => Number(value));
@@ -16,7 +24,7 @@ export class PostgresDatabase implements Database {
   private readonly direct: SqlExecutor;
 
   constructor(
-    connectionString: string,
+    private readonly connectionString: string,
     private readonly schema?: string,
   ) {
     this.pool = new pg.Pool({ connectionString, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
@@ -25,8 +33,12 @@ export class PostgresDatabase implements Database {
     this.direct = executor((text, values) => this.pool.query(text, values));
   }
 
-  /** Creates the schema when one was asked for. Call once before use. */
+  /**
+   * Checks that PostgreSQL answers (throwing {@link DatabaseUnreachable} when it does not), then
+   * creates the schema when one was asked for. Call once before use.
+   */
   async init(): Promise<void> {
+    await this.checkReachable();
     if (!this.schema) return;
     // CREATE SCHEMA IF NOT EXISTS is not safe against itself: processes starting together take turns.
     await this.transaction(async (tx) => {
@@ -52,13 +64,31 @@ export class PostgresDatabase implements Database {
     try {
       await client.query('BEGIN');
       const value = await fn(executor((text, values) => client.query(text, values)));
-      await client.query('COMMIT');
+      await client.query('COMMIT').catch((error: unknown) => {
+        throw (error as { code?: string }).code === DISK_FULL ? new StorageFull() : error;
+      });
       return value;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
       client.release();
+    }
+  }
+
+  /**
+   * One connection with a time limit, before the pool is used: the pool waits for a connection
+   * without one, and a bare `ECONNREFUSED` tells a newcomer nothing.
+   */
+  private async checkReachable(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+    } catch (error) {
+      throw new DatabaseUnreachable(unreachableMessage(this.connectionString, error));
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 
@@ -80,14 +110,19 @@ export class PostgresDatabase implements Database {
  */
 const UNSTORABLE_VALUE = new Set(['22021', '22P05', '22003', '22P02']);
 
+/** PostgreSQL's disk_full: the server's disk is out of space. */
+const DISK_FULL = '53100';
+
 function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryResult>): SqlExecutor {
   const run = async (sql: string, params: readonly SqlValue[] = []) => {
     try {
       return await query(numbered(sql), params as unknown[]);
     } catch (error) {
-      if (UNSTORABLE_VALUE.has((error as { code?: string }).code ?? '')) {
+      const code = (error as { code?: string }).code ?? '';
+      if (UNSTORABLE_VALUE.has(code)) {
         throw new InvalidInput('The request contains a value that cannot be stored (a NUL character, text that is not UTF-8, or a number out of range).');
       }
+      if (code === DISK_FULL) throw new StorageFull();
       throw error;
     }
   };
@@ -114,6 +149,37 @@ function numbered(sql: string): string {
     cache.set(sql, out);
   }
   return out;
+}
+
+/** Names the setting, the server (never the password) and the reason, and says what to do. */
+function unreachableMessage(connectionString: string, error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  let where = 'the server it names';
+  let database = '';
+  try {
+    const url = new URL(connectionString);
+    where = `${url.hostname || 'localhost'}:${url.port || '5432'}`;
+    database = decodeURIComponent(url.pathname.slice(1));
+  } catch {
+    // An unusual but valid connection string: keep the generic wording.
+  }
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'the connection was refused (nothing listens there)',
+    ENOTFOUND: 'that host name is unknown',
+    EAI_AGAIN: 'that host name could not be resolved',
+    ETIMEDOUT: 'the connection timed out',
+    EHOSTUNREACH: 'that host is unreachable',
+    ENETUNREACH: 'that network is unreachable',
+    '28P01': 'the password was refused',
+    '28000': 'the server refused this user',
+    '3D000': `database "${database}" does not exist`,
+  };
+  const reason = (e.code && reasons[e.code]) ?? (/timeout/i.test(e.message ?? '') ? 'the connection timed out' : (e.message ?? String(error)));
+  const advice =
+    e.code === '3D000'
+      ? `Create it (\`createdb ${database}\`) or fix DATABASE_URL.`
+      : 'Start PostgreSQL there, or fix DATABASE_URL (unset it to keep state in SQLite in the data dir).';
+  return `cannot connect to PostgreSQL at ${where} (DATABASE_URL): ${reason}. ${advice}`;
 }
 
 export function quoteIdent(name: string): string {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import type { CommandResult } from '../../ports/command-runner.js';
 
 export interface ProcessSpec {
@@ -125,7 +126,9 @@ export class CappedOutput {
     this.dropped += chunk.length - part.length;
   }
 
+  /** The kept output; a character cut in two at the limit is left out rather than garbled. */
   text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+    const kept = Buffer.concat(this.chunks);
+    return this.dropped > 0 ? new StringDecoder('utf8').write(kept) : kept.toString('utf8');
   }
 }

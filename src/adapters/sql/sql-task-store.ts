@@ -69,10 +69,6 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async setSecretsHolder(taskId: string, holder: string): Promise<void> {
-    await this.db.run('UPDATE tasks SET secrets_holder = ? WHERE id = ?', [holder, taskId]);
-  }
-
   async get(id: string, userId?: string): Promise<Task | undefined> {
     return this.read(this.db, id, userId);
   }
@@ -109,15 +105,16 @@ export class SqlTaskStore implements TaskStore {
     userId: string,
     message: Omit<Message, 'seq' | 'turn'>,
     now: string,
+    secretsHolder: string | null,
   ): Promise<Task | 'busy' | undefined> {
     return this.db.transaction(async (tx) => {
       const task = await this.read(tx, taskId, userId, true);
       if (!task) return undefined;
       const opened = await tx.run(
         `UPDATE tasks SET status = 'running', turn = turn + 1, turn_start_seq = last_event_seq, started_at = ?,
-           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1
+           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1, secrets_holder = ?
          WHERE id = ? AND status IN ${IDLE}`,
-        [now, now, now, taskId],
+        [now, now, now, secretsHolder, taskId],
       );
       if (opened.changes === 0) return 'busy';
       await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn: task.turn + 1 }));
@@ -125,15 +122,23 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined> {
-    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+  async claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined> {
+    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF t SKIP LOCKED' : '';
+    const capped = perUserLimit === undefined ? '' : ' AND COALESCE(r.mine, 0) < ?';
+    // Running turns per user (few rows: only held turns), then the oldest queued turn of the user
+    // with the fewest running, among users under the limit for this owner.
     const claimed = await this.db.all<{ id: string }>(
-      `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
+      `WITH running AS (
+         SELECT user_id, COUNT(*) AS total, SUM(CASE WHEN lease_owner = ? THEN 1 ELSE 0 END) AS mine
+           FROM tasks WHERE lease_owner IS NOT NULL GROUP BY user_id
+       )
+       UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
          started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
-       WHERE id = (SELECT id FROM tasks WHERE queued_at IS NOT NULL AND lease_owner IS NULL
-                    ORDER BY queued_at, id LIMIT 1${skipLocked})
+       WHERE id = (SELECT t.id FROM tasks t LEFT JOIN running r ON r.user_id = t.user_id
+                    WHERE t.queued_at IS NOT NULL AND t.lease_owner IS NULL${capped}
+                    ORDER BY COALESCE(r.total, 0), t.queued_at, t.id LIMIT 1${skipLocked})
        RETURNING id`,
-      [owner, leaseUntil, now, now],
+      [owner, owner, leaseUntil, now, now, ...(perUserLimit === undefined ? [] : [perUserLimit])],
     );
     const id = claimed[0]?.id;
     return id ? this.get(id) : undefined;

@@ -1,4 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3';
+import { StorageFull } from '../../core/errors.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 
 const STATEMENT_CACHE = 256;
@@ -25,9 +26,9 @@ export class SqliteDatabase implements Database {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.direct = {
-      all: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).all(...params) as T[],
-      get: async <T>(sql: string, params: readonly SqlValue[] = []) => this.prepare(sql).get(...params) as T | undefined,
-      run: async (sql: string, params: readonly SqlValue[] = []) => ({ changes: this.prepare(sql).run(...params).changes }),
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).all(...params) as T[]),
+      get: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).get(...params) as T | undefined),
+      run: async (sql: string, params: readonly SqlValue[] = []) => translated(() => ({ changes: this.prepare(sql).run(...params).changes })),
     };
   }
 
@@ -48,10 +49,10 @@ export class SqliteDatabase implements Database {
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const result = this.txTail.then(async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+      translated(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
         const value = await fn(this.direct);
-        this.db.exec('COMMIT');
+        translated(() => this.db.exec('COMMIT'));
         return value;
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -90,5 +91,15 @@ export class SqliteDatabase implements Database {
     }
     this.statements.set(sql, statement);
     return statement;
+  }
+}
+
+/** Runs a statement; a full disk (SQLITE_FULL) becomes {@link StorageFull}, so callers need not know SQLite's codes. */
+function translated<T>(statement: () => T): T {
+  try {
+    return statement();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_FULL') throw new StorageFull();
+    throw error;
   }
 }

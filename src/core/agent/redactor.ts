@@ -29,6 +29,19 @@ export class Redactor {
     return out;
   }
 
+  /**
+   * Redacts text that was cut short: besides whole secrets, an end that is the start of a secret
+   * (the rest of it lost at the cut) is replaced too, however short.
+   *
+   * @example
+   * new Redactor({ TOKEN: 's3cr3t-value' }).cutText('token is s3cr3t-v'); // 'token is [redacted]'
+   */
+  cutText(input: string): string {
+    const out = this.text(input);
+    const partial = this.pendingPrefix(out);
+    return partial > 0 ? out.slice(0, out.length - partial) + REDACTED : out;
+  }
+
   /** Redacts every string inside a JSON-like value. */
   deep<T>(value: T): T {
     if (!this.active) return value;

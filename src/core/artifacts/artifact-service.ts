@@ -5,7 +5,7 @@ import type { BlobStore } from '../../ports/blob-store.js';
 import type { ArtifactQuery, KeyOwner, Storage, VersionQuery } from '../../ports/storage.js';
 import { Conflict, InvalidInput, NotFound, TooLarge } from '../errors.js';
 import type { Task } from '../tasks/task-types.js';
-import { entryStat, pathNames, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
+import { entryStat, pathNames, removeWorkspaceFile, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
 import type { Workspaces } from '../workspace/workspaces.js';
 import type { ArtifactRecorder } from './artifact-recorder.js';
 import type { Artifact, ArtifactVersion } from './artifact-types.js';
@@ -142,42 +142,48 @@ export class ArtifactService {
     const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;
     const relative = task ? await this.freePath(task.id, `artifacts/${name}`) : null;
     let observed: Stats | null = null;
-    if (task && relative) {
-      await this.refuseBeyondLimit(task.id, bytes.length, 0);
-      observed = await writeWorkspaceFile(this.deps.workspaces.dir(task.id), relative, bytes);
-    }
-    const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
-    const { artifact } = await this.deps.storage.artifacts.recordVersion(
-      {
-        taskId: task?.id ?? null,
-        path: relative,
-        create: {
-          userId: caller.userId,
-          agentId: agent.id,
-          name: relative ? path.posix.basename(relative) : name,
-          title: input.title,
-          artifactType: input.artifactType,
-          workflowId: input.workflowId,
-          phaseId: input.phaseId,
-          isPrimaryDeliverable: input.isPrimaryDeliverable,
-          metadata: input.metadata,
-        },
-        version: {
-          size,
-          mediaType: input.contentType,
-          sha256,
+    try {
+      if (task && relative) {
+        await this.refuseBeyondLimit(task.id, bytes.length, 0);
+        observed = await writeWorkspaceFile(this.deps.workspaces.dir(task.id), relative, bytes);
+      }
+      const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
+      const { artifact } = await this.deps.storage.artifacts.recordVersion(
+        {
           taskId: task?.id ?? null,
-          turn: null,
-          userId: caller.userId,
-          agentId: null,
-          source: 'api',
-          derivedFrom: input.derivedFrom,
+          path: relative,
+          create: {
+            userId: caller.userId,
+            agentId: agent.id,
+            name: relative ? path.posix.basename(relative) : name,
+            title: input.title,
+            artifactType: input.artifactType,
+            workflowId: input.workflowId,
+            phaseId: input.phaseId,
+            isPrimaryDeliverable: input.isPrimaryDeliverable,
+            metadata: input.metadata,
+          },
+          version: {
+            size,
+            mediaType: input.contentType,
+            sha256,
+            taskId: task?.id ?? null,
+            turn: null,
+            userId: caller.userId,
+            agentId: null,
+            source: 'api',
+            derivedFrom: input.derivedFrom,
+          },
+          ...(observed ? { observed: { size: observed.size, mtimeMs: Math.trunc(observed.mtimeMs) } } : {}),
         },
-        ...(observed ? { observed: { size: observed.size, mtimeMs: Math.trunc(observed.mtimeMs) } } : {}),
-      },
-      new Date().toISOString(),
-    );
-    return artifact;
+        new Date().toISOString(),
+      );
+      return artifact;
+    } catch (error) {
+      // A path of its own (see freePath): nothing else is lost with it, and no half-written file stays.
+      if (observed && task && relative) await removeWorkspaceFile(this.deps.workspaces.dir(task.id), relative);
+      throw error;
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { TaskStore } from '../../ports/storage.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
 import type { EventHub } from '../events/event-hub.js';
 import { turnEndings } from '../tasks/turn-endings.js';
 
@@ -9,18 +10,22 @@ export const INTERRUPTED_MESSAGE =
 
 /**
  * Ends turns whose worker died, as failed with an error that says so. With `now` null every held
- * turn counts as abandoned (start-up of the only process); otherwise only leases that ran out.
+ * turn counts as abandoned (start-up of the only process); otherwise only leases that ran out,
+ * except turns the calling process still runs (`runningHere`).
  */
 export async function recoverAbandonedTurns(
-  deps: { tasks: TaskStore; hub: EventHub; logger: Logger },
+  deps: { tasks: TaskStore; hub: EventHub; signals: TaskSignals; logger: Logger },
   now: string | null,
+  runningHere: (taskId: string, leaseOwner: string) => boolean = () => false,
 ): Promise<number> {
   let recovered = 0;
   for (const { task, leaseOwner } of await deps.tasks.abandonedTurns(now)) {
+    if (runningHere(task.id, leaseOwner)) continue;
     const fence = { taskId: task.id, turn: task.turn, leaseOwner, ...(now === null ? {} : { leaseExpiredBefore: now }) };
     const terminal = await deps.tasks.endTurn(fence, turnEndings.failed(INTERRUPTED_MESSAGE, 'INTERRUPTED'), new Date().toISOString());
     if (!terminal) continue;
     deps.hub.publish(task.id, [terminal]);
+    deps.signals.turnEnded(task.id, task.turn);
     deps.logger.warn('interrupted turn marked failed', { task: task.id, turn: task.turn });
     recovered++;
   }

@@ -1,18 +1,23 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { BlobStore } from '../../ports/blob-store.js';
+import type { CommandRunner } from '../../ports/command-runner.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
+import type { TaskSignals } from '../../ports/task-signals.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation } from '../agent/context-budget.js';
+import { redactingCommands } from '../agent/redacting-commands.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
-import type { ToolExecutor, WorkspaceObserver } from '../agent/tools.js';
+import { ToolExecutor, type WorkspaceObserver } from '../agent/tools.js';
 import { restoreWorkspace, type ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
+import { storageFullOf } from '../errors.js';
 import type { SecretVault } from '../tasks/secret-vault.js';
 import type { Message, Task } from '../tasks/task-types.js';
 import { turnEndings } from '../tasks/turn-endings.js';
@@ -30,7 +35,8 @@ export interface TurnRunnerDeps {
   hub: EventHub;
   models: ModelResolver;
   defaultModel: string;
-  tools: ToolExecutor;
+  commands: CommandRunner;
+  toolLimits: { commandTimeoutMs: number; commandOutputLimit: number; workspaceMb: number };
   workspaces: Workspaces;
   artifacts: ArtifactStore;
   blobs: BlobStore;
@@ -38,6 +44,7 @@ export interface TurnRunnerDeps {
   agents: AgentStore;
   secrets: SecretVault;
   secretSource: SecretSource;
+  signals: TaskSignals;
   /** This process's address for other Kiln processes (null when it works alone). */
   self: () => string | null;
   /**
@@ -52,6 +59,10 @@ export interface TurnRunnerDeps {
 }
 
 const COMMAND_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const STORAGE_FULL_MESSAGE =
+  "The server's disk is full: this turn could not record its work and was stopped. Free space on the server (or raise its quota), then send a follow-up message to continue.";
+/** Longest wait between attempts to record the end of a turn while the disk is full. */
+const FULL_DISK_RETRY_MAX_MS = 30_000;
 
 /** Runs one claimed turn of a task to its end, and ends it truthfully whatever happens. */
 export class TurnRunner {
@@ -65,6 +76,11 @@ export class TurnRunner {
     const secrets = await this.secretsOf(task, writer);
     const redactor = new Redactor(secrets);
     const started = Date.now();
+    // Stopped by the pool (cancel, shutdown) or from within, when the disk is full.
+    const turnControl = new AbortController();
+    const forward = () => turnControl.abort(signal.reason);
+    if (signal.aborted) forward();
+    else signal.addEventListener('abort', forward, { once: true });
     try {
       if (this.deps.sharedWork) {
         const restored = await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
@@ -82,19 +98,19 @@ export class TurnRunner {
           model,
           system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
           messages,
-          tools: this.deps.tools,
+          tools: new ToolExecutor(redactingCommands(this.deps.commands, redactor), this.deps.toolLimits),
           toolContext: {
             taskId: task.id,
             workspace,
-            files: this.observer(task),
+            files: this.observer(task, turnControl),
             env: { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets },
-            signal,
+            signal: turnControl.signal,
           },
           maxSteps: this.deps.maxSteps,
           redactor,
           gate,
           retry: this.deps.retry,
-          signal,
+          signal: turnControl.signal,
         },
         {
           emit: (event) => writer.emit(event),
@@ -108,7 +124,7 @@ export class TurnRunner {
         log.info('turn waiting for approval', { calls: result.calls.length, ms: Date.now() - started });
         return;
       }
-      await this.end(fence, turnEndings.completed);
+      await this.endRecorded(fence, turnEndings.completed, signal, log);
       log.info('turn completed', { ms: Date.now() - started });
     } catch (error) {
       if (error instanceof TurnLost) {
@@ -121,14 +137,35 @@ export class TurnRunner {
         return;
       }
       const { message, code } =
-        signal.aborted && reason instanceof StopReason
-          ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
-          : describeFailure(error, redactor);
+        storageFullOf(turnControl.signal.reason) || storageFullOf(error)
+          ? { message: STORAGE_FULL_MESSAGE, code: 'STORAGE_FULL' }
+          : signal.aborted && reason instanceof StopReason
+            ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
+            : describeFailure(error, redactor);
       await writer.flush().catch(() => {});
-      await this.end(fence, turnEndings.failed(message, code)).catch((endError) => {
+      await this.endRecorded(fence, turnEndings.failed(message, code), signal, log).catch((endError) => {
         if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
       });
       log.warn('turn failed', { code, error: message });
+    } finally {
+      signal.removeEventListener('abort', forward);
+    }
+  }
+
+  /**
+   * Ends the turn; while the disk is too full for the database to record it, tries again (until
+   * space is freed, or the worker stops), so the turn ends as what happened, not as a crash.
+   */
+  private async endRecorded(fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], signal: AbortSignal, log: Logger): Promise<void> {
+    for (let delay = 1000; ; delay = Math.min(delay * 2, FULL_DISK_RETRY_MAX_MS)) {
+      try {
+        await this.end(fence, decide);
+        return;
+      } catch (error) {
+        if (!storageFullOf(error) || signal.aborted) throw error;
+        log.error('the disk is full: the end of this turn is recorded once space is freed', { retryInMs: delay });
+        await sleep(delay, undefined, { signal }).catch(() => {});
+      }
     }
   }
 
@@ -136,21 +173,20 @@ export class TurnRunner {
     const terminal = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString());
     if (!terminal) throw new TurnLost(fence.taskId);
     this.deps.hub.publish(fence.taskId, [terminal]);
+    this.deps.signals.turnEnded(fence.taskId, fence.turn);
   }
 
   /**
-   * The task's secrets: held here, or fetched from the process that received them (when API and
-   * worker processes are separate). When they cannot be had, the turn goes on without them and
-   * says so.
+   * The secrets of this turn: held here, or fetched from the process that received them (when
+   * API and worker processes are separate). Fetched ones are kept only while this run lasts. When
+   * they cannot be had, the turn goes on without them and says so.
    */
   private async secretsOf(task: Task, writer: TurnEventWriter): Promise<Record<string, string>> {
-    const held = this.deps.secrets.get(task.id);
-    if (Object.keys(held).length > 0 || !task.secretsHolder || task.secretsHolder === this.deps.self()) return held;
+    const held = this.deps.secrets.get(task.id, task.turn);
+    if (held) return held;
+    if (!task.secretsHolder || task.secretsHolder === this.deps.self()) return {};
     const fetched = await this.deps.secretSource.fetch(task.secretsHolder, task.id);
-    if (fetched) {
-      this.deps.secrets.put(task.id, fetched);
-      return fetched;
-    }
+    if (fetched) return fetched;
     writer.emit({
       type: 'status',
       data: { status: 'processing', message: 'The secrets sent with this task are no longer available (the process holding them restarted); commands run without them. Send them again with a follow-up.' },
@@ -162,18 +198,28 @@ export class TurnRunner {
    * Records the turn's file changes as artifact versions. Files the agent read earlier in the turn
    * are taken as what a file it writes was made from.
    */
-  private observer(task: Task): WorkspaceObserver {
+  private observer(task: Task, turnControl: AbortController): WorkspaceObserver {
     const read = new Set<string>();
+    // A change that cannot be recorded for a full disk stops the turn: its work would be lost.
+    const recording = async <T>(record: () => Promise<T>): Promise<T> => {
+      try {
+        return await record();
+      } catch (error) {
+        const full = storageFullOf(error);
+        if (full) turnControl.abort(full);
+        throw error;
+      }
+    };
     return {
       read: async (relative) => {
         const artifact = await this.deps.artifacts.findByPath(task.id, relative);
         if (artifact) read.add(artifact.id);
       },
       written: async (relative) => {
-        const artifact = await this.deps.recorder.recordFile(task, relative, 'tool', [...read]);
+        const artifact = await recording(() => this.deps.recorder.recordFile(task, relative, 'tool', [...read]));
         if (artifact) read.delete(artifact.id);
       },
-      commandRan: () => this.deps.recorder.scan(task, 'command'),
+      commandRan: () => recording(() => this.deps.recorder.scan(task, 'command')),
     };
   }
 

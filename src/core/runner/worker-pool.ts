@@ -7,17 +7,22 @@ import { StopReason, type TurnRunner } from './turn-runner.js';
 
 export interface WorkerPoolOptions {
   concurrency: number;
+  /** Turns of one user run at once; the rest wait in the queue, in order. */
+  userConcurrency: number;
   /** How long a claim holds without renewal; renewed every third of it. */
   leaseMs: number;
   /**
    * Run every half lease: ends turns whose worker died. The same tick also looks for queued work,
-   * in case a wake-up signal was lost.
+   * in case a wake-up signal was lost. `runningHere` tells the turns this pool still runs: their
+   * lease may have run out only because renewing it failed (a full disk), and they are not dead.
    */
-  sweep: () => Promise<void>;
+  sweep: (runningHere: (taskId: string, leaseOwner: string) => boolean) => Promise<void>;
 }
 
 /**
- * Claims queued turns from the database and runs up to `concurrency` of them at once.
+ * Claims queued turns from the database and runs up to `concurrency` of them at once, at most
+ * `userConcurrency` of one user, taking turns of the users with the fewest running first.
+ * The per-user count needs no coordination with other processes: each counts its own claims.
  * It sleeps until a signal says work was queued or a slot frees up: there is no polling loop.
  */
 export class WorkerPool {
@@ -43,7 +48,7 @@ export class WorkerPool {
     this.renewTimer.unref();
     this.sweepTimer = setInterval(() => {
       this.options
-        .sweep()
+        .sweep((taskId, leaseOwner) => leaseOwner === this.owner && this.running.has(taskId))
         .catch((error) => this.deps.logger.error('sweeping abandoned turns failed', { error: errorMessage(error) }))
         .finally(() => this.fill());
     }, Math.max(500, this.options.leaseMs / 2));
@@ -93,7 +98,12 @@ export class WorkerPool {
     while (!this.stopping && this.running.size < this.options.concurrency) {
       this.fillAgain = false;
       const now = Date.now();
-      const task = await this.deps.tasks.claimNext(this.owner, new Date(now + this.options.leaseMs).toISOString(), new Date(now).toISOString());
+      const task = await this.deps.tasks.claimNext(
+        this.owner,
+        new Date(now + this.options.leaseMs).toISOString(),
+        new Date(now).toISOString(),
+        this.options.userConcurrency,
+      );
       if (!task) return;
       this.launch(task);
     }

@@ -77,6 +77,7 @@ export class TaskService {
 
   async create(caller: KeyOwner, input: CreateTaskInput): Promise<{ id: string; status: TaskStatus }> {
     const { storage, workspaces } = this.deps;
+    this.deps.secrets.check(input.secrets);
     const agent = await this.deps.agents.forTask(caller, input.agentId);
     const model = input.model ?? agent.model;
     if (model !== null) {
@@ -90,6 +91,7 @@ export class TaskService {
     const id = randomUUID();
     const now = new Date().toISOString();
     await workspaces.create(id);
+    let releaseSecrets = () => {};
     try {
       const attachedFiles = await workspaces.adoptUploads(id, input.files);
       const task: Task = {
@@ -125,9 +127,11 @@ export class TaskService {
       if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
       // Recorded before the task is queued, so that no turn can race the uploads' first versions.
       for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload', [], now, file.known);
-      this.deps.secrets.put(id, input.secrets);
+      // Held before the task is queued, so that the worker that claims it finds them.
+      if (hasSecrets(input.secrets)) releaseSecrets = this.deps.secrets.hold(id, task.turn, input.secrets);
       await storage.tasks.create(task, message);
     } catch (error) {
+      releaseSecrets();
       await fs.rm(workspaces.dir(id), { recursive: true, force: true });
       throw error;
     }
@@ -155,20 +159,28 @@ export class TaskService {
     return { task, messages: await this.deps.storage.tasks.messages(task.id) };
   }
 
-  /** Starts the next turn with a new user message. Refused while the current turn is executing. */
+  /**
+   * Starts the next turn with a new user message. Refused while the current turn is executing.
+   * The new turn has the secrets sent with this follow-up, and no others.
+   */
   async followUp(caller: KeyOwner, id: string, input: FollowUpInput): Promise<{ status: TaskStatus }> {
+    this.deps.secrets.check(input.secrets);
     const task = await this.owned(caller, id);
     if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
     const attachedFiles = await this.deps.workspaces.adoptUploads(task.id, input.files);
     for (const file of attachedFiles) await this.deps.recorder.recordFile({ ...task, turn: task.turn + 1 }, file.path, 'upload', [], undefined, file.known);
     const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
     if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
-    this.deps.secrets.put(task.id, input.secrets);
-    const holder = this.deps.secretsHolder();
-    if (hasSecrets(input.secrets) && holder) await this.deps.storage.tasks.setSecretsHolder(task.id, holder);
-    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt);
-    if (result === undefined) throw taskNotFound();
-    if (result === 'busy') throw busy('running');
+    const releaseSecrets = hasSecrets(input.secrets) ? this.deps.secrets.hold(task.id, task.turn + 1, input.secrets) : () => {};
+    const holder = hasSecrets(input.secrets) ? this.deps.secretsHolder() : null;
+    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder).catch((error) => {
+      releaseSecrets();
+      throw error;
+    });
+    if (result === undefined || result === 'busy') {
+      releaseSecrets();
+      throw result === undefined ? taskNotFound() : busy('running');
+    }
     this.deps.signals.queued();
     return { status: result.status };
   }
@@ -185,6 +197,7 @@ export class TaskService {
     }
     this.deps.hub.publish(task.id, [terminal]);
     this.deps.signals.stop(task.id);
+    this.deps.signals.turnEnded(task.id, task.turn);
   }
 
   /** Checks access, then returns the task's stream (see {@link streamTask}). */
@@ -205,7 +218,7 @@ export class TaskService {
   }
 }
 
-function hasSecrets(secrets: Record<string, string> | null): boolean {
+function hasSecrets(secrets: Record<string, string> | null): secrets is Record<string, string> {
   return secrets !== null && Object.keys(secrets).length > 0;
 }
 

@@ -13,6 +13,7 @@ const STATUS: Record<DomainErrorKind, [number, string, string]> = {
   conflict: [409, 'conflict', 'invalid_request_error'],
   too_large: [413, 'payload_too_large', 'invalid_request_error'],
   forbidden: [403, 'forbidden', 'permission_error'],
+  storage_full: [507, 'storage_full', 'api_error'],
 };
 
 const EDGE_CODES: Record<number, string> = {
@@ -33,6 +34,7 @@ export function sendGumloopError(error: unknown, request: FastifyRequest, reply:
   const known = clientErrorOf(error);
   if (known) {
     const [status, code, type] = STATUS[known.kind];
+    if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { face: 'gumloop', url: request.routeOptions.url, request: request.id });
     const param = 'field' in known && typeof known.field === 'string' ? { param: known.field } : {};
     const specific = (known as { gumloopCode?: string }).gumloopCode;
     void reply.status(status).send({ error: { code: specific ?? code, type, message: known.message, ...param } });

@@ -1,12 +1,14 @@
-import { DomainError, InvalidInput, NotFound, TooLarge } from '../../core/errors.js';
+import { DomainError, InvalidInput, NotFound, storageFullOf, TooLarge } from '../../core/errors.js';
 
 /**
  * Errors raised by the HTTP framework itself (bad JSON, wrong content type, body too large),
- * turned into domain errors so each face can answer them in its own format.
- * Returns undefined for anything that is not a client mistake.
+ * turned into domain errors so each face can answer them in its own format; so is a full disk,
+ * wherever a write met it. Returns undefined for anything else (an internal error).
  */
 export function clientErrorOf(error: unknown): DomainError | undefined {
   if (error instanceof DomainError) return error;
+  const full = storageFullOf(error);
+  if (full) return full;
   const e = error as { code?: string; statusCode?: number; message?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -16,7 +16,7 @@ export async function internalRoutes(app: FastifyInstance, deps: { secrets: Secr
       return reply.status(403).send({ error: { code: 'FORBIDDEN', message: 'Not a signed request from a Kiln process of this installation.' } });
     }
     const secrets = deps.secrets.get(request.params.id);
-    if (Object.keys(secrets).length === 0) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No secrets are held here for this task.' } });
+    if (!secrets) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'No secrets are held here for this task.' } });
     return reply.header('cache-control', 'no-store').send({ secrets });
   });
 }

@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { InvalidInput, TooLarge } from '../../core/errors.js';
+import { InvalidInput, StorageFull, storageFullOf, TooLarge } from '../../core/errors.js';
 import { safeFileName, type StagedFile } from '../../core/workspace/workspaces.js';
 import { checkValue } from './input-guard.js';
 
@@ -67,8 +67,24 @@ export async function readMultipart(request: FastifyRequest, stagingDir: string,
     return { fields, files };
   } catch (error) {
     await discardStaged(files);
-    throw translate(error, limits);
+    const translated = translate(error, limits);
+    // The client is still sending: read the rest (to nowhere), so that it gets the answer
+    // instead of a connection reset in the middle of its upload.
+    if (translated instanceof StorageFull) await discardRest(request.raw);
+    throw translated;
   }
+}
+
+async function discardRest(body: Readable): Promise<void> {
+  if (body.readableEnded || body.destroyed) return;
+  body.unpipe();
+  const ended = new Promise<void>((resolve) => {
+    body.once('end', resolve);
+    body.once('close', resolve);
+    body.once('error', () => resolve());
+  });
+  body.resume();
+  await ended;
 }
 
 export async function discardStaged(files: readonly StagedFile[]): Promise<void> {
@@ -81,6 +97,8 @@ function translate(error: unknown, limits: MultipartLimits): unknown {
   if (code === 'FST_REQ_FILE_TOO_LARGE') return new TooLarge(`A file is larger than the limit of ${formatBytes(limits.maxFileBytes)} per file; nothing was stored.`);
   if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') return new InvalidInput('The request has too many form fields.');
   if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new InvalidInput('The request is not multipart/form-data.');
+  const full = storageFullOf(error);
+  if (full) return full;
   if (error instanceof Error && /Unexpected end of form|Multipart: Boundary not found|Malformed part header/i.test(error.message)) {
     return new InvalidInput('The multipart body is malformed or was cut off; nothing was stored.');
   }

@@ -32,6 +32,7 @@ const ROOT_STATUS: Record<DomainErrorKind, number> = {
   invalid_env: 400,
   conflict: 409,
   too_large: 413,
+  storage_full: 507,
 };
 
 /**

@@ -25,6 +25,7 @@ const STATUS: Record<DomainErrorKind, number> = {
   invalid_env: 400,
   conflict: 409,
   too_large: 413,
+  storage_full: 507,
   forbidden: 403,
 };
 

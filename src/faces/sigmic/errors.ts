@@ -13,6 +13,7 @@ const STATUS: Record<DomainErrorKind, [number, string]> = {
   conflict: [409, 'CONFLICT'],
   too_large: [413, 'PAYLOAD_TOO_LARGE'],
   forbidden: [403, 'FORBIDDEN'],
+  storage_full: [507, 'STORAGE_FULL'],
 };
 
 /** Codes of errors the HTTP layer answers before a route runs (see `edge-errors.ts`). */
@@ -34,6 +35,7 @@ export function sendSigmicError(error: unknown, request: FastifyRequest, reply: 
   const known = clientErrorOf(error);
   if (known) {
     const [status, code] = STATUS[known.kind];
+    if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { url: request.routeOptions.url, request: request.id });
     void reply.status(status).send({ success: false, error: { message: known.message, code } });
     return;
   }

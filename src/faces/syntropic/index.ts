@@ -28,6 +28,7 @@ const STATUS: Record<DomainErrorKind, number> = {
   conflict: 409,
   too_large: 413,
   forbidden: 403,
+  storage_full: 507,
 };
 
 const integer = (field: string, min: number, max: number, fallback: number) =>
@@ -93,6 +94,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     }
     const known = clientErrorOf(error);
     if (known) {
+      if (known.kind === 'storage_full') deps.logger.error('the disk is full: a request was refused', { face: 'syntropic', url: request.routeOptions.url, request: request.id });
       if (known.kind === 'auth_required' || known.kind === 'invalid_api_key') reply.header('www-authenticate', 'Basic realm="kiln", charset="UTF-8"');
       return reply.status(STATUS[known.kind]).send({ detail: known.message });
     }
