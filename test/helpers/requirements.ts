@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { BubblewrapRunner, sandboxProgramsMissing } from '../../src/adapters/sandbox/bubblewrap-runner.js';
+import { loadConfig } from '../../src/config.js';
+import { DEFAULT_TEST_DATABASE_URL, TEST_DATABASE_URL } from './postgres.js';
+
+/**
+ * What some tests need from the machine beyond Node. A test that needs something missing is
+ * skipped with the reason (and listed on the run's closing `skipped:` line), or, when `CI` is
+ * set, fails: CI must provide everything.
+ */
+export interface Requirement {
+  /** Names the tests that need it, as in "skipped: sandbox tests (...)". */
+  group: string;
+  /** What it is, as in "needs the sandbox: ...". */
+  what: string;
+  /** Why it is unavailable here, or null when it is available. */
+  problem: string | null;
+}
+
+/**
+ * Variables through which `test/run.ts` hands its one-time findings to every test file. A test
+ * file started directly with `node --test` finds them unset and checks for itself.
+ */
+export const RUN_ENV = {
+  /** `ok`, or why the sandbox cannot run. */
+  sandbox: 'KILN_TEST_SANDBOX',
+  /** Why no PostgreSQL could be started for the run (unset when one runs). */
+  postgresProblem: 'KILN_TEST_POSTGRES_PROBLEM',
+  /** A file where each skip is appended as one JSON line, for the closing summary. */
+  skipLog: 'KILN_TEST_SKIP_LOG',
+} as const;
+
+/** Whether Kiln can isolate commands here: the same check that decides `COMMANDS ARE DISABLED` at start-up. */
+export async function sandboxProblem(): Promise<string | null> {
+  const config = loadConfig({});
+  const runner = new BubblewrapRunner(
+    {
+      cpuSeconds: config.commandCpuSeconds,
+      memoryMb: config.commandMemoryMb,
+      processes: config.commandProcesses,
+      fileMb: config.commandFileMb,
+      workspaceMb: config.workspaceMb,
+    },
+    'none',
+  );
+  return (await sandboxProgramsMissing(process.getuid?.() === 0)) ?? (await runner.probe());
+}
+
+async function postgresProblem(): Promise<string | null> {
+  // A server named explicitly, or started by the run, must work: connection errors are failures.
+  if (process.env.KILN_TEST_DATABASE_URL) return null;
+  const problem = process.env[RUN_ENV.postgresProblem];
+  if (problem) return problem;
+  const client = new pg.Client({ connectionString: DEFAULT_TEST_DATABASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    return null;
+  } catch (error) {
+    return `no PostgreSQL at ${TEST_DATABASE_URL.replace(/^.*@/, '')} (${(error as Error).message}); run the tests with npm test, which starts a throwaway one, or set KILN_TEST_DATABASE_URL`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function sandboxFromRun(): Promise<string | null> {
+  const found = process.env[RUN_ENV.sandbox];
+  if (found === undefined) return sandboxProblem();
+  return found === 'ok' ? null : found;
+}
+
+export const sandbox: Requirement = {
+  group: 'sandbox tests',
+  what: 'the bubblewrap sandbox',
+  problem: await sandboxFromRun(),
+};
+
+export const postgres: Requirement = {
+  group: 'PostgreSQL tests',
+  what: 'PostgreSQL',
+  problem: await postgresProblem(),
+};
+
+export function onCi(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
+/** One skip as written to the run's skip log. */
+export interface SkipRecord {
+  group: string;
+  problem: string;
+  file: string;
+}
+
+/**
+ * Options for `describe`/`it`: nothing when `requirement` is met; otherwise a skip with the
+ * reason, recorded for the run's summary. With `CI` set it throws instead, which fails the
+ * enclosing suite (or the file) with the reason.
+ */
+export function needs(requirement: Requirement): { skip?: string } {
+  if (requirement.problem === null) return {};
+  if (onCi()) {
+    throw new Error(`${requirement.group} need ${requirement.what}, which cannot run here: ${requirement.problem}. CI is set, so this fails instead of skipping.`);
+  }
+  const log = process.env[RUN_ENV.skipLog];
+  if (log) {
+    const record: SkipRecord = { group: requirement.group, problem: requirement.problem, file: path.basename(process.argv[1] ?? '?') };
+    fs.appendFileSync(log, `${JSON.stringify(record)}\n`);
+  }
+  return { skip: `needs ${requirement.what}: ${requirement.problem}` };
+}
