@@ -55,7 +55,7 @@ async function postgresForRun(env: NodeJS.ProcessEnv): Promise<TestPostgres | nu
   }
 }
 
-/** "skipped: sandbox tests in a, b (reason); ..." or "skipped: nothing". */
+/** "skipped: sandbox tests in a, b: why; ..." or "skipped: nothing". */
 function skippedLine(logFile: string): string {
   const records: SkipRecord[] = fs.existsSync(logFile)
     ? fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as SkipRecord)
@@ -68,7 +68,7 @@ function skippedLine(logFile: string): string {
     entry.files.add(r.file.replace('.test.js', ''));
     groups.set(key, entry);
   }
-  const parts = [...groups.values()].map((g) => `${g.group} in ${[...g.files].sort().join(', ')} (${g.problem})`);
+  const parts = [...groups.values()].map((g) => `${g.group} in ${[...g.files].sort().join(', ')}: ${g.problem}`);
   return `skipped: ${parts.join('; ')}`;
 }
 
@@ -82,7 +82,7 @@ async function main(): Promise<number> {
 
   const [postgres, sandbox] = await Promise.all([postgresForRun(env), sandboxProblem()]);
   env[RUN_ENV.sandbox] = sandbox ?? 'ok';
-  console.log(sandbox ? `Sandbox for tests: unavailable (${sandbox})${onCi() ? '' : '; its tests are skipped'}` : 'Sandbox for tests: bubblewrap works');
+  console.log(sandbox ? `Sandbox for tests: unavailable, ${sandbox}${onCi() ? '' : '; its tests are skipped'}` : 'Sandbox for tests: bubblewrap works');
 
   // Its own process group, so that an interrupted run can end it with every Kiln it started.
   const child = spawn(

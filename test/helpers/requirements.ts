@@ -95,19 +95,21 @@ export interface SkipRecord {
 }
 
 /**
- * Options for `describe`/`it`: nothing when `requirement` is met; otherwise a skip with the
- * reason, recorded for the run's summary. With `CI` set it throws instead, which fails the
+ * Options for `describe`/`it`: nothing when every requirement is met; otherwise a skip with the
+ * reasons, recorded for the run's summary. With `CI` set it throws instead, which fails the
  * enclosing suite (or the file) with the reason.
  */
-export function needs(requirement: Requirement): { skip?: string } {
-  if (requirement.problem === null) return {};
+export function needs(...requirements: Requirement[]): { skip?: string } {
+  const missing = requirements.filter((r) => r.problem !== null);
+  if (missing.length === 0) return {};
   if (onCi()) {
-    throw new Error(`${requirement.group} need ${requirement.what}, which cannot run here: ${requirement.problem}. CI is set, so this fails instead of skipping.`);
+    const reasons = missing.map((r) => `${r.group} need ${r.what}, which cannot run here: ${r.problem}`);
+    throw new Error(`${reasons.join('; ')}. CI is set, so this fails instead of skipping.`);
   }
   const log = process.env[RUN_ENV.skipLog];
   if (log) {
-    const record: SkipRecord = { group: requirement.group, problem: requirement.problem, file: path.basename(process.argv[1] ?? '?') };
-    fs.appendFileSync(log, `${JSON.stringify(record)}\n`);
+    const file = path.basename(process.argv[1] ?? '?');
+    for (const r of missing) fs.appendFileSync(log, `${JSON.stringify({ group: r.group, problem: r.problem!, file } satisfies SkipRecord)}\n`);
   }
-  return { skip: `needs ${requirement.what}: ${requirement.problem}` };
+  return { skip: missing.map((r) => `needs ${r.what}: ${r.problem}`).join('; ') };
 }
