@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestPostgres, type TestPostgres } from './helpers/embedded-postgres.js';
-import { onCi, RUN_ENV, sandboxProblem, type SkipRecord } from './helpers/requirements.js';
+import { onCi, RUN_ENV, sandboxProblem } from './helpers/requirements.js';
+import type { SkipRecord } from './helpers/skip-reporter.js';
 
 const TEST_DIR = path.dirname(new URL(import.meta.url).pathname);
 /**
@@ -55,20 +56,20 @@ async function postgresForRun(env: NodeJS.ProcessEnv): Promise<TestPostgres | nu
   }
 }
 
-/** "skipped: sandbox tests in a, b: why; ..." or "skipped: nothing". */
+/** "skipped: 8 in a, b: why; 1 in c: why" or "skipped: nothing", from the skip reporter's lines. */
 function skippedLine(logFile: string): string {
   const records: SkipRecord[] = fs.existsSync(logFile)
     ? fs.readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as SkipRecord)
     : [];
   if (records.length === 0) return 'skipped: nothing';
-  const groups = new Map<string, { group: string; problem: string; files: Set<string> }>();
+  const byReason = new Map<string, { count: number; files: Set<string> }>();
   for (const r of records) {
-    const key = `${r.group}\0${r.problem}`;
-    const entry = groups.get(key) ?? { group: r.group, problem: r.problem, files: new Set<string>() };
-    entry.files.add(r.file.replace('.test.js', ''));
-    groups.set(key, entry);
+    const entry = byReason.get(r.reason) ?? { count: 0, files: new Set<string>() };
+    entry.count++;
+    entry.files.add(path.basename(r.file).replace(/\.test\.js$/, ''));
+    byReason.set(r.reason, entry);
   }
-  const parts = [...groups.values()].map((g) => `${g.group} in ${[...g.files].sort().join(', ')}: ${g.problem}`);
+  const parts = [...byReason].map(([reason, { count, files }]) => `${count} in ${[...files].sort().join(', ')}: ${reason}`);
   return `skipped: ${parts.join('; ')}`;
 }
 
@@ -77,7 +78,6 @@ async function main(): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-test-run-'));
   const skipLog = path.join(work, 'skipped.jsonl');
-  env[RUN_ENV.skipLog] = skipLog;
   process.once('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 
   const [postgres, sandbox] = await Promise.all([postgresForRun(env), sandboxProblem()]);
@@ -87,7 +87,14 @@ async function main(): Promise<number> {
   // Its own process group, so that an interrupted run can end it with every Kiln it started.
   const child = spawn(
     process.execPath,
-    ['--test', `--test-concurrency=${CONCURRENCY}`, `--test-timeout=${FILE_TIMEOUT_MS}`, '--test-reporter=spec', ...files],
+    [
+      '--test',
+      `--test-concurrency=${CONCURRENCY}`,
+      `--test-timeout=${FILE_TIMEOUT_MS}`,
+      ...['--test-reporter=spec', '--test-reporter-destination=stdout'],
+      ...[`--test-reporter=${path.join(TEST_DIR, 'helpers', 'skip-reporter.js')}`, `--test-reporter-destination=${skipLog}`],
+      ...files,
+    ],
     { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
   );
   const endGroup = (signal: NodeJS.Signals) => {

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import pg from 'pg';
 import { BubblewrapRunner, sandboxProgramsMissing } from '../../src/adapters/sandbox/bubblewrap-runner.js';
 import { loadConfig } from '../../src/config.js';
@@ -11,9 +9,7 @@ import { DEFAULT_TEST_DATABASE_URL, TEST_DATABASE_URL } from './postgres.js';
  * set, fails: CI must provide everything.
  */
 export interface Requirement {
-  /** Names the tests that need it, as in "skipped: sandbox tests (...)". */
-  group: string;
-  /** What it is, as in "needs the sandbox: ...". */
+  /** What it is, as in "needs the bubblewrap sandbox: ...". */
   what: string;
   /** Why it is unavailable here, or null when it is available. */
   problem: string | null;
@@ -28,8 +24,6 @@ export const RUN_ENV = {
   sandbox: 'KILN_TEST_SANDBOX',
   /** Why no PostgreSQL could be started for the run (unset when one runs). */
   postgresProblem: 'KILN_TEST_POSTGRES_PROBLEM',
-  /** A file where each skip is appended as one JSON line, for the closing summary. */
-  skipLog: 'KILN_TEST_SKIP_LOG',
 } as const;
 
 /** Whether Kiln can isolate commands here: the same check that decides `COMMANDS ARE DISABLED` at start-up. */
@@ -71,13 +65,11 @@ async function sandboxFromRun(): Promise<string | null> {
 }
 
 export const sandbox: Requirement = {
-  group: 'sandbox tests',
   what: 'the bubblewrap sandbox',
   problem: await sandboxFromRun(),
 };
 
 export const postgres: Requirement = {
-  group: 'PostgreSQL tests',
   what: 'PostgreSQL',
   problem: await postgresProblem(),
 };
@@ -87,29 +79,15 @@ export function onCi(): boolean {
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }
 
-/** One skip as written to the run's skip log. */
-export interface SkipRecord {
-  group: string;
-  problem: string;
-  file: string;
-}
-
 /**
- * Options for `describe`/`it`: nothing when every requirement is met; otherwise a skip with the
- * reasons, recorded for the run's summary. With `CI` set it throws instead, which fails the
- * enclosing suite (or the file) with the reason.
+ * Options for `describe`/`it`: nothing when every requirement is met, otherwise a skip with the
+ * reasons. With `CI` set it throws instead, which fails the enclosing suite (or the file) with
+ * the reasons.
  */
 export function needs(...requirements: Requirement[]): { skip?: string } {
   const missing = requirements.filter((r) => r.problem !== null);
   if (missing.length === 0) return {};
-  if (onCi()) {
-    const reasons = missing.map((r) => `${r.group} need ${r.what}, which cannot run here: ${r.problem}`);
-    throw new Error(`${reasons.join('; ')}. CI is set, so this fails instead of skipping.`);
-  }
-  const log = process.env[RUN_ENV.skipLog];
-  if (log) {
-    const file = path.basename(process.argv[1] ?? '?');
-    for (const r of missing) fs.appendFileSync(log, `${JSON.stringify({ group: r.group, problem: r.problem!, file } satisfies SkipRecord)}\n`);
-  }
-  return { skip: missing.map((r) => `needs ${r.what}: ${r.problem}`).join('; ') };
+  const reasons = missing.map((r) => `needs ${r.what}: ${r.problem}`).join('; ');
+  if (onCi()) throw new Error(`${reasons}. It cannot run here, and CI is set, so this fails instead of skipping.`);
+  return { skip: reasons };
 }
