@@ -108,14 +108,18 @@ function removeStaleFolders(): void {
     const folder = path.join(tmp, name);
     const owner = readPid(path.join(folder, OWNER_FILE));
     if (owner !== null ? isAlive(owner) : ageMs(folder) < 10 * 60_000) continue;
-    const postmaster = readPid(path.join(folder, 'data', 'postmaster.pid'));
-    if (postmaster !== null && isAlive(postmaster) && commandLine(postmaster).includes(folder)) {
-      // SIGQUIT: immediate shutdown; the data is thrown away anyway.
-      process.kill(postmaster, 'SIGQUIT');
-      waitForExit(postmaster, 10_000);
-      if (isAlive(postmaster)) process.kill(postmaster, 'SIGKILL');
+    try {
+      const postmaster = readPid(path.join(folder, 'data', 'postmaster.pid'));
+      if (postmaster !== null && isAlive(postmaster) && commandLine(postmaster).includes(folder)) {
+        // SIGQUIT: immediate shutdown; the data is thrown away anyway.
+        process.kill(postmaster, 'SIGQUIT');
+        waitForExit(postmaster, 10_000);
+        if (isAlive(postmaster)) process.kill(postmaster, 'SIGKILL');
+      }
+      fs.rmSync(folder, { recursive: true, force: true });
+    } catch {
+      // Another user's folder on a shared machine: theirs to clean.
     }
-    fs.rmSync(folder, { recursive: true, force: true });
   }
 }
 
