@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Api, type SseEvent } from './helpers/api.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 /** Waits (by polling the documented alternative to SSE) until the task has `n` pending approvals. */
 async function pending(api: Api, id: string, n = 1): Promise<{ callId: string; toolName: string; args: any }[]> {
@@ -34,7 +35,7 @@ describe('tool approvals', () => {
   });
   after(() => kiln.stop());
 
-  it('stops before each tool call and shows it as awaiting approval in the stream and on the task', async () => {
+  it('stops before each tool call and shows it as awaiting approval in the stream and on the task', needs(sandbox), async () => {
     const id = await api.createTask({ message: '$ touch made.txt', autoExecute: false });
     const stream = await api.openStream(id);
     const seen = await stream.readUntil((e) => e.event === 'tool_call');
@@ -78,7 +79,7 @@ describe('tool approvals', () => {
     assert.deepEqual(history[1].toolCalls.map((c: any) => c.status), ['cancelled', 'success']);
   });
 
-  it('with proceed_always, runs later calls of that tool in the task without asking, in later turns too', async () => {
+  it('with proceed_always, runs later calls of that tool in the task without asking, in later turns too', needs(sandbox), async () => {
     const id = await api.createTask({ message: '$ echo 1\n$ echo 2\ncat nothing.txt', autoExecute: false });
     const [first] = await pending(api, id);
     await approve(api, id, first!.callId, 'proceed_always');
@@ -91,7 +92,7 @@ describe('tool approvals', () => {
     assert.equal(end.data.finalResponse, 'run_command: success');
   });
 
-  it('lists several calls of one step at once, takes each decision separately, and goes on when all are decided', async () => {
+  it('lists several calls of one step at once, takes each decision separately, and goes on when all are decided', needs(sandbox), async () => {
     const id = await api.createTask({ message: '$ echo a > a.txt\n& $ echo b > b.txt\n& cat a.txt', autoExecute: false });
     const calls = await pending(api, id, 3);
     assert.deepEqual(calls.map((c) => c.toolName), ['run_command', 'run_command', 'read_file']);
@@ -109,7 +110,7 @@ describe('tool approvals', () => {
     assert.ok(!('pendingApprovals' in task));
   });
 
-  it('answers bad decisions clearly, and the first decision stands', async () => {
+  it('answers bad decisions clearly, and the first decision stands', needs(sandbox), async () => {
     const id = await api.createTask({ message: '$ echo once', autoExecute: false });
     const [call] = await pending(api, id);
     const bad = await approve(api, id, call!.callId, 'maybe');
@@ -177,7 +178,7 @@ describe('tool approvals', () => {
       assert.deepEqual((await api.get(`/api/v1/tasks/${id}`)).body.data.toolPolicy, { write_file: 'ask', read_file: 'allow', run_command: 'deny' });
     });
 
-    it('lets named tools run without asking when autoExecute is false', async () => {
+    it('lets named tools run without asking when autoExecute is false', needs(sandbox), async () => {
       const id = await api.createTask({ message: 'ls\n$ echo hi', autoExecute: false, toolPolicy: { list_directory: 'allow' } });
       const [call] = await pending(api, id);
       assert.equal(call!.toolName, 'run_command');
@@ -196,7 +197,7 @@ describe('tool approvals', () => {
   });
 });
 
-describe('a task waiting for approval', () => {
+describe('a task waiting for approval', needs(sandbox), () => {
   it('holds no worker slot, survives a dropped stream and a restart, and shows its pending call to a new stream', async () => {
     let kiln = await startKiln({ env: { KILN_CONCURRENCY: '1' } });
     let api = Api.of(kiln);

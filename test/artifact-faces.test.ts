@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Api, form } from './helpers/api.js';
 import { createUserKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -36,7 +37,7 @@ async function bytes(url: string, headers: Record<string, string> = {}) {
   return { status: response.status, headers: response.headers, body: Buffer.from(await response.arrayBuffer()) };
 }
 
-describe('artifact faces', () => {
+describe('artifact faces', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
   let agentId: string;

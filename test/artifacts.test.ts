@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import yauzl from 'yauzl';
 import { Api, form } from './helpers/api.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -41,7 +42,7 @@ function blobFiles(dataDir: string): string[] {
     .map((e) => e.name);
 }
 
-describe('artifacts', () => {
+describe('artifacts', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
   let task: string;

@@ -4,6 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Api, type SseEvent } from './helpers/api.js';
 import { anthropic, FakeProvider, openai, responses } from './helpers/fake-llm.js';
 import { kilnCli, startKiln, tempDir, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 const FAST_RETRIES = { KILN_MODEL_RETRIES: '2', KILN_MODEL_RETRY_BASE_MS: '30' };
 
@@ -54,7 +55,7 @@ describe('an OpenAI-compatible server as the model', () => {
     assert.deepEqual(request.body.tools.map((t: any) => t.function.name).sort(), ['list_directory', 'read_file', 'run_command', 'write_file']);
   });
 
-  it('runs tool calls whose arguments arrive in pieces, and gives the results back to the model', async () => {
+  it('runs tool calls whose arguments arrive in pieces, and gives the results back to the model', needs(sandbox), async () => {
     provider.enqueue(
       { kind: 'stream', events: openai.toolCalls([{ id: 'call_a', name: 'run_command', args: { command: 'echo from-the-tool' } }]) },
       { kind: 'stream', events: openai.text(['It printed ', 'from-the-tool.']) },

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { startKiln } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 describe('restart recovery', () => {
   it('after kill -9, ends the interrupted turn as failed, runs queued tasks, and loses nothing acknowledged', async () => {
@@ -41,7 +42,7 @@ describe('restart recovery', () => {
     }
   });
 
-  it('on a graceful stop, lets a short turn finish before exiting', async () => {
+  it('on a graceful stop, lets a short turn finish before exiting', needs(sandbox), async () => {
     const kiln = await startKiln();
     const api = Api.of(kiln);
     const id = await api.createTask({ message: 'sleep 500\n$ echo finished' });

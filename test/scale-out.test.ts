@@ -8,6 +8,7 @@ import { SignedUrls } from '../src/core/artifacts/signed-urls.js';
 import { Api, type SseEvent } from './helpers/api.js';
 import { newKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
 import { dropSchema, schemaName, TEST_DATABASE_URL } from './helpers/postgres.js';
+import { needs, postgres, sandbox } from './helpers/requirements.js';
 import { S3_CREDENTIALS, startS3 } from './helpers/s3.js';
 
 const TASKS = 50;
@@ -27,7 +28,7 @@ interface Driven {
  * created through API A and watched, approved and followed up through API B, which runs no
  * turns; one worker is killed with SIGKILL while it holds turns.
  */
-describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', () => {
+describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', needs(postgres, sandbox), () => {
   const schema = schemaName('scale out');
   const key = newKey();
   let s3: Awaited<ReturnType<typeof startS3>>;

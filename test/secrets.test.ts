@@ -7,6 +7,7 @@ import { SecretClient } from '../src/adapters/http/secret-client.js';
 import { SignedUrls } from '../src/core/artifacts/signed-urls.js';
 import { Api } from './helpers/api.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 const SECRET = 'sk-live-7Hq2Zp9Wv4Xc';
 
@@ -14,7 +15,7 @@ function filesUnder(dir: string): string[] {
   return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
 }
 
-describe('secrets', () => {
+describe('secrets', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
   before(async () => {

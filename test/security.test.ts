@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Api, form } from './helpers/api.js';
 import { createUserKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 import { buildZip } from './helpers/zip.js';
 
 /**
@@ -28,7 +29,7 @@ const LIMITS = {
   KILN_WORKSPACE_MB: '24',
 };
 
-describe('security: what a task can reach', () => {
+describe('security: what a task can reach', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
   let secretTask: string;

@@ -13,6 +13,7 @@ import type { Database } from '../src/ports/database.js';
 import { TurnLost, type Storage } from '../src/ports/storage.js';
 import { tempDir } from './helpers/kiln-process.js';
 import { TEST_DATABASE_URL, withSchema } from './helpers/postgres.js';
+import { needs, postgres } from './helpers/requirements.js';
 
 /**
  * One contract for the storage port, run against every backend: SQLite and PostgreSQL. Where
@@ -91,7 +92,7 @@ const later = (ms: number) => new Date(Date.now() + ms).toISOString();
 const content = (text: string): TaskEventBody => ({ type: 'content', data: { text, isPartial: true } });
 
 for (const backend of ['sqlite', 'postgres'] as const) {
-  describe(`storage contract on ${backend}`, () => {
+  describe(`storage contract on ${backend}`, backend === 'postgres' ? needs(postgres) : {}, () => {
     it('stores a task with its first message and shows it only to its user', () =>
       withStorage(backend, 'task visibility', async (open) => {
         const { storage } = await open();

@@ -5,12 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Api, type SseEvent } from './helpers/api.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 function results(events: SseEvent[]) {
   return events.filter((e) => e.event === 'tool_result').map((e) => e.data);
 }
 
-describe('agent tools', () => {
+describe('agent tools', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
   before(async () => {
@@ -87,7 +88,7 @@ function hostProcessesWith(marker: string): number[] {
   return pids;
 }
 
-describe('cancelling a running command', () => {
+describe('cancelling a running command', needs(sandbox), () => {
   it('kills the command and the processes it started', async () => {
     const kiln = await startKiln();
     const api = Api.of(kiln);

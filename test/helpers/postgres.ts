@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-/** The PostgreSQL the tests use; `.ci/run` makes sure it runs. */
-export const TEST_DATABASE_URL = process.env.KILN_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Where a test file started directly with `node --test` looks for PostgreSQL. */
+export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * The PostgreSQL the tests use: `KILN_TEST_DATABASE_URL`, which `npm test` (test/run.ts) sets to
+ * a throwaway server of its own unless it is set already. Tests that use it declare
+ * `needs(postgres)` (helpers/requirements.ts).
+ */
+export const TEST_DATABASE_URL = process.env.KILN_TEST_DATABASE_URL || DEFAULT_TEST_DATABASE_URL;
 
 /** A fresh schema name for one test, readable in `\dn` when a failed test leaves it behind. */
 export function schemaName(label: string): string {
