@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Api, form } from './helpers/api.js';
 import { startKiln, tempDir, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 /** A small file system of its own for the data dir, or the reason there cannot be one. */
 function smallDisk(): { dir: string } | { skip: string } {
@@ -81,7 +82,7 @@ describe('a full disk', { skip }, () => {
     assert.deepEqual(await listed.json(), [], 'nothing was recorded');
   });
 
-  it('ends a turn whose command filled the disk as failed with STORAGE_FULL, not as running or a crash', async () => {
+  it('ends a turn whose command filled the disk as failed with STORAGE_FULL, not as running or a crash', needs(sandbox), async () => {
     const id = await api.createTask({ message: '$ head -c 16000000 /dev/zero > big.bin; echo wrote' });
     const big = path.join(dataDir, 'workspaces', id, 'big.bin');
     // When the database itself cannot write, the turn ends as soon as space is freed (here, by removing the file).

@@ -9,6 +9,7 @@ import { restoreWorkspace } from '../src/core/artifacts/artifact-recorder.js';
 import { Workspaces } from '../src/core/workspace/workspaces.js';
 import { Api, form } from './helpers/api.js';
 import { startKiln, tempDir, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 import { buildZip } from './helpers/zip.js';
 
 /**
@@ -25,7 +26,7 @@ process.on('exit', () => {
 
 const MB = 1024 * 1024;
 
-describe('workspace security: links a command leaves are never followed', () => {
+describe('workspace security: links a command leaves are never followed', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
   /** A host folder a link points to; it must stay as the test made it. */
@@ -170,7 +171,7 @@ describe('workspace security: links a command leaves are never followed', () => 
   });
 });
 
-describe('workspace security: the workspace size limit holds', () => {
+describe('workspace security: the workspace size limit holds', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
 
@@ -300,7 +301,7 @@ describe('archives and file names: clear answers, never a 500', () => {
   });
 });
 
-describe('the sandbox as the task sees it', () => {
+describe('the sandbox as the task sees it', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
 
