@@ -6,5 +6,6 @@ import openapiTS, { COMMENT_HEADER, astToString } from 'openapi-typescript';
 const document = new URL('../../../docs/openapi.json', import.meta.url);
 const output = process.argv[2] ?? new URL('../src/generated/openapi.ts', import.meta.url);
 
-const ast = await openapiTS(JSON.parse(await readFile(document, 'utf8')));
+// A default does not make a field required: request bodies may leave it out.
+const ast = await openapiTS(JSON.parse(await readFile(document, 'utf8')), { defaultNonNullable: false });
 await writeFile(output, COMMENT_HEADER + astToString(ast));

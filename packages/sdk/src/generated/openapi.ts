@@ -727,7 +727,7 @@ export interface components {
             /** @description Added after Kiln's own agent prompt and the agent's. */
             systemPrompt?: string | null;
             /** @default true */
-            showInHistory: boolean;
+            showInHistory?: boolean;
             /** @description When false, every tool call waits for a decision. Defaults to the agent's setting. */
             autoExecute?: boolean;
             toolPolicy?: components["schemas"]["ToolPolicy"] | null;
@@ -871,7 +871,7 @@ export interface components {
             model?: string | null;
             toolPolicy?: components["schemas"]["ToolPolicy"] | null;
             /** @default true */
-            autoExecute: boolean;
+            autoExecute?: boolean;
         };
         /** @description Any of the agent settings; unknown properties are refused. Properties left out keep their value. */
         AgentChanges: {
@@ -1101,14 +1101,14 @@ export interface components {
             /** @description A task of the caller (else 400): the artifact is also written to that task's workspace under `artifacts/`. */
             session_id?: string | null;
             /** @default text/markdown */
-            content_type: string;
+            content_type?: string;
             /** @description Ids of the caller's artifacts (an unknown one is a 400). */
             derived_from?: string[];
             metadata?: {
                 [key: string]: unknown;
             };
             /** @default true */
-            is_primary_deliverable: boolean;
+            is_primary_deliverable?: boolean;
         };
         SyntropicCreated: {
             id: string;
