@@ -9,7 +9,6 @@ import { download, files } from './cli/files.js';
 import { keys } from './cli/keys.js';
 import { login } from './cli/login.js';
 import { run, watch } from './cli/run.js';
-import { serve } from './cli/serve.js';
 import { approve, cancel, send, show, tasks } from './cli/tasks.js';
 import { errorMessage } from './logger.js';
 
@@ -60,7 +59,8 @@ Environment variables of the client:
 type Command = (args: string[], ctx: CliContext) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
-  serve: (args, ctx) => serve(args, ctx, USAGE),
+  // Loaded on demand: the server's modules are heavy, and the client commands do not need them.
+  serve: async (args, ctx) => (await import('./cli/serve.js')).serve(args, ctx, USAGE),
   keys,
   login,
   run,

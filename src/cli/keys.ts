@@ -1,6 +1,4 @@
-import { openStorage } from '../app.js';
 import { loadConfig } from '../config.js';
-import { ApiKeys } from '../core/auth/api-keys.js';
 import { parse, str, UsageError } from './args.js';
 import { hasServer } from './client-settings.js';
 import type { CliContext } from './context.js';
@@ -58,6 +56,8 @@ async function createLocal(values: Record<string, unknown>, ctx: CliContext): Pr
     throw new UsageError('--user NAME is required: letters, digits, and . _ @ - (up to 64 characters).');
   }
   const config = loadConfig(ctx.env, { 'data-dir': values['data-dir'] as string | undefined });
+  // Loaded here: the server's modules are heavy, and the client commands do not need them.
+  const [{ openStorage }, { ApiKeys }] = await Promise.all([import('../app.js'), import('../core/auth/api-keys.js')]);
   const { storage } = await openStorage(config);
   try {
     const { key, owner } = await new ApiKeys(storage.users).create(user);

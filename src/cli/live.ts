@@ -30,6 +30,7 @@ export async function follow(ctx: CliContext, out: Output, kiln: Kiln, taskId: s
   let detached = false;
   let atLineStart = true;
   const pending = new Map<string, Call>();
+  const history: TaskEvent[] = [];
 
   const note = (text: string) => {
     if (out.json) return;
@@ -99,7 +100,7 @@ export async function follow(ctx: CliContext, out: Output, kiln: Kiln, taskId: s
       },
     })) {
       if (out.json) out.data(event);
-      else atLineStart = render(event, out, ctx, atLineStart, note);
+      else atLineStart = render(event, out, ctx, atLineStart, note, history);
       if (event.event === 'tool_call' && event.data.status === 'awaiting_approval') {
         pending.set(event.data.callId, { toolName: event.data.toolName, args: event.data.args });
       } else if (event.event === 'tool_approval' || event.event === 'tool_result') {
@@ -124,13 +125,21 @@ export async function follow(ctx: CliContext, out: Output, kiln: Kiln, taskId: s
 }
 
 /** Prints one event for a person; returns whether the cursor is at the start of a line. */
-function render(event: TaskEvent, out: Output, ctx: CliContext, atLineStart: boolean, note: (text: string) => void): boolean {
+function render(event: TaskEvent, out: Output, ctx: CliContext, atLineStart: boolean, note: (text: string) => void, history: TaskEvent[]): boolean {
   switch (event.event) {
     case 'history_message':
+      history.push(event);
       return atLineStart;
-    case 'history_done':
-      if (event.data.messageCount > 1) note(out.dim(`(${event.data.messageCount} messages so far; \`kiln show\` prints them)`));
+    case 'history_done': {
+      if (event.data.messageCount > 2) note(out.dim(`(${event.data.messageCount} messages so far; \`kiln show\` prints them)`));
+      // A turn that ended before the stream opened: its answer is the latest message.
+      const last = history.at(-1);
+      if (!event.data.isStreaming && last?.event === 'history_message' && last.data.role === 'assistant') {
+        ctx.stdout.write(last.data.content);
+        return last.data.content.endsWith('\n');
+      }
       return true;
+    }
     case 'content':
       ctx.stdout.write(event.data.text);
       return event.data.text.endsWith('\n');
