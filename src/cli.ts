@@ -1,107 +1,126 @@
-import { parseArgs } from 'node:util';
-import { createKiln, openStorage } from './app.js';
-import { ConfigError, ENV_VARIABLES, SERVE_FLAGS, loadConfig } from './config.js';
-import { ApiKeys, isValidUserName } from './core/auth/api-keys.js';
-import { createLogger, errorMessage } from './logger.js';
+import fs from 'node:fs';
+import { KilnError } from '@kiln/sdk';
+import { ConfigError, ENV_VARIABLES, SERVE_FLAGS } from './config.js';
+import { agents } from './cli/agents.js';
+import { UsageError } from './cli/args.js';
+import { NotConfigured } from './cli/client-settings.js';
+import { CliContext } from './cli/context.js';
+import { download, files } from './cli/files.js';
+import { keys } from './cli/keys.js';
+import { login } from './cli/login.js';
+import { run, watch } from './cli/run.js';
+import { approve, cancel, send, show, tasks } from './cli/tasks.js';
+import { errorMessage } from './logger.js';
 
-const USAGE = `kiln: a self-hosted server that runs AI-agent tasks behind an HTTP API
+const USAGE = `kiln: a self-hosted server that runs AI-agent tasks behind an HTTP API, and its client
 
-Usage:
+Server:
   kiln serve [options]              serve the API (default command)
   kiln keys create --user NAME [--name LABEL] [--admin]
-                                    create an API key for a user (printed once, as the last line);
-                                    an --admin key may also manage every user's keys over the API
+                                    create an API key for a user in the database (printed once,
+                                    as the last line); works without a running server; an --admin
+                                    key may also manage every user's keys over the API
+
+Client (uses KILN_URL and KILN_API_KEY, or what \`kiln login\` saved):
+  kiln login                        ask for the server's URL and a key, check and save them
+  kiln run "MESSAGE" [--file PATH...] [--agent ID] [--system TEXT] [--no-auto]
+                                    create a task and follow it live, answering approvals
+  kiln tasks [--status S] [--limit N]
+                                    list your tasks
+  kiln show ID                      a task, its answer and conversation
+  kiln watch ID                     follow a task again from where it is
+  kiln send ID "MESSAGE" [--file PATH...]
+                                    send a follow-up and follow it
+  kiln approve ID CALL once|always|cancel
+                                    decide a tool call that waits for approval
+  kiln cancel ID                    cancel a task's current turn
+  kiln files ID                     list a task's files
+  kiln download ID PATH...|--all [-o DIR]
+                                    download files of a task
+  kiln agents                       list your agents
+  kiln keys list|create|revoke      manage API keys through the API
+
+Every command takes --help, and --json for machine-readable output (one JSON document, or
+JSON lines for the live commands). Colours only on a terminal, and not with NO_COLOR set.
+  kiln --version                    the version
   kiln --help                       this text
 
 Options of kiln serve (each overrides its environment variable):
 ${SERVE_FLAGS.map((f) => `  --${f.flag.padEnd(16)} ${f.env.padEnd(26)} ${f.help}`).join('\n')}
 
-Environment variables:
+Environment variables of the server:
 ${ENV_VARIABLES.map((v) => `  ${v.env.padEnd(26)} ${v.help}`).join('\n')}
+
+Environment variables of the client:
+  KILN_URL                   the server, e.g. http://127.0.0.1:8080
+  KILN_API_KEY               the API key (for the server: a key accepted for user default)
+  XDG_CONFIG_HOME            where \`kiln login\` saves (kiln/config.json; else ~/.config)
+  NO_COLOR                   no colours when set
 `;
 
+type Command = (args: string[], ctx: CliContext) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  // Loaded on demand: the server's modules are heavy, and the client commands do not need them.
+  serve: async (args, ctx) => (await import('./cli/serve.js')).serve(args, ctx, USAGE),
+  keys,
+  login,
+  run,
+  watch,
+  tasks,
+  show,
+  send,
+  approve,
+  cancel,
+  files,
+  download,
+  agents,
+};
+
+function version(): string {
+  const manifest = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
 /** Runs the CLI; resolves with the process exit code (serve resolves only when stopped). */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const [command = 'serve', ...rest] = argv;
+  const ctx = new CliContext(env);
   try {
     if (command === '--help' || command === '-h' || command === 'help') {
       process.stdout.write(USAGE);
       return 0;
     }
-    if (command === 'serve') return await serve(rest);
-    if (command === 'keys') return await keys(rest);
-    process.stderr.write(`kiln: unknown command "${command}". Run \`kiln --help\` for the list.\n`);
-    return 2;
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof UsageError) {
-      process.stderr.write(`kiln: ${error.message}\n`);
+    if (command === '--version' || command === '-v') {
+      process.stdout.write(`kiln ${version()}\n`);
+      return 0;
+    }
+    const handler = COMMANDS[command];
+    if (!handler) {
+      process.stderr.write(`kiln: unknown command "${command}". Run \`kiln --help\` for the list.\n`);
       return 2;
     }
-    process.stderr.write(`kiln: ${errorMessage(error)}\n`);
-    return 1;
-  }
-}
-
-class UsageError extends Error {}
-
-function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>): Record<string, string | boolean | undefined> {
-  try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, allowPositionals: false, strict: true }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
+    return await handler(rest, ctx);
   } catch (error) {
-    throw new UsageError(`${errorMessage(error)}. Run \`kiln --help\` for the options.`);
+    process.stderr.write(`kiln: ${explain(error, env)}\n`);
+    return error instanceof ConfigError || error instanceof UsageError || error instanceof NotConfigured ? 2 : 1;
   }
 }
 
-async function serve(args: string[]): Promise<number> {
-  const values = parse(args, Object.fromEntries(SERVE_FLAGS.map((f) => [f.flag, { type: 'string' as const }])));
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const config = loadConfig(process.env, values as Record<string, string | undefined>);
-  const logger = createLogger(config.logLevel, (line) => process.stdout.write(line));
-  const kiln = await createKiln(config, logger);
-  await kiln.start();
-  if (!config.apiKey) {
-    logger.info('KILN_API_KEY is not set: requests need a key made with `npx kiln keys create --user NAME`');
-  }
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.notice(`${signal} received, shutting down`);
-      kiln.stop().then(resolve, (error) => {
-        logger.error('shutdown failed', { error: errorMessage(error) });
-        resolve();
-      });
-    };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-  });
-  return 0;
-}
-
-async function keys(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub !== 'create') throw new UsageError('usage: kiln keys create --user NAME [--name LABEL] [--admin]');
-  const values = parse(rest, { user: { type: 'string' }, name: { type: 'string' }, admin: { type: 'boolean' }, 'data-dir': { type: 'string' } });
-  const user = typeof values.user === 'string' ? values.user.trim() : '';
-  if (!isValidUserName(user)) {
-    throw new UsageError('--user NAME is required: letters, digits, and . _ @ - (up to 64 characters).');
-  }
-  const name = typeof values.name === 'string' ? values.name.trim() : null;
-  if (name !== null && (name === '' || name.length > 200)) throw new UsageError('--name LABEL must be 1 to 200 characters.');
-  const config = loadConfig(process.env, { 'data-dir': values['data-dir'] as string | undefined });
-  const { storage } = await openStorage(config);
-  try {
-    const admin = values.admin === true;
-    const { key, user: owner } = await new ApiKeys(storage.users).create(user, { name, admin, source: 'cli' });
-    const where = config.databaseUrl ? 'the PostgreSQL database' : config.dataDir;
-    process.stderr.write(`Created an${admin ? ' admin' : ''} API key for user "${owner.name}" in ${where}. It is shown only once:\n`);
-    process.stdout.write(`${key}\n`);
-    return 0;
-  } finally {
-    await storage.close();
+/** What went wrong, and what to do next. */
+function explain(error: unknown, env: NodeJS.ProcessEnv): string {
+  if (!(error instanceof KilnError)) return errorMessage(error);
+  const where = env.KILN_URL ? 'KILN_URL' : 'the URL saved by `kiln login`';
+  switch (true) {
+    case error.code === 'CONNECTION_FAILED':
+      return `${error.message}. Is the server running? Check ${where}, or run \`kiln login\`.`;
+    case error.status === 401:
+      return `the server refused the API key (${error.code}: ${error.message}). Check KILN_API_KEY, or run \`kiln login\` with a valid key.`;
+    case error.status === 404:
+      return `${error.message} (${error.code}). \`kiln tasks\` lists your tasks.`;
+    case error.status >= 500:
+      return `the server failed: ${error.message}${error.requestId ? '' : ` (${error.code})`}`;
+    default:
+      return `${error.message} (${error.code})`;
   }
 }

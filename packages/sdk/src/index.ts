@@ -1,0 +1,13 @@
+export { Kiln, type KilnOptions } from './client.js';
+export { KilnError } from './errors.js';
+export type { FileData, FileInput } from './files.js';
+export type { CreateTaskInput, SendInput, TaskPage, Outcome, Tasks } from './tasks.js';
+export type { ReconnectOptions, StreamOptions } from './task-stream.js';
+export type { Download, DownloadOptions, Artifacts } from './artifacts.js';
+export type { Agents } from './agents.js';
+export type { Keys, Users } from './keys.js';
+export type { Gumloop } from './gumloop.js';
+export type { Syntropic } from './syntropic.js';
+export type { Transport, TransportOptions, RequestOptions } from './transport.js';
+export type * from './types.js';
+export { parseEventStream, type SseMessage } from './sse.js';
