@@ -67,6 +67,7 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
     agentId: randomUUID(),
     workflowId: null,
     phaseId: null,
+    endUser: null,
     secretsHolder: null,
     error: null,
     createdAt: now,
