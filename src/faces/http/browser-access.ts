@@ -43,14 +43,14 @@ export function browserAccess(app: FastifyInstance, corsOrigins: readonly string
       return reply.status(204).send();
     }
 
+    if (listed || widget) {
+      allowOrigin(reply, origin);
+      reply.raw.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
+    }
     if (!listed && presentsApiKey(request)) {
       return reply.status(403).send(
         edgeErrorBody(path, 403, `API keys are not accepted from web pages (origin ${origin}): use a widget token, or list the origin in KILN_CORS_ORIGINS.`),
       );
-    }
-    if (listed || widget) {
-      allowOrigin(reply, origin);
-      reply.raw.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
     }
   });
 }
