@@ -73,6 +73,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   // Where this process can be reached by others; only needed when several processes share the work.
   let selfUrl: string | null = null;
   const self = () => (config.databaseUrl ? selfUrl : null);
+  if (config.databaseUrl && !config.encryptionKey) {
+    logger.warn('KILN_ENCRYPTION_KEY is not set: this process uses the key in its own data dir. Processes that share a database need the same key, or widget tokens and widget apps\' env and secrets work only on the process that made them.');
+  }
   const masterKey = await encryptionKey(config.encryptionKey, config.dataDir);
   const box = new SealedBox(deriveKey(masterKey, 'widget variables'));
   const widgetApps = new WidgetApps({ storage, agents, box, maxVariableBytes: config.secretsMaxBytes });

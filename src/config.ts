@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseOrigin } from './core/widgets/origins.js';
 
 /**
  * Kiln's settings, read once from the environment and `kiln serve` flags.
@@ -367,8 +368,8 @@ export const ENV_VARIABLES = [...SETTINGS, ...PROVIDER_VARIABLES].map((s) => ({ 
 function origins(raw: string, name: string): string[] {
   const list = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
   return list.map((entry) => {
-    const origin = URL.canParse(entry) ? new URL(entry).origin : 'null';
-    if (origin === 'null' || !/^https?:$/.test(new URL(entry).protocol) || entry.replace(/\/$/, '').toLowerCase() !== origin) {
+    const origin = parseOrigin(entry);
+    if (!origin) {
       throw new ConfigError(`${name}: "${entry}" is not an origin; write each as scheme://host[:port], without a path (e.g. https://app.example.com).`);
     }
     return origin;
