@@ -10,6 +10,8 @@ import { DownloadLinks } from './core/artifacts/download-links.js';
 import { SignedUrls } from './core/artifacts/signed-urls.js';
 import { ApiKeys } from './core/auth/api-keys.js';
 import { KeyManagement } from './core/auth/key-management.js';
+import { deriveKey, encryptionKey } from './core/crypto/encryption-key.js';
+import { SealedBox } from './core/crypto/sealed-box.js';
 import { EventHub } from './core/events/event-hub.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
@@ -17,6 +19,8 @@ import { WorkerPool } from './core/runner/worker-pool.js';
 import { Approvals } from './core/tasks/approvals.js';
 import { SecretVault } from './core/tasks/secret-vault.js';
 import { TaskService } from './core/tasks/task-service.js';
+import { WidgetApps } from './core/widgets/widget-apps.js';
+import { WidgetTokens } from './core/widgets/widget-tokens.js';
 import { Workspaces } from './core/workspace/workspaces.js';
 import { buildHttpServer } from './faces/http/server.js';
 import { errorMessage, type Logger } from './logger.js';
@@ -69,7 +73,14 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   // Where this process can be reached by others; only needed when several processes share the work.
   let selfUrl: string | null = null;
   const self = () => (config.databaseUrl ? selfUrl : null);
-  const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder, secretsHolder: self });
+  if (config.databaseUrl && !config.encryptionKey) {
+    logger.warn('KILN_ENCRYPTION_KEY is not set: this process uses the key in its own data dir. Processes that share a database need the same key, or widget tokens and widget apps\' env and secrets work only on the process that made them.');
+  }
+  const masterKey = await encryptionKey(config.encryptionKey, config.dataDir);
+  const box = new SealedBox(deriveKey(masterKey, 'widget variables'));
+  const widgetApps = new WidgetApps({ storage, agents, box, maxVariableBytes: config.secretsMaxBytes });
+  const widgetTokens = new WidgetTokens({ storage, apps: widgetApps, box, signingKey: deriveKey(masterKey, 'widget tokens') });
+  const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder, secretsHolder: self, endUsers: widgetTokens });
   const approvals = new Approvals({ storage, hub, signals: bus.signals });
 
   const runsTurns = config.role !== 'api';
@@ -126,6 +137,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       publicUrl: config.publicUrl,
       keys,
       keyManagement,
+      widgetApps,
+      widgetTokens,
+      corsOrigins: config.corsOrigins,
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parseOrigin } from './core/widgets/origins.js';
 
 /**
  * Kiln's settings, read once from the environment and `kiln serve` flags.
@@ -45,6 +46,13 @@ export interface Config {
   signedUrlTtlSeconds: number;
   /** Key that signs download links (hex); every API process of one installation needs the same. */
   signingKey: string | undefined;
+  /**
+   * Key (hex) that encrypts widget apps' env and secrets at rest and from which widget tokens'
+   * signing key is derived; every process of one installation needs the same.
+   */
+  encryptionKey: string | undefined;
+  /** Browser origins whose pages may call Kiln with an API key (not only with a widget token). */
+  corsOrigins: string[];
   /** How other Kiln processes reach this one (for a task's secrets); default: the address it listens on. */
   advertiseUrl: string | undefined;
   /** Retries of a model call after a transient provider error (429, 5xx, dropped connection). */
@@ -250,6 +258,24 @@ const SETTINGS = [
     fallback: undefined,
   },
   {
+    key: 'encryptionKey',
+    env: 'KILN_ENCRYPTION_KEY',
+    help: 'hex key (64+ characters) that encrypts widget apps\' env and secrets and signs widget tokens; default: one kept in the data dir',
+    parse: (raw, name) => {
+      const key = raw.trim().toLowerCase();
+      if (!/^([0-9a-f]{2}){32,}$/.test(key)) throw new ConfigError(`${name} must be at least 64 hex characters; make one with \`openssl rand -hex 32\`.`);
+      return key;
+    },
+    fallback: undefined,
+  },
+  {
+    key: 'corsOrigins',
+    env: 'KILN_CORS_ORIGINS',
+    help: 'comma-separated browser origins (https://app.example) whose pages may use API keys',
+    parse: origins,
+    fallback: [],
+  },
+  {
     key: 'advertiseUrl',
     env: 'KILN_ADVERTISE_URL',
     help: "how other Kiln processes reach this one (default: its listening address)",
@@ -337,6 +363,18 @@ export const SERVE_FLAGS = SETTINGS.filter((s) => s.flag).map((s) => ({ flag: s.
 /** Every variable Kiln reads, for `--help`. */
 export const ENV_VARIABLES = [...SETTINGS, ...PROVIDER_VARIABLES].map((s) => ({ env: s.env, help: s.help }));
 
+
+/** A comma-separated list of origins (`scheme://host[:port]`), each written as browsers send it. */
+function origins(raw: string, name: string): string[] {
+  const list = raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  return list.map((entry) => {
+    const origin = parseOrigin(entry);
+    if (!origin) {
+      throw new ConfigError(`${name}: "${entry}" is not an origin; write each as scheme://host[:port], without a path (e.g. https://app.example.com).`);
+    }
+    return origin;
+  });
+}
 
 /**
  * Builds the typed config. `flags` are `kiln serve` options by flag name and win over `env`.

@@ -567,6 +567,31 @@ describe('the OpenAPI document', () => {
     assert.equal((await call(kiln, 'DELETE', '/api/v1/keys/{id}', { params: { id: created.body.data.id } })).status, 404);
   });
 
+  it('describes widget apps, the token exchange and the widget script', async () => {
+    const created = await call(kiln, 'POST', '/api/v1/widget-apps', { json: { name: 'Documented', allowedOrigins: ['https://shop.example'], env: { A: 'b' }, secrets: { S: 'secret-value' } } });
+    assert.equal(created.status, 201);
+    const id = created.body.data.id;
+    await call(kiln, 'GET', '/api/v1/widget-apps');
+    await call(kiln, 'GET', '/api/v1/widget-apps/{id}', { params: { id } });
+    await call(kiln, 'PATCH', '/api/v1/widget-apps/{id}', { params: { id }, json: { autoExecute: false, secrets: null } });
+    assert.equal((await call(kiln, 'PATCH', '/api/v1/widget-apps/{id}', { params: { id }, json: { colour: 'red' } })).status, 400);
+    const rotated = await call(kiln, 'POST', '/api/v1/widget-apps/{id}/rotate-secret', { params: { id } });
+    const exchange = { appId: id, appSecret: rotated.body.data.appSecret, endUserId: 'doc-user' };
+    const token = (await call(kiln, 'POST', '/api/v1/auth/token', { auth: null, json: { ...exchange, expiresIn: '30m', env: { X: 'y' } } })).body.data.token;
+    assert.equal((await call(kiln, 'POST', '/api/v1/auth/token', { auth: null, json: { ...exchange, expiresIn: 'soon' } })).body.error.code, 'INVALID_EXPIRES_IN');
+    assert.equal((await call(kiln, 'POST', '/api/v1/auth/token', { auth: null, json: { ...exchange, appSecret: 'wrong' } })).body.error.code, 'INVALID_CREDENTIALS');
+    assert.equal((await call(kiln, 'POST', '/api/v1/auth/token', { auth: null, json: exchange, headers: { origin: 'https://evil.example' } })).body.error.code, 'ORIGIN_NOT_ALLOWED');
+    assert.equal((await call(kiln, 'GET', '/api/v1/tasks', { auth: `Bearer ${token}` })).status, 200);
+    assert.equal((await call(kiln, 'GET', '/api/v1/agents', { auth: `Bearer ${token}` })).body.error.code, 'FORBIDDEN');
+    assert.equal((await call(kiln, 'GET', '/api/v1/tasks', { headers: { origin: 'https://shop.example' } })).body.error.code, 'ORIGIN_NOT_ALLOWED');
+    assert.equal((await call(kiln, 'GET', '/gumloop/agents', { auth: `Bearer ${token}` })).status, 403);
+    assert.equal((await call(kiln, 'GET', '/syntropic/artifacts', { auth: `Bearer ${token}` })).status, 403);
+    assert.equal((await call(kiln, 'DELETE', '/api/v1/widget-apps/{id}', { params: { id } })).status, 200);
+    assert.equal((await call(kiln, 'GET', '/api/v1/widget-apps/{id}', { params: { id } })).status, 404);
+    const script = await call(kiln, 'GET', '/widget.js', { auth: null });
+    assert.match(script.text, /data-token-url|tokenUrl/);
+  });
+
   it('describes the MCP endpoint', async () => {
     const headers = { accept: 'application/json, text/event-stream' };
     const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'doc', version: '1' } } };
@@ -596,7 +621,7 @@ describe('the OpenAPI document', () => {
       ['Bearer not-a-kiln-key', {}, 401, 'INVALID_AUTH_FORMAT'],
       [`Bearer kiln_${'0'.repeat(64)}`, {}, 401, 'INVALID_API_KEY'],
       ['Basic abc', {}, 401, 'INVALID_AUTH_FORMAT'],
-      ['Bearer eyJhbGciOiJIUzI1NiJ9.e30.x', {}, 501, 'JWT_NOT_CONFIGURED'],
+      ['Bearer eyJhbGciOiJIUzI1NiJ9.e30.x', {}, 401, 'INVALID_TOKEN'],
       [null, { 'x-api-key': 'kiln_wrong' }, 401, 'INVALID_API_KEY'],
     ];
     for (const [auth, headers, status, code] of cases) {

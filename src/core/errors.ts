@@ -98,3 +98,59 @@ export function storageFullOf(error: unknown): StorageFull | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT' ? new StorageFull() : undefined;
 }
+
+/*
+ * Errors of widget apps and their end-user tokens. They reuse the kinds above (so every face
+ * maps them without change) and carry the Tasks API's own `code`, which the native face sends.
+ */
+
+/** A widget token that is malformed, forged, expired, or whose app was deleted or had its secret rotated. */
+export class InvalidToken extends DomainError {
+  readonly kind = 'invalid_api_key';
+  readonly code = 'INVALID_TOKEN';
+  constructor(message = 'Invalid widget token: it is malformed, expired, or its app was deleted or had its secret rotated. Get a new token from the token endpoint.') {
+    super(message);
+  }
+}
+
+/** A browser request from an origin its widget app (or, for API keys, KILN_CORS_ORIGINS) does not list. */
+export class OriginNotAllowed extends DomainError {
+  readonly kind = 'forbidden';
+  readonly code = 'ORIGIN_NOT_ALLOWED';
+}
+
+/** A token exchange without `appId` or `appSecret`. */
+export class MissingCredentials extends DomainError {
+  readonly kind = 'invalid_input';
+  readonly code = 'MISSING_CREDENTIALS';
+  constructor(message = 'appId and appSecret are required: send the widget app\'s credentials (from its backend, never from a browser).') {
+    super(message);
+  }
+}
+
+/** A token exchange without a non-empty `endUserId`. */
+export class MissingEndUserId extends DomainError {
+  readonly kind = 'invalid_input';
+  readonly code = 'MISSING_END_USER_ID';
+}
+
+/** A token exchange whose `appId` is unknown or whose `appSecret` does not match. */
+export class InvalidCredentials extends DomainError {
+  readonly kind = 'invalid_api_key';
+  readonly code = 'INVALID_CREDENTIALS';
+  constructor(message = 'Invalid widget app credentials: the appId is unknown or the appSecret does not match (it changes when rotated).') {
+    super(message);
+  }
+}
+
+/** A token lifetime that is not a duration like "30m", "1h" or "7d", or is over the maximum. */
+export class InvalidExpiresIn extends DomainError {
+  readonly kind = 'invalid_input';
+  readonly code = 'INVALID_EXPIRES_IN';
+}
+
+/** The Tasks API's own code of an error, when it has one beyond its kind's. */
+export function specificCodeOf(error: DomainError): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}

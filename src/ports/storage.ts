@@ -2,6 +2,7 @@ import type { LoggedEvent, TaskEventBody } from '../core/events/event-types.js';
 import type { Agent } from '../core/agents/agent-types.js';
 import type { Artifact, ArtifactVersion, NewVersion } from '../core/artifacts/artifact-types.js';
 import type { Message, Task } from '../core/tasks/task-types.js';
+import type { EndUserCaller, EndUserScope, WidgetAppRecord } from '../core/widgets/widget-types.js';
 
 /**
  * Storage contracts the core depends on. Each method that changes more than one row does so
@@ -12,6 +13,7 @@ export interface Storage {
   tasks: TaskStore;
   agents: AgentStore;
   artifacts: ArtifactStore;
+  widgets: WidgetStore;
   close(): Promise<void>;
 }
 
@@ -74,12 +76,18 @@ export interface User {
   name: string;
 }
 
-/** Who a request acts for: the key presented, its user, and whether the key may manage others' keys. */
+/**
+ * Who a request acts for: the key presented, its user, and whether the key may manage others'
+ * keys. A widget token acts for the app owner's user, with no key, scoped to one end user.
+ */
 export interface KeyOwner {
-  apiKeyId: string;
+  /** Null for a widget token. */
+  apiKeyId: string | null;
   userId: string;
   username: string;
   admin: boolean;
+  /** Set for a widget token: the caller sees only this end user's tasks of this app. */
+  endUser?: EndUserCaller;
 }
 
 /** An API key as listed: never the key itself, nor its hash. */
@@ -124,7 +132,7 @@ export interface UserStore {
    */
   replaceEnvKey(hash: string | null, userId: string, now: string): Promise<{ revoked: boolean }>;
   /** The owner of a live (not revoked) key, with when it was last recorded as used. */
-  findKey(hash: string): Promise<(KeyOwner & { lastUsedAt: string | null }) | undefined>;
+  findKey(hash: string): Promise<(KeyOwner & { apiKeyId: string; lastUsedAt: string | null }) | undefined>;
   /** Records a use of the key unless one at or after `staleBefore` is already recorded. */
   touchKey(id: string, now: string, staleBefore: string): Promise<void>;
   /** Live keys, oldest first: of one user, or of every user when `userId` is null. */
@@ -134,6 +142,24 @@ export interface UserStore {
    * live key. A revoked key is refused from then on by every process: lookups read the database.
    */
   revokeKey(id: string, userId: string | null, now: string): Promise<boolean>;
+}
+
+/** Widget apps (their env and secrets sealed) and the sealed variables of the tokens they issued. */
+export interface WidgetStore {
+  createApp(app: WidgetAppRecord): Promise<void>;
+  /** An app by id, with its owner's user name. */
+  getApp(id: string): Promise<(WidgetAppRecord & { username: string }) | undefined>;
+  /** The user's apps, oldest first. */
+  listApps(userId: string): Promise<WidgetAppRecord[]>;
+  /** Saves an app's settings (name, origins, agent, autoExecute, sealed variables, secret and its generation). */
+  updateApp(app: WidgetAppRecord): Promise<void>;
+  /** Deletes the user's app and the variables of every token it issued; false when there is no such app. */
+  deleteApp(id: string, userId: string): Promise<boolean>;
+  /** Forgets the variables of every token of the app (its tokens no longer work). */
+  forgetTokens(appId: string): Promise<void>;
+  /** Keeps a token's sealed variables until it expires; removes those of tokens that expired before `now`. */
+  saveTokenVariables(token: { id: string; appId: string; sealed: string; expiresAt: string }, now: string): Promise<void>;
+  tokenVariables(tokenId: string): Promise<string | undefined>;
 }
 
 /** Identifies the turn a writer believes it owns; writes are refused once that is no longer true. */
@@ -165,8 +191,10 @@ export interface TurnAmendment<T> {
 export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
-  get(id: string, userId?: string): Promise<Task | undefined>;
-  list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }>;
+  /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
+  get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined>;
+  /** The user's tasks (only the end user's, when given), most recently active first. */
+  list(userId: string, limit: number, offset: number, endUser?: EndUserScope): Promise<{ tasks: Task[]; total: number }>;
   messages(taskId: string): Promise<Message[]>;
   /**
    * Opens the next turn of an idle task with a new user message and queues it; `secretsHolder`

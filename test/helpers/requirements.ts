@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import pg from 'pg';
 import { BubblewrapRunner, sandboxProgramsMissing } from '../../src/adapters/sandbox/bubblewrap-runner.js';
 import { loadConfig } from '../../src/config.js';
@@ -72,6 +73,14 @@ export const sandbox: Requirement = {
 export const postgres: Requirement = {
   what: 'PostgreSQL',
   problem: await postgresProblem(),
+};
+
+/** Where the browser tests find Chromium (Debian/Ubuntu: apt-get install chromium). */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+export const chromium: Requirement = {
+  what: 'Chromium',
+  problem: fs.existsSync(CHROMIUM_PATH) ? null : `${CHROMIUM_PATH} is not installed (Debian/Ubuntu: apt-get install chromium)`,
 };
 
 export function onCi(): boolean {

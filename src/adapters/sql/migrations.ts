@@ -178,6 +178,38 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)',
     ],
   },
+  {
+    version: 9,
+    name: 'widget apps, their tokens\' variables, and end users of tasks',
+    statements: () => [
+      `CREATE TABLE widget_apps (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        name TEXT NOT NULL,
+        allowed_origins TEXT NOT NULL,
+        agent_id TEXT,
+        auto_execute INTEGER,
+        sealed_variables TEXT,
+        secret_hash TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX widget_apps_by_user ON widget_apps (user_id, created_at)',
+      `CREATE TABLE widget_token_variables (
+        token_id TEXT PRIMARY KEY,
+        app_id TEXT NOT NULL,
+        sealed TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX widget_token_variables_by_app ON widget_token_variables (app_id)',
+      'CREATE INDEX widget_token_variables_by_expiry ON widget_token_variables (expires_at)',
+      // An end user's conversations are the tasks of one app with one end-user id.
+      'ALTER TABLE tasks ADD COLUMN widget_app_id TEXT',
+      'ALTER TABLE tasks ADD COLUMN end_user_id TEXT',
+      'CREATE INDEX tasks_by_end_user ON tasks (widget_app_id, end_user_id, last_activity_at DESC, id DESC) WHERE widget_app_id IS NOT NULL',
+    ],
+  },
 ];
 
 /**

@@ -5,6 +5,7 @@ import { SqlAgentStore } from './sql-agent-store.js';
 import { SqlArtifactStore } from './sql-artifact-store.js';
 import { SqlTaskStore } from './sql-task-store.js';
 import { SqlUserStore } from './sql-user-store.js';
+import { SqlWidgetStore } from './sql-widget-store.js';
 
 /** The storage contracts over any database that speaks the database port. Migrates on open. */
 export async function openSqlStorage(db: Database): Promise<Storage> {
@@ -14,6 +15,7 @@ export async function openSqlStorage(db: Database): Promise<Storage> {
     tasks: new SqlTaskStore(db),
     agents: new SqlAgentStore(db),
     artifacts: new SqlArtifactStore(db),
+    widgets: new SqlWidgetStore(db),
     close: () => db.close(),
   };
 }

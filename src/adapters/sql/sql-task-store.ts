@@ -1,6 +1,7 @@
 import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+import type { EndUserScope } from '../../core/widgets/widget-types.js';
 import { TurnLost, type TaskStore, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   INSERT_MESSAGE,
@@ -30,9 +31,9 @@ export class SqlTaskStore implements TaskStore {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
-           show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
+           show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, widget_app_id, end_user_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
            message_count, turn, turn_start_seq, last_event_seq, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -50,6 +51,8 @@ export class SqlTaskStore implements TaskStore {
           task.agentId,
           task.workflowId,
           task.phaseId,
+          task.endUser?.appId ?? null,
+          task.endUser?.endUserId ?? null,
           task.secretsHolder,
           task.error,
           task.createdAt,
@@ -69,17 +72,35 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async get(id: string, userId?: string): Promise<Task | undefined> {
-    return this.read(this.db, id, userId);
+  async get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined> {
+    const task = await this.read(this.db, id, userId);
+    if (task && endUser && (task.endUser?.appId !== endUser.appId || task.endUser.endUserId !== endUser.endUserId)) return undefined;
+    return task;
   }
 
-  async list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
+  async list(userId: string, limit: number, offset: number, endUser?: EndUserScope): Promise<{ tasks: Task[]; total: number }> {
+    if (endUser) return this.listOfEndUser(userId, limit, offset, endUser);
     // The page's ids come from the index alone (skipping `offset` entries touches no table row);
     // only the page's rows are read.
     const ids = await this.db.all<{ id: string }>(
       'SELECT id FROM tasks WHERE user_id = ? ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?',
       [userId, limit, offset],
     );
+    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
+    return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
+  }
+
+  /** One end user's tasks: few per end user, so they are counted rather than kept in a running count. */
+  private async listOfEndUser(userId: string, limit: number, offset: number, endUser: EndUserScope): Promise<{ tasks: Task[]; total: number }> {
+    const where = 'WHERE widget_app_id = ? AND end_user_id = ? AND user_id = ?';
+    const params = [endUser.appId, endUser.endUserId, userId];
+    const ids = await this.db.all<{ id: string }>(`SELECT id FROM tasks ${where} ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?`, [...params, limit, offset]);
+    const count = await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks ${where}`, params);
+    return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
+  }
+
+  /** The tasks of a page of ids, in the page's order. */
+  private async rowsOf(ids: { id: string }[]): Promise<Task[]> {
     const rows =
       ids.length === 0
         ? []
@@ -88,8 +109,7 @@ export class SqlTaskStore implements TaskStore {
               WHERE t.id IN (${ids.map(() => '?').join(', ')}) ORDER BY t.last_activity_at DESC, t.id DESC`,
             ids.map((r) => r.id),
           );
-    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
-    return { tasks: rows.map(taskFromRow), total: Number(count?.n ?? 0) };
+    return rows.map(taskFromRow);
   }
 
   async messages(taskId: string): Promise<Message[]> {

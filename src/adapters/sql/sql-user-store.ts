@@ -62,8 +62,8 @@ export class SqlUserStore implements UserStore {
     });
   }
 
-  async findKey(hash: string): Promise<(KeyOwner & { lastUsedAt: string | null }) | undefined> {
-    const row = await this.db.get<Omit<KeyOwner, 'admin'> & { admin: number; lastUsedAt: string | null }>(
+  async findKey(hash: string): Promise<(KeyOwner & { apiKeyId: string; lastUsedAt: string | null }) | undefined> {
+    const row = await this.db.get<{ apiKeyId: string; userId: string; username: string; admin: number; lastUsedAt: string | null }>(
       `SELECT k.id AS "apiKeyId", u.id AS "userId", u.name AS "username", k.admin AS "admin", k.last_used_at AS "lastUsedAt"
          FROM api_keys k JOIN users u ON u.id = k.user_id
         WHERE k.key_hash = ? AND k.revoked_at IS NULL`,

@@ -4,7 +4,7 @@ import type { SqlValue } from '../../ports/database.js';
 
 /** Columns read for a {@link Task}; `t` is tasks, `u` is users. */
 export const TASK_COLUMNS = `t.id, t.user_id, u.name AS username, t.api_key_id, t.session_id, t.conversation_id, t.status,
-  t.message, t.system_prompt, t.show_in_history, t.auto_execute, t.env, t.tool_policy, t.model, t.agent_id, t.workflow_id, t.phase_id, t.secrets_holder, t.error, t.created_at, t.started_at,
+  t.message, t.system_prompt, t.show_in_history, t.auto_execute, t.env, t.tool_policy, t.model, t.agent_id, t.workflow_id, t.phase_id, t.widget_app_id, t.end_user_id, t.secrets_holder, t.error, t.created_at, t.started_at,
   t.completed_at, t.last_activity_at, t.message_count, t.turn, t.turn_start_seq, t.last_event_seq`;
 
 export interface TaskRow {
@@ -25,6 +25,8 @@ export interface TaskRow {
   agent_id: string;
   workflow_id: string | null;
   phase_id: string | null;
+  widget_app_id: string | null;
+  end_user_id: string | null;
   secrets_holder: string | null;
   error: string | null;
   created_at: string;
@@ -56,6 +58,7 @@ export function taskFromRow(row: TaskRow): Task {
     agentId: row.agent_id,
     workflowId: row.workflow_id,
     phaseId: row.phase_id,
+    endUser: row.widget_app_id === null ? null : { appId: row.widget_app_id, endUserId: row.end_user_id ?? '' },
     secretsHolder: row.secrets_holder,
     error: row.error,
     createdAt: row.created_at,

@@ -135,7 +135,7 @@ export class ArtifactService {
     for (const id of input.derivedFrom) {
       if (!(await this.deps.storage.artifacts.get(caller.userId, id))) throw new InvalidInput(`derived_from: no artifact ${id}`, 'derived_from');
     }
-    const task = input.taskId ? await this.deps.storage.tasks.get(input.taskId, caller.userId) : undefined;
+    const task = input.taskId ? await this.deps.storage.tasks.get(input.taskId, caller.userId, caller.endUser) : undefined;
     if (input.taskId && !task) throw new InvalidInput(`session_id: no task ${input.taskId} belongs to you`, 'session_id');
     const agent = task ? { id: task.agentId } : await this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString());
     const bytes = Buffer.from(input.content, 'utf8');
@@ -227,7 +227,7 @@ export class ArtifactService {
   }
 
   private async task(caller: KeyOwner, taskId: string): Promise<Task> {
-    const task = await this.deps.storage.tasks.get(taskId, caller.userId);
+    const task = await this.deps.storage.tasks.get(taskId, caller.userId, caller.endUser);
     if (!task) throw new NotFound('Task not found');
     return task;
   }

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { ApiKeyRecord, KeyOwner, User, UserStore } from '../../ports/storage.js';
-import { AuthRequired, InvalidApiKey, InvalidAuthFormat } from '../errors.js';
+import { AuthRequired, Forbidden, InvalidApiKey, InvalidAuthFormat } from '../errors.js';
 
 const KEY_PREFIX = 'kiln_';
 const KEY_SHAPE = /^kiln_[0-9a-f]{64}$/;
@@ -54,6 +54,8 @@ export class ApiKeys {
   async authenticate(credential: string | undefined): Promise<KeyOwner> {
     if (credential === undefined || credential.trim() === '') throw new AuthRequired();
     const token = credential.trim();
+    // Widget tokens are JWTs; they are accepted only by the Tasks API, which checks them itself.
+    if (token.startsWith('eyJ')) throw new Forbidden('A widget token may only use the Tasks API (/api/v1/tasks); this endpoint needs an API key.');
     if (!token.startsWith(KEY_PREFIX)) throw new InvalidAuthFormat();
     if (!KEY_SHAPE.test(token)) throw new InvalidApiKey('Invalid API key: expected "kiln_" followed by 64 lowercase hex characters.');
     const found = await this.users.findKey(hashKey(token));

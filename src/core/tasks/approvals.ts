@@ -18,7 +18,7 @@ export class Approvals {
 
   async decide(caller: KeyOwner, taskId: string, callId: string, outcome: ApprovalOutcome): Promise<{ approved: boolean }> {
     const { tasks } = this.deps.storage;
-    const task = await tasks.get(taskId, caller.userId);
+    const task = await tasks.get(taskId, caller.userId, caller.endUser);
     if (!task) throw new NotFound('Task not found');
     const approved = outcome !== 'cancel';
 

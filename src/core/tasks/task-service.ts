@@ -5,10 +5,11 @@ import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
-import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import type { EventHub } from '../events/event-hub.js';
 import type { TokenUsage } from '../events/event-types.js';
 import { streamTask, type StreamItem } from '../events/task-stream.js';
+import type { EndUserCaller } from '../widgets/widget-types.js';
 import type { StagedFile, Workspaces } from '../workspace/workspaces.js';
 import { newConversationId } from './ids.js';
 import type { SecretVault } from './secret-vault.js';
@@ -55,6 +56,18 @@ export interface TaskDetail {
 
 const TURN_EVENTS_LIMIT = 1_000_000;
 
+/** What a widget end user's tasks run with: decided by the widget app, with the token's env and secrets. */
+export interface EndUserSettings {
+  variables(endUser: EndUserCaller): Promise<{
+    env: Record<string, string>;
+    secrets: Record<string, string>;
+    app: { agentId: string | null; autoExecute: boolean | null };
+  }>;
+}
+
+/** Task fields the widget app decides; a widget token may not set them. */
+const APP_DECIDED = ['systemPrompt', 'autoExecute', 'toolPolicy', 'model', 'agentId', 'workflowId', 'phaseId', 'env', 'secrets'] as const;
+
 /**
  * The task use cases: create, read, follow up, cancel, stream. Every call is made on behalf of
  * an authenticated caller and sees only that caller's tasks.
@@ -72,11 +85,13 @@ export class TaskService {
       recorder: ArtifactRecorder;
       /** This process's address for other Kiln processes, when several share the work (else null). */
       secretsHolder: () => string | null;
+      endUsers: EndUserSettings;
     },
   ) {}
 
-  async create(caller: KeyOwner, input: CreateTaskInput): Promise<{ id: string; status: TaskStatus }> {
+  async create(caller: KeyOwner, requested: CreateTaskInput): Promise<{ id: string; status: TaskStatus }> {
     const { storage, workspaces } = this.deps;
+    const input = caller.endUser ? await this.endUserInput(caller.endUser, requested) : requested;
     this.deps.secrets.check(input.secrets);
     const agent = await this.deps.agents.forTask(caller, input.agentId);
     const model = input.model ?? agent.model;
@@ -112,6 +127,7 @@ export class TaskService {
         agentId: agent.id,
         workflowId: input.workflowId,
         phaseId: input.phaseId,
+        endUser: caller.endUser ? { appId: caller.endUser.appId, endUserId: caller.endUser.endUserId } : null,
         secretsHolder: hasSecrets(input.secrets) ? this.deps.secretsHolder() : null,
         error: null,
         createdAt: now,
@@ -140,7 +156,7 @@ export class TaskService {
   }
 
   async list(caller: KeyOwner, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
-    return this.deps.storage.tasks.list(caller.userId, limit, offset);
+    return this.deps.storage.tasks.list(caller.userId, limit, offset, caller.endUser);
   }
 
   async get(caller: KeyOwner, id: string): Promise<TaskDetail> {
@@ -163,7 +179,9 @@ export class TaskService {
    * Starts the next turn with a new user message. Refused while the current turn is executing.
    * The new turn has the secrets sent with this follow-up, and no others.
    */
-  async followUp(caller: KeyOwner, id: string, input: FollowUpInput): Promise<{ status: TaskStatus }> {
+  async followUp(caller: KeyOwner, id: string, requested: FollowUpInput): Promise<{ status: TaskStatus }> {
+    if (caller.endUser && requested.secrets !== null) throw appDecides('secrets');
+    const input = caller.endUser ? { ...requested, secrets: await this.endUserVariables(caller.endUser) } : requested;
     this.deps.secrets.check(input.secrets);
     const task = await this.owned(caller, id);
     if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
@@ -211,8 +229,24 @@ export class TaskService {
     return streamTask({ tasks: this.deps.storage.tasks, hub: this.deps.hub }, task.id, lastEventId, signal);
   }
 
+  /**
+   * A widget end user's task: the app's agent and approval setting, and the app's and the
+   * token's env and secrets. They all reach the task's commands as secrets: held in memory for
+   * the turn, redacted from output, never stored with the task nor shown to the browser.
+   */
+  private async endUserInput(endUser: EndUserCaller, input: CreateTaskInput): Promise<CreateTaskInput> {
+    for (const field of APP_DECIDED) if (input[field] !== null) throw appDecides(field);
+    const { app, env, secrets } = await this.deps.endUsers.variables(endUser);
+    return { ...input, agentId: app.agentId, autoExecute: app.autoExecute, secrets: { ...env, ...secrets } };
+  }
+
+  private async endUserVariables(endUser: EndUserCaller): Promise<Record<string, string>> {
+    const { env, secrets } = await this.deps.endUsers.variables(endUser);
+    return { ...env, ...secrets };
+  }
+
   private async owned(caller: KeyOwner, id: string): Promise<Task> {
-    const task = await this.deps.storage.tasks.get(id, caller.userId);
+    const task = await this.deps.storage.tasks.get(id, caller.userId, caller.endUser);
     if (!task) throw taskNotFound();
     return task;
   }
@@ -220,6 +254,10 @@ export class TaskService {
 
 function hasSecrets(secrets: Record<string, string> | null): secrets is Record<string, string> {
   return secrets !== null && Object.keys(secrets).length > 0;
+}
+
+function appDecides(field: string): Forbidden {
+  return new Forbidden(`${field} is set by the widget app; a widget token may send only message, files and showInHistory.`);
 }
 
 function taskNotFound(): NotFound {

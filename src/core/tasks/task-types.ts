@@ -1,3 +1,5 @@
+import type { EndUserScope } from '../widgets/widget-types.js';
+
 /** The task lifecycle as the API shows it. */
 export type TaskStatus = 'pending' | 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled';
 
@@ -32,6 +34,8 @@ export interface Task {
   /** Tags for grouping tasks and their artifacts into workflows and phases. */
   workflowId: string | null;
   phaseId: string | null;
+  /** The widget end user whose conversation this is (a task made with a widget token); null otherwise. */
+  endUser: EndUserScope | null;
   /** Address of the Kiln process holding the task's secrets in memory (when several processes share the work). */
   secretsHolder: string | null;
   error: string | null;

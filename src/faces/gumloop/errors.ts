@@ -18,6 +18,7 @@ const STATUS: Record<DomainErrorKind, [number, string, string]> = {
 
 const EDGE_CODES: Record<number, string> = {
   400: 'invalid_request',
+  403: 'origin_not_allowed',
   408: 'request_timeout',
   413: 'payload_too_large',
   414: 'uri_too_long',

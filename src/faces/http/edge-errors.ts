@@ -13,6 +13,7 @@ import { syntropicEdgeError } from '../syntropic/errors.js';
 
 const CODES: Record<number, string> = {
   400: 'BAD_REQUEST',
+  403: 'ORIGIN_NOT_ALLOWED',
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',

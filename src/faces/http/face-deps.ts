@@ -6,6 +6,8 @@ import type { DownloadLinks } from '../../core/artifacts/download-links.js';
 import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
+import type { WidgetApps } from '../../core/widgets/widget-apps.js';
+import type { WidgetTokens } from '../../core/widgets/widget-tokens.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
 import type { Logger } from '../../logger.js';
 import type { MultipartLimits } from './multipart.js';
@@ -22,6 +24,10 @@ export interface FaceDeps {
   publicUrl: string | undefined;
   keys: ApiKeys;
   keyManagement: KeyManagement;
+  widgetApps: WidgetApps;
+  widgetTokens: WidgetTokens;
+  /** Origins whose pages may call Kiln with an API key (KILN_CORS_ORIGINS). */
+  corsOrigins: readonly string[];
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

@@ -9,11 +9,13 @@ import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
 import type { DomainErrorKind } from '../../core/errors.js';
 import { registerBodyParsers } from './body-parsers.js';
+import { browserAccess } from './browser-access.js';
 import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
 import { guardInput } from './input-guard.js';
 import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
+import { widgetScriptRoute } from './widget-script-route.js';
 import type { FaceDeps } from './face-deps.js';
 import { applyRequestLimits, serverTimeouts, type RequestLimits } from './request-limits.js';
 
@@ -64,6 +66,7 @@ export async function buildHttpServer(
   // Hooks of the root apply to every route of every face; they are added before the faces are.
   applyRequestLimits(app, options.limits);
   guardInput(app);
+  browserAccess(app, deps.corsOrigins);
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
   registerBodyParsers(app);
   app.addHook('onResponse', async function logRequest(request, reply) {
@@ -92,6 +95,7 @@ export async function buildHttpServer(
   await internalRoutes(app, options.internal);
   if (options.faces) {
     await signedFileRoute(app, deps);
+    await widgetScriptRoute(app);
     app.decorateRequest('caller', null);
     await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });

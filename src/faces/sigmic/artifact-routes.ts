@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import yazl from 'yazl';
 import { InvalidInput } from '../../core/errors.js';
 import type { KeyOwner } from '../../ports/storage.js';
+import { baseUrlOf } from '../http/base-url.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { contentDisposition, sendContent } from '../http/send-content.js';
 import { artifactQuery, parseInput, queryInteger } from './schemas.js';
@@ -15,7 +16,8 @@ export async function artifactRoutes(app: FastifyInstance, deps: FaceDeps): Prom
 
   app.get<{ Params: { id: string } }>('/tasks/:id/artifacts', async function listArtifacts(request) {
     const files = await deps.artifacts.taskFiles(caller(request), request.params.id);
-    return { success: true, data: { files: files.map(fileView) } };
+    const base = baseUrlOf(request, deps.publicUrl);
+    return { success: true, data: { files: await Promise.all(files.map(async (file) => fileView(file, await deps.links.url(file, file.latest, base)))) } };
   });
 
   // HEAD is routed explicitly so that it answers with the real Content-Length.

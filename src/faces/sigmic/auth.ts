@@ -12,3 +12,9 @@ export function presentedCredential(request: FastifyRequest): string | undefined
   const apiKey = request.headers['x-api-key'];
   return Array.isArray(apiKey) ? apiKey[0] : apiKey;
 }
+
+/** The `Origin` a browser sent with the request; undefined for requests not made by a web page. */
+export function originOf(request: FastifyRequest): string | undefined {
+  const origin = request.headers.origin;
+  return typeof origin === 'string' ? origin : undefined;
+}

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { DomainErrorKind } from '../../core/errors.js';
+import { specificCodeOf, type DomainErrorKind } from '../../core/errors.js';
 import { errorMessage, type Logger } from '../../logger.js';
 import { clientErrorOf } from '../http/framework-errors.js';
 
@@ -19,6 +19,7 @@ const STATUS: Record<DomainErrorKind, [number, string]> = {
 /** Codes of errors the HTTP layer answers before a route runs (see `edge-errors.ts`). */
 const EDGE_CODES: Record<number, string> = {
   400: 'VALIDATION_ERROR',
+  403: 'ORIGIN_NOT_ALLOWED',
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',
@@ -34,7 +35,8 @@ export function sigmicEdgeError(status: number, message: string): unknown {
 export function sendSigmicError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
   const known = clientErrorOf(error);
   if (known) {
-    const [status, code] = STATUS[known.kind];
+    const [status, kindCode] = STATUS[known.kind];
+    const code = specificCodeOf(known) ?? kindCode;
     if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { url: request.routeOptions.url, request: request.id });
     void reply.status(status).send({ success: false, error: { message: known.message, code } });
     return;

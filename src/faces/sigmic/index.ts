@@ -1,12 +1,15 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Forbidden, InvalidAuthFormat } from '../../core/errors.js';
 import type { KeyOwner } from '../../ports/storage.js';
 import type { FaceDeps } from '../http/face-deps.js';
-import { presentedCredential } from './auth.js';
+import { originOf, presentedCredential } from './auth.js';
 import { sendSigmicError } from './errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { taskRoutes } from './task-routes.js';
+import { tokenRoutes } from './token-routes.js';
+import { widgetAppRoutes } from './widget-app-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,9 +17,16 @@ declare module 'fastify' {
   }
 }
 
+/** Routes that take no credential: the widget token exchange authenticates with the app's own. */
+const OPEN_ROUTES = new Set(['/api/v1/auth/token']);
+/** A widget token may use the Tasks API (tasks, their streams, approvals and files), and nothing else. */
+const TOKEN_ROUTES = /^\/api\/v1\/tasks(\/|$)/;
+const STREAM_ROUTE = '/api/v1/tasks/:id/stream';
+
 /**
  * The native face, compatible with Sigmic AI's Tasks API. Mounted at `/api/v1`.
- * Every route needs an API key; errors use `{ success: false, error: { message, code } }`.
+ * Every route but the token exchange needs an API key, or a widget token (`eyJ...`) for the
+ * Tasks API; errors use `{ success: false, error: { message, code } }`.
  */
 export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   app.setErrorHandler(function sigmicErrorHandler(error, request, reply) {
@@ -25,13 +35,15 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
   app.setNotFoundHandler(function sigmicNotFound(request, reply) {
     void reply.status(404).send({ success: false, error: { message: `No such endpoint: ${request.method} ${request.url.split('?')[0]}`, code: 'NOT_FOUND' } });
   });
-  app.addHook('onRequest', async function authenticateApiKey(request, reply) {
-    const credential = presentedCredential(request);
-    if (credential?.startsWith('eyJ')) {
-      return reply.status(501).send({
-        success: false,
-        error: { message: 'Widget tokens (JWT) are not configured on this Kiln server; use an API key.', code: 'JWT_NOT_CONFIGURED' },
-      });
+  app.addHook('onRequest', async function authenticate(request) {
+    const route = request.routeOptions.url ?? '';
+    if (OPEN_ROUTES.has(route)) return;
+    const credential = presentedCredential(request) ?? streamToken(request, route);
+    if (credential?.trim().startsWith('eyJ')) {
+      const caller = await deps.widgetTokens.authenticate(credential.trim(), originOf(request));
+      if (!TOKEN_ROUTES.test(route)) throw new Forbidden('A widget token may only use the Tasks API (/api/v1/tasks); this endpoint needs an API key.');
+      request.caller = caller;
+      return;
     }
     request.caller = await deps.keys.authenticate(credential);
   });
@@ -39,4 +51,19 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
   await artifactRoutes(app, deps);
   await agentRoutes(app, deps);
   await keyRoutes(app, deps);
+  await widgetAppRoutes(app, deps);
+  await tokenRoutes(app, deps);
+}
+
+/**
+ * A widget token given as `?access_token=` on a stream URL, for a browser's EventSource (which
+ * cannot send headers). Only tokens: an API key in a URL would end up in logs and histories.
+ */
+function streamToken(request: FastifyRequest, route: string): string | undefined {
+  const token = (request.query as { access_token?: unknown } | undefined)?.access_token;
+  if (token === undefined) return undefined;
+  if (route !== STREAM_ROUTE || typeof token !== 'string' || !token.startsWith('eyJ')) {
+    throw new InvalidAuthFormat('access_token is accepted only on a task stream URL, and only for a widget token; send API keys in the Authorization header.');
+  }
+  return token;
 }

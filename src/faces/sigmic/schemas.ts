@@ -165,3 +165,27 @@ export const keyListQuery = z.object({
   userId: z.string().min(1, 'userId must not be empty').optional(),
   all: z.enum(['true', 'false'], { error: 'all must be "true" or "false"' }).optional(),
 });
+
+const widgetAppName = z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200, 'name may be at most 200 characters');
+const allowedOrigins = z.array(z.string({ error: 'allowedOrigins must be a list of origins (strings)' }).max(300), { error: 'allowedOrigins must be a list of origins like "https://shop.example"' });
+
+export const widgetAppSettings = z.object({
+  name: widgetAppName,
+  allowedOrigins: allowedOrigins.optional(),
+  agentId: z.string({ error: 'agentId must be a string or null' }).min(1).max(200).nullable().optional(),
+  autoExecute: z.boolean({ error: 'autoExecute must be true, false or null' }).nullable().optional(),
+  env: z.unknown().optional(),
+  secrets: z.unknown().optional(),
+}).strict();
+
+export const widgetAppChanges = widgetAppSettings.partial().strict();
+
+/** The token exchange's fields; each is checked by the exchange itself, with its documented code. */
+export const tokenExchangeBody = z.object({
+  appId: z.unknown().optional(),
+  appSecret: z.unknown().optional(),
+  endUserId: z.unknown().optional(),
+  expiresIn: z.unknown().optional(),
+  env: z.unknown().optional(),
+  secrets: z.unknown().optional(),
+}).strict();

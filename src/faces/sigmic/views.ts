@@ -5,6 +5,7 @@ import type { LoggedEvent } from '../../core/events/event-types.js';
 import type { StreamItem } from '../../core/events/task-stream.js';
 import type { TaskDetail } from '../../core/tasks/task-service.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
+import type { WidgetApp } from '../../core/widgets/widget-types.js';
 import type { ApiKeyRecord } from '../../ports/storage.js';
 import type { SseMessage } from '../http/sse.js';
 
@@ -84,8 +85,8 @@ export function sseOf(item: StreamItem): SseMessage {
   }
 }
 
-/** A workspace file as the artifacts listing shows it. */
-export function fileView(artifact: Artifact) {
+/** A workspace file as the artifacts listing shows it, with a signed link to its latest version. */
+export function fileView(artifact: Artifact, downloadUrl: string) {
   const latest = artifact.latest;
   return {
     name: artifact.name,
@@ -98,6 +99,7 @@ export function fileView(artifact: Artifact) {
     version: latest.number,
     versionId: latest.id,
     sha256: latest.sha256,
+    downloadUrl,
   };
 }
 
@@ -141,4 +143,19 @@ function categoryOf(name: string, mediaType: string): string {
 /** An API key as listed: never the key or its hash. */
 export function keyView(key: ApiKeyRecord) {
   return { id: key.id, name: key.name, userId: key.userId, admin: key.admin, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt };
+}
+
+/** A widget app as its owner sees it: the names of its env and secrets, never their values. */
+export function widgetAppView(app: WidgetApp) {
+  return {
+    id: app.id,
+    name: app.name,
+    allowedOrigins: app.allowedOrigins,
+    agentId: app.agentId,
+    autoExecute: app.autoExecute,
+    envNames: app.envNames,
+    secretNames: app.secretNames,
+    createdAt: app.createdAt,
+    updatedAt: app.updatedAt,
+  };
 }

@@ -655,6 +655,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/widget-apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List widget apps
+         * @description The caller's user's widget apps, oldest first.
+         */
+        get: operations["listWidgetApps"];
+        put?: never;
+        /**
+         * Create a widget app
+         * @description Creates an app of the caller's user. The answer carries `appSecret`, shown only here.
+         */
+        post: operations["createWidgetApp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/widget-apps/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The widget app's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** Read a widget app */
+        get: operations["getWidgetApp"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a widget app
+         * @description Every token it issued stops working at once. Its tasks are kept (the owner's keys still see them).
+         */
+        delete: operations["deleteWidgetApp"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a widget app
+         * @description Changes the fields given; `env` and `secrets` replace the old maps whole.
+         */
+        patch: operations["updateWidgetApp"];
+        trace?: never;
+    };
+    "/api/v1/widget-apps/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The widget app's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a widget app's secret
+         * @description A new secret, shown only here; the old one and every token issued under it stop working at once.
+         */
+        post: operations["rotateWidgetAppSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange widget app credentials for an end user's token
+         * @description Called by the customer's backend with the app's credentials (which never reach a browser). A browser call (one with an `Origin` header) must come from an origin the app lists. Errors: `MISSING_CREDENTIALS`, `MISSING_END_USER_ID`, `INVALID_EXPIRES_IN`, `INVALID_ENV`, `VALIDATION_ERROR` (400), `INVALID_CREDENTIALS` (401), `ORIGIN_NOT_ALLOWED` (403).
+         */
+        post: operations["exchangeWidgetToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/widget.js": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The chat widget script
+         * @description One script a page adds with `<script src=".../widget.js" data-token-url="/your-token-endpoint" data-title="Help"></script>`.
+         */
+        get: operations["widgetScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -952,6 +1067,11 @@ export interface components {
             version: number;
             versionId: string;
             sha256: string;
+            /**
+             * Format: uri
+             * @description A signed link to the latest version, valid for `KILN_SIGNED_URL_TTL_SECONDS` (no credential needed: a browser can follow it).
+             */
+            downloadUrl: string;
         };
         /** @description One immutable state of a file. */
         ArtifactVersion: {
@@ -1022,7 +1142,7 @@ export interface components {
                 /** @description What went wrong and what to do. */
                 message: string;
                 /** @enum {string} */
-                code: "AUTH_REQUIRED" | "INVALID_API_KEY" | "INVALID_AUTH_FORMAT" | "FORBIDDEN" | "VALIDATION_ERROR" | "INVALID_ENV" | "NOT_FOUND" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "JWT_NOT_CONFIGURED" | "INTERNAL_ERROR" | "STORAGE_FULL";
+                code: "AUTH_REQUIRED" | "INVALID_API_KEY" | "INVALID_AUTH_FORMAT" | "FORBIDDEN" | "VALIDATION_ERROR" | "INVALID_ENV" | "NOT_FOUND" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "INTERNAL_ERROR" | "STORAGE_FULL" | "INVALID_TOKEN" | "ORIGIN_NOT_ALLOWED" | "MISSING_CREDENTIALS" | "MISSING_END_USER_ID" | "INVALID_CREDENTIALS" | "INVALID_EXPIRES_IN";
             };
         };
         /** @description Error shape of the routes outside the faces: an unknown path (404 `NOT_FOUND`, "No such endpoint: ..."), signed links (`LINK_EXPIRED`, `INVALID_SIGNATURE`, `NOT_FOUND`) and the internal secrets route (`FORBIDDEN`, `NOT_FOUND`). */
@@ -1490,19 +1610,87 @@ export interface components {
             };
             id: string | number | null;
         };
+        /** @description A widget app. Its env and secrets are stored encrypted (AES-256-GCM) and never returned. */
+        WidgetApp: {
+            /** @description The public app id (`appId` of the token exchange). */
+            id: string;
+            name: string;
+            /** @description Origins (`https://shop.example`) whose pages may use the app's tokens. */
+            allowedOrigins: string[];
+            /** @description The agent the app's tasks run as; null: the owner's default agent. */
+            agentId: string | null;
+            /** @description Whether tools run without asking; null: the agent's setting. */
+            autoExecute: boolean | null;
+            /** @description Names of the app's env (values are never shown). */
+            envNames: string[];
+            /** @description Names of the app's secrets (values are never shown). */
+            secretNames: string[];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WidgetAppWithSecret: components["schemas"]["WidgetApp"] & {
+            /** @description The app secret: shown only here; Kiln keeps a hash. */
+            appSecret: string;
+        };
+        WidgetAppSettings: {
+            name: string;
+            allowedOrigins?: string[];
+            agentId?: string | null;
+            autoExecute?: boolean | null;
+            /** @description Non-secret variables for the app's tasks (stored encrypted, never returned). Replaces the old map when given. */
+            env?: {
+                [key: string]: string;
+            } | null;
+            /** @description Secret variables for the app's tasks (stored encrypted, never returned). Replaces the old map when given. */
+            secrets?: {
+                [key: string]: string;
+            } | null;
+        };
+        WidgetAppChanges: {
+            name?: string;
+            allowedOrigins?: string[];
+            agentId?: string | null;
+            autoExecute?: boolean | null;
+            /** @description Non-secret variables for the app's tasks (stored encrypted, never returned). Replaces the old map when given. */
+            env?: {
+                [key: string]: string;
+            } | null;
+            /** @description Secret variables for the app's tasks (stored encrypted, never returned). Replaces the old map when given. */
+            secrets?: {
+                [key: string]: string;
+            } | null;
+        };
+        TokenRequest: {
+            appId: string;
+            appSecret: string;
+            /** @description The customer's id of the end user; their conversations are kept under it. */
+            endUserId: string;
+            /**
+             * @description Lifetime: a whole number and `s`, `m`, `h` or `d`; from 1 minute to 7 days.
+             * @default 1h
+             */
+            expiresIn?: string;
+            /** @description Variables for this token's tasks, over the app's (stored encrypted by the token's id, never in the token). */
+            env?: {
+                [key: string]: string;
+            } | null;
+            /** @description Secrets for this token's tasks, over the app's (stored encrypted by the token's id, never in the token). */
+            secrets?: {
+                [key: string]: string;
+            } | null;
+        };
+        Token: {
+            /** @description A JWT (HS256) naming the app, the end user (`sub`) and its id (`jti`). */
+            token: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
     };
     responses: {
-        /** @description No credential (`AUTH_REQUIRED`), a credential that is not a `kiln_` key (`INVALID_AUTH_FORMAT`, also for an `Authorization` header that is not `Bearer`), or an unknown or malformed key (`INVALID_API_KEY`). */
+        /** @description No credential (`AUTH_REQUIRED`), a credential that is neither a `kiln_` key nor a widget token (`INVALID_AUTH_FORMAT`, also for an `Authorization` header that is not `Bearer`), an unknown or malformed key (`INVALID_API_KEY`), or a widget token that is malformed, forged, expired, or of an app deleted or whose secret was rotated (`INVALID_TOKEN`). */
         Unauthorized: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["NativeError"];
-            };
-        };
-        /** @description The credential looks like a widget token (JWT, starts with `eyJ`): `JWT_NOT_CONFIGURED`. */
-        JwtNotConfigured: {
             headers: {
                 [name: string]: unknown;
             };
@@ -1611,7 +1799,7 @@ export interface components {
                 "application/json": components["schemas"]["SyntropicError"];
             };
         };
-        /** @description `FORBIDDEN`: the key is valid but may not do this (only an admin key may act for another user, create admin keys or list users). */
+        /** @description `FORBIDDEN`: the credential is valid but may not do this (only an admin key may act for another user, create admin keys or list users; a widget token may use only the Tasks API, and may not set what its app decides). `ORIGIN_NOT_ALLOWED`: a request from a web page whose origin is not allowed (an API key from an origin not in `KILN_CORS_ORIGINS`, a widget token from an origin its app does not list). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -1757,6 +1945,33 @@ export interface components {
                 };
             };
         };
+        /** @description `ORIGIN_NOT_ALLOWED`: an API key sent from a web page whose origin is not in `KILN_CORS_ORIGINS`, or a preflight from such a page for a route other than the Tasks API. */
+        ServerForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ServerError"];
+            };
+        };
+        /** @description `forbidden` / `permission_error`: a widget token (they are for the Tasks API only); `origin_not_allowed`: an API key sent from a web page whose origin is not in `KILN_CORS_ORIGINS`. */
+        GumloopForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GumloopError"];
+            };
+        };
+        /** @description A widget token (they are for the Tasks API only), or an API key sent from a web page whose origin is not in `KILN_CORS_ORIGINS`. */
+        SyntropicForbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SyntropicError"];
+            };
+        };
     };
     parameters: {
         /** @description The task id. */
@@ -1808,9 +2023,9 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     createTask: {
@@ -1843,11 +2058,11 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
             507: components["responses"]["StorageFull"];
         };
     };
@@ -1878,10 +2093,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     cancelTask: {
@@ -1911,11 +2126,11 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     getTaskHistory: {
@@ -1945,10 +2160,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     sendFollowUp: {
@@ -1984,13 +2199,13 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
             507: components["responses"]["StorageFull"];
         };
     };
@@ -2027,13 +2242,13 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     streamTask: {
@@ -2073,10 +2288,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     listArtifacts: {
@@ -2108,10 +2323,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     downloadArtifact: {
@@ -2195,6 +2410,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             /** @description The range starts at or past the end of the file (or is the suffix `bytes=-0`). The body is the native error envelope with code `RANGE_NOT_SATISFIABLE`, on this route too. */
@@ -2209,7 +2425,6 @@ export interface operations {
                 };
             };
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     headArtifact: {
@@ -2293,6 +2508,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such task, file or version (no body). */
             404: {
                 headers: {
@@ -2313,7 +2529,6 @@ export interface operations {
                 };
             };
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     listArtifactVersions: {
@@ -2351,10 +2566,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     downloadArchive: {
@@ -2385,6 +2600,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such task, or no files under the folder. */
             404: {
                 headers: {
@@ -2396,7 +2612,6 @@ export interface operations {
             };
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     listAgents: {
@@ -2423,9 +2638,9 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     createAgent: {
@@ -2456,11 +2671,11 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     getAgent: {
@@ -2490,10 +2705,10 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     updateAgent: {
@@ -2527,12 +2742,12 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
             431: components["responses"]["HeadersTooLarge"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     listKeys: {
@@ -2566,7 +2781,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     createKey: {
@@ -2598,7 +2812,6 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     revokeKey: {
@@ -2627,8 +2840,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     listUsers: {
@@ -2655,7 +2868,6 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            501: components["responses"]["JwtNotConfigured"];
         };
     };
     gumloopListAgents: {
@@ -2685,6 +2897,7 @@ export interface operations {
             };
             400: components["responses"]["GumloopBadRequest"];
             401: components["responses"]["GumloopUnauthorized"];
+            403: components["responses"]["GumloopForbidden"];
             414: components["responses"]["GumloopUriTooLong"];
             431: components["responses"]["GumloopHeadersTooLarge"];
         };
@@ -2716,6 +2929,7 @@ export interface operations {
             };
             400: components["responses"]["GumloopBadRequest"];
             401: components["responses"]["GumloopUnauthorized"];
+            403: components["responses"]["GumloopForbidden"];
             404: components["responses"]["GumloopNotFound"];
             414: components["responses"]["GumloopUriTooLong"];
             431: components["responses"]["GumloopHeadersTooLarge"];
@@ -2761,6 +2975,7 @@ export interface operations {
             };
             400: components["responses"]["GumloopBadRequest"];
             401: components["responses"]["GumloopUnauthorized"];
+            403: components["responses"]["GumloopForbidden"];
             404: components["responses"]["GumloopNotFound"];
             414: components["responses"]["GumloopUriTooLong"];
             431: components["responses"]["GumloopHeadersTooLarge"];
@@ -2795,6 +3010,7 @@ export interface operations {
             };
             400: components["responses"]["GumloopBadRequest"];
             401: components["responses"]["GumloopUnauthorized"];
+            403: components["responses"]["GumloopForbidden"];
             404: components["responses"]["GumloopNotFound"];
             414: components["responses"]["GumloopUriTooLong"];
             431: components["responses"]["GumloopHeadersTooLarge"];
@@ -2825,6 +3041,7 @@ export interface operations {
             };
             400: components["responses"]["SyntropicBadRequest"];
             401: components["responses"]["SyntropicUnauthorized"];
+            403: components["responses"]["SyntropicForbidden"];
             414: components["responses"]["SyntropicUriTooLong"];
             422: components["responses"]["SyntropicValidation"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
@@ -2862,6 +3079,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["SyntropicUnauthorized"];
+            403: components["responses"]["SyntropicForbidden"];
             408: components["responses"]["SyntropicRequestTimeout"];
             /** @description With `session_id`: a symbolic link a command left in the task's workspace is in the way of the file; nothing is stored. */
             409: {
@@ -2906,6 +3124,7 @@ export interface operations {
             };
             400: components["responses"]["SyntropicBadRequest"];
             401: components["responses"]["SyntropicUnauthorized"];
+            403: components["responses"]["SyntropicForbidden"];
             404: components["responses"]["SyntropicNotFound"];
             409: components["responses"]["SyntropicAmbiguous"];
             414: components["responses"]["SyntropicUriTooLong"];
@@ -2936,6 +3155,7 @@ export interface operations {
             };
             400: components["responses"]["SyntropicBadRequest"];
             401: components["responses"]["SyntropicUnauthorized"];
+            403: components["responses"]["SyntropicForbidden"];
             404: components["responses"]["SyntropicNotFound"];
             409: components["responses"]["SyntropicAmbiguous"];
             414: components["responses"]["SyntropicUriTooLong"];
@@ -2972,6 +3192,7 @@ export interface operations {
             };
             400: components["responses"]["SyntropicBadRequest"];
             401: components["responses"]["SyntropicUnauthorized"];
+            403: components["responses"]["SyntropicForbidden"];
             404: components["responses"]["SyntropicNotFound"];
             408: components["responses"]["SyntropicRequestTimeout"];
             /** @description The artifact's file in its task's workspace is behind a symbolic link a command left there; the workspace file is not written. */
@@ -3475,6 +3696,276 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    listWidgetApps: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The apps. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WidgetApp"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createWidgetApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WidgetAppSettings"];
+            };
+        };
+        responses: {
+            /** @description The app, with its secret. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WidgetAppWithSecret"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    getWidgetApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The widget app's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The app. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WidgetApp"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteWidgetApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The widget app's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: {
+                            id: string;
+                            /** @constant */
+                            deleted: true;
+                        };
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateWidgetApp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The widget app's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WidgetAppChanges"];
+            };
+        };
+        responses: {
+            /** @description The app. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WidgetApp"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    rotateWidgetAppSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The widget app's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The app, with its new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WidgetAppWithSecret"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    exchangeWidgetToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token and when it expires. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["Token"];
+                    };
+                };
+            };
+            /** @description `MISSING_CREDENTIALS`, `MISSING_END_USER_ID`, `INVALID_EXPIRES_IN`, `INVALID_ENV` or `VALIDATION_ERROR`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+            /** @description `INVALID_CREDENTIALS`: unknown app or wrong secret. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+            /** @description `ORIGIN_NOT_ALLOWED`: a browser call from an origin the app does not list. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NativeError"];
+                };
+            };
+        };
+    };
+    widgetScript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The script. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                };
+            };
+            /** @description The widget was not built on this server (`npm run build`). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerError"];
                 };
             };
         };
