@@ -165,6 +165,11 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'UPDATE users SET task_count = (SELECT COUNT(*) FROM tasks WHERE tasks.user_id = users.id)',
     ],
   },
+  {
+    version: 7,
+    name: 'MCP servers of agents',
+    statements: () => ['ALTER TABLE agents ADD COLUMN mcp_servers TEXT'],
+  },
 ];
 
 /**

@@ -1,6 +1,7 @@
 import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { BlobStore } from '../../ports/blob-store.js';
+import type { McpConnector } from '../../ports/mcp-client.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
@@ -9,7 +10,10 @@ import { fitConversation } from '../agent/context-budget.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
-import type { ToolExecutor, WorkspaceObserver } from '../agent/tools.js';
+import type { WorkspaceObserver } from '../agent/tool-types.js';
+import type { ToolExecutor } from '../agent/tools.js';
+import { TurnTools } from '../agent/turn-tools.js';
+import { McpToolbox } from '../mcp/mcp-toolbox.js';
 import { restoreWorkspace, type ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
@@ -31,6 +35,8 @@ export interface TurnRunnerDeps {
   models: ModelResolver;
   defaultModel: string;
   tools: ToolExecutor;
+  /** Connects to the agent's MCP servers, afresh for each turn. */
+  mcp: McpConnector;
   workspaces: Workspaces;
   artifacts: ArtifactStore;
   blobs: BlobStore;
@@ -77,34 +83,48 @@ export class TurnRunner {
       const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
       if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
-      const result = await runAgentTurn(
-        {
-          model,
-          system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
-          messages,
-          tools: this.deps.tools,
-          toolContext: {
-            taskId: task.id,
-            workspace,
-            files: this.observer(task),
-            env: { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets },
+      const env = { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets };
+      const mcp = await McpToolbox.open(agent?.mcpServers ?? null, this.deps.mcp, {
+        taskId: task.id,
+        workspace,
+        env: task.env ?? {},
+        processEnv: env,
+        secrets,
+        redactor,
+        signal,
+      });
+      for (const problem of mcp.problems) {
+        writer.emit({ type: 'status', data: { status: 'processing', message: problem } });
+        log.warn('MCP server not available for this turn', { problem });
+      }
+      let result: Awaited<ReturnType<typeof runAgentTurn>>;
+      const tools = new TurnTools(this.deps.tools, mcp);
+      try {
+        result = await runAgentTurn(
+          {
+            model,
+            system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
+            messages,
+            tools,
+            toolContext: { taskId: task.id, workspace, files: this.observer(task), env, signal },
+            maxSteps: this.deps.maxSteps,
+            redactor,
+            gate,
+            retry: this.deps.retry,
             signal,
           },
-          maxSteps: this.deps.maxSteps,
-          redactor,
-          gate,
-          retry: this.deps.retry,
-          signal,
-        },
-        {
-          emit: (event) => writer.emit(event),
-          flush: () => writer.flush(),
-          saveModelMessages: (list) => tasks.appendModelMessages(fence, list),
-        },
-      );
+          {
+            emit: (event) => writer.emit(event),
+            flush: () => writer.flush(),
+            saveModelMessages: (list) => tasks.appendModelMessages(fence, list),
+          },
+        );
+      } finally {
+        await mcp.close();
+      }
       await writer.flush();
       if (result.kind === 'awaiting_approval') {
-        await this.park(fence, result.calls, redactor);
+        await this.park(fence, result.calls, redactor, tools);
         log.info('turn waiting for approval', { calls: result.calls.length, ms: Date.now() - started });
         return;
       }
@@ -182,14 +202,20 @@ export class TurnRunner {
    * worker lets go of the task in the same transaction, so a decision can never arrive while
    * the task still looks busy.
    */
-  private async park(fence: TurnFence, calls: PlannedCall[], redactor: Redactor): Promise<void> {
+  private async park(fence: TurnFence, calls: PlannedCall[], redactor: Redactor, tools: TurnTools): Promise<void> {
     const parked = await this.deps.tasks.amendTurn(
       fence,
       () => ({
         events: [
           ...calls.map((call) => ({
             type: 'tool_call' as const,
-            data: { callId: call.callId, toolName: call.toolName, status: 'awaiting_approval' as const, args: redactor.deep(call.args) },
+            data: {
+              callId: call.callId,
+              toolName: call.toolName,
+              ...(tools.serverOf(call.toolName) ? { server: tools.serverOf(call.toolName) } : {}),
+              status: 'awaiting_approval' as const,
+              args: redactor.deep(call.args),
+            },
           })),
           { type: 'status' as const, data: { status: 'awaiting_approval' as const } },
         ],
