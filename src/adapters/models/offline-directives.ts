@@ -9,6 +9,7 @@
  *                   e.g. `call docs__search {"query": "x"}`
  *   & <directive>   a tool directive that joins the previous step (parallel tool calls)
  *   think <text>    a thought
+ *   tools           a thought listing the tools offered (JSON: name, description, inputSchema)
  *   sleep <ms>      wait that long (cancellable)
  *   fail <text>     the turn fails with that message
  *
@@ -17,6 +18,7 @@
  */
 export type Action =
   | { kind: 'think'; text: string }
+  | { kind: 'tools' }
   | { kind: 'sleep'; ms: number }
   | { kind: 'fail'; text: string };
 
@@ -106,6 +108,7 @@ function jsonObject(text: string): Record<string, unknown> | null {
 }
 
 function parseAction(line: string): Action | null {
+  if (line.trim() === 'tools') return { kind: 'tools' };
   if (/^call\s/.test(line)) return { kind: 'fail', text: `Bad directive "${line}": call takes a tool name and a JSON object of arguments.` };
   let match = /^think\s+(.+)$/.exec(line);
   if (match) return { kind: 'think', text: match[1]!.trim() };

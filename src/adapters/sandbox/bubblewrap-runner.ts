@@ -115,10 +115,9 @@ export class BubblewrapRunner implements CommandRunner {
     }
     const startUsage = await diskUsage(request.workspace);
     const workspaceLimit = this.limits.workspaceMb * MB;
-    // The later --chdir wins over the one bwrapArgs gives.
-    const chdir = ['--chdir', path.posix.join('/workspace', request.cwd)];
+    const cwd = path.posix.join('/workspace', request.cwd);
     return spawnProcess({
-      argv: ['bwrap', ...this.bwrapArgs(request.workspace), ...chdir, '--', ...this.dropArgs(uid), ...this.limitArgs(), '--', ...request.argv],
+      argv: ['bwrap', ...this.bwrapArgs(request.workspace), '--', ...this.dropArgs(uid), ...this.limitArgs(), '--', 'env', '-C', cwd, '--', ...request.argv],
       cwd: '/',
       env: { ...request.env, HOME: '/workspace', TMPDIR: '/tmp', USER: 'kiln', LOGNAME: 'kiln' },
       signal: request.signal,

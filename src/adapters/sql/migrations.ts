@@ -166,7 +166,7 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
     ],
   },
   {
-    version: 7,
+    version: 8,
     name: 'MCP servers of agents',
     statements: () => ['ALTER TABLE agents ADD COLUMN mcp_servers TEXT'],
   },
