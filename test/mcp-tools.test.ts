@@ -292,7 +292,7 @@ describe('MCP servers of an agent', () => {
       [{ x: { type: 'http', url: 'file:///etc/passwd' } }, /mcpServers\.x\.url: must be an http:\/\/ or https:\/\/ URL/],
       [{ x: { type: 'sse', url: 'https://x', timeout: 'soon' } }, /mcpServers\.x\.timeout/],
       [{ x: { command: 'node', cwd: '../elsewhere' } }, /mcpServers\.x\.cwd: must be a path relative to the workspace/],
-      [{ x: { command: 'node', env: { 'not-a-name': 'v' } } }, /mcpServers\.x\.env\.not-a-name/],
+      [{ x: { command: 'node', env: { 'not-a-name': 'v' } } }, /mcpServers\.x\.env: "not-a-name" is not allowed/],
       [{ x: { command: 'node', tools: { allow: 'add' } } }, /mcpServers\.x\.tools\.allow/],
       [{ x: { command: 'node', surprise: true } }, /mcpServers\.x: Unrecognized key/],
       [['node'], /mcpServers: must be an object/],

@@ -20,7 +20,7 @@ const common = {
 
 const stringMap = (key: RegExp, rule: string) =>
   z.record(z.string(), z.string({ error: 'values must be strings' }).max(32 * 1024), { error: 'must be an object of strings' }).superRefine((map, ctx) => {
-    for (const name of Object.keys(map)) if (!key.test(name)) ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not allowed: keys must be ${rule}` });
+    for (const name of Object.keys(map)) if (!key.test(name)) ctx.addIssue(`"${name}" is not allowed: keys must be ${rule}`);
   });
 
 const remote = z
@@ -53,43 +53,36 @@ export const mcpServers = z
     const out: McpServers = {};
     const entries = Object.entries(servers);
     if (entries.length > MAX_SERVERS) {
-      ctx.addIssue({ code: 'custom', message: `may name at most ${MAX_SERVERS} servers` });
+      ctx.addIssue(`mcpServers may name at most ${MAX_SERVERS} servers`);
       return z.NEVER;
     }
     for (const [name, value] of entries) {
       if (!SERVER_NAME.test(name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name],
-          message: `"${name}" is not a valid server name (1-32 letters, digits, _ or -, without "__" and not ending in "_": tools are named <server>__<tool>)`,
-        });
+        ctx.addIssue(
+          `mcpServers.${name}: "${name}" is not a valid server name (1-32 letters, digits, _ or -, without "__" and not ending in "_": tools are named <server>__<tool>)`,
+        );
         return z.NEVER;
       }
       const parsed = serverSettings(value);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        ctx.addIssue({ code: 'custom', path: [name, ...issue.path.map(String)], message: issue.message });
+      if ('problem' in parsed) {
+        ctx.addIssue(`mcpServers.${[name, ...parsed.path].join('.')}: ${parsed.problem}`);
         return z.NEVER;
       }
-      out[name] = parsed.data;
+      out[name] = parsed;
     }
     return out;
   });
 
-function serverSettings(value: unknown): { success: true; data: McpServerConfig } | { success: false; error: z.ZodError } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { success: false, error: new z.ZodError([{ code: 'custom', path: [], message: 'must be an object of settings', input: value }]) };
-  }
+function serverSettings(value: unknown): McpServerConfig | { path: string[]; problem: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { path: [], problem: 'must be an object of settings' };
   const type = (value as { type?: unknown }).type;
-  if (type !== undefined && type !== 'http' && type !== 'sse' && type !== 'stdio') {
-    return { success: false, error: new z.ZodError([{ code: 'custom', path: ['type'], message: 'must be "http" (Streamable HTTP), "sse" or "stdio"', input: type }]) };
+  if (type !== undefined && type !== 'http' && type !== 'sse' && type !== 'stdio') return { path: ['type'], problem: 'must be "http" (Streamable HTTP), "sse" or "stdio"' };
+  const parsed = type === 'http' || type === 'sse' ? remote.safeParse(value) : stdio.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return { path: issue.path.map(String), problem: issue.message };
   }
-  if (type === 'http' || type === 'sse') {
-    const parsed = remote.safeParse(value);
-    return parsed.success ? { success: true, data: { ...parsed.data, enabled: parsed.data.enabled ?? true } } : parsed;
-  }
-  const parsed = stdio.safeParse(value);
-  return parsed.success ? { success: true, data: { ...parsed.data, type: 'stdio', enabled: parsed.data.enabled ?? true } } : parsed;
+  return { ...parsed.data, type: parsed.data.type ?? 'stdio', enabled: parsed.data.enabled ?? true } as McpServerConfig;
 }
 
 function isTemplatedHttpUrl(value: string): boolean {

@@ -19,11 +19,7 @@ const toolPolicy = z
   .superRefine((policy, ctx) => {
     for (const key of Object.keys(policy)) {
       if ((TOOL_NAMES as readonly string[]).includes(key) || isMcpToolPattern(key)) continue;
-      ctx.addIssue({
-        code: 'custom',
-        path: [key],
-        message: `unknown tool; the tools are ${TOOL_NAMES.join(', ')}, and MCP tools as <server>__<tool> or <server>__*`,
-      });
+      ctx.addIssue(`toolPolicy names an unknown tool ("${key}"); the tools are ${TOOL_NAMES.join(', ')}, and MCP tools as <server>__<tool> or <server>__*`);
     }
   });
 
