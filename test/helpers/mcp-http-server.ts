@@ -67,7 +67,8 @@ export async function startMcpHttpServer(options: { requireAuth?: string; port?:
     });
     server.registerTool('slow', { description: 'Answers after a while', inputSchema: { ms: z.number() } }, async ({ ms }) => {
       count('slow');
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      // Unreferenced: a call left waiting does not keep the test process alive.
+      await new Promise((resolve) => setTimeout(resolve, ms).unref());
       return text(`slept ${ms} ms`);
     });
     server.registerTool('big', { description: 'Returns that many bytes of text', inputSchema: { bytes: z.number() } }, async ({ bytes }) => {

@@ -7,8 +7,10 @@ import { writeWorkspaceFile } from '../agent/workspace-files.js';
 import { MAX_TOOL_NAME, TOOL_SEPARATOR, toolAllowed, type McpServerConfig, type McpServers } from './mcp-servers.js';
 import { MissingTemplateValue, TemplateValues } from './templates.js';
 
-/** Limit of a call (and of connecting) when the server's settings give none. */
+/** Limit of a call when the server's settings give none. */
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
+/** Connecting (starting a stdio server, the handshake, listing tools) may take at least this long, whatever the call limit. */
+const MIN_CONNECT_MS = 10_000;
 /** Bytes of a result's text passed to the model and the event log; the rest is cut with a note. */
 const RESULT_TEXT_LIMIT = 256 * 1024;
 /** Largest image or resource saved into the workspace from one result. */
@@ -177,7 +179,8 @@ async function connectOne(
     throw error;
   }
   try {
-    const connection = await connector.connect(target, { timeoutMs: config.timeout ?? DEFAULT_MCP_TIMEOUT_MS, signal: ctx.signal });
+    const timeoutMs = Math.max(config.timeout ?? DEFAULT_MCP_TIMEOUT_MS, MIN_CONNECT_MS);
+    const connection = await connector.connect(target, { timeoutMs, signal: ctx.signal });
     return { name, config, connection, hidden };
   } catch (error) {
     if (ctx.signal.aborted) throw error;
