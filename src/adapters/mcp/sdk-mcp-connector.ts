@@ -113,7 +113,7 @@ function toResult(result: CallToolResult): McpCallResult {
 }
 
 /** A connection error as the user should read it: the cause's message, without stack or host paths. */
-export function describeError(error: unknown): string {
+function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = (error as { cause?: unknown }).cause;
   const own = error.message.replace(/^MCP error -?\d+: /, '');

@@ -20,7 +20,7 @@ const MAX_SAVED_BYTES = 50 * 1024 * 1024;
 export interface McpTurnContext {
   taskId: string;
   workspace: string;
-  /** The task's env, and the base environment of its sandboxed processes. */
+  /** The task's own env (with its secrets, what `{{mcp.KEY}}` is filled from). */
   env: Record<string, string>;
   /** Environment of sandboxed processes: base, the task's env and its secrets. */
   processEnv: Record<string, string>;
