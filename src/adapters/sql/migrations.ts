@@ -178,6 +178,11 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)',
     ],
   },
+  {
+    version: 8,
+    name: 'MCP servers of agents',
+    statements: () => ['ALTER TABLE agents ADD COLUMN mcp_servers TEXT'],
+  },
 ];
 
 /**
