@@ -375,6 +375,7 @@ describe('stdio MCP servers', needs(sandbox), () => {
     assert.match(out[3].output, /saved to mcp\/local\/picture-[0-9a-f]+-1\.png/);
     assert.equal(out[4].status, 'error');
     assert.match(out[4].output, /MCP server "local".*stopped.*exited with code 3.*crashing on purpose/);
+    assert.ok(!out[4].output.includes(secret.slice(-4)), `no piece of the secret is left where stderr was cut: ${out[4].output.slice(0, 80)}`);
     assert.equal(out[5].status, 'error');
     assert.match(out[5].output, /MCP server "local" is no longer available/);
     assert.equal(out[6].status, 'success', 'the turn went on');
@@ -386,14 +387,15 @@ describe('stdio MCP servers', needs(sandbox), () => {
 
   it('stop a hanging call at the server timeout, and a cancel stops the server', async () => {
     await api.request('PATCH', `/api/v1/agents/${agentId}`, { json: { mcpServers: { local: local({ timeout: 800 }) } } });
-    const out = results(await turn('call local__hang {}\ncall local__echo {"text": "next"}'));
+    // Secrets last only as long as the turn they were sent with: each turn sends the token again.
+    const out = results(await turn('call local__hang {}\ncall local__echo {"text": "next"}', { TOKEN: 'stdio-secret-4242' }));
     assert.equal(out[0].status, 'error');
     assert.match(out[0].output, /timeout of 800 ms/);
     assert.equal(out[1].output, 'echo: next');
 
     await api.request('PATCH', `/api/v1/agents/${agentId}`, { json: { mcpServers: { local: local() } } });
     const last = (await api.streamAll(taskId)).at(-1)!.id!;
-    await api.post(`/api/v1/tasks/${taskId}/messages`, { message: 'call local__hang {}' });
+    await api.post(`/api/v1/tasks/${taskId}/messages`, { message: 'call local__hang {}', secrets: { TOKEN: 'stdio-secret-4242' } });
     const stream = await api.openStream(taskId, last);
     await stream.readUntil((e) => e.event === 'tool_call');
     assert.ok(processesWith(marker).length > 0);

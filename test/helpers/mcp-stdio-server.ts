@@ -38,6 +38,8 @@ server.registerTool('picture', { description: 'Returns a picture' }, async () =>
 }));
 
 server.registerTool('crash', { description: 'Exits at once' }, async () => {
+  // The token, padded so that only its end falls in the last 2048 characters Kiln keeps of stderr.
+  process.stderr.write(`token ${process.env.API_TOKEN}${'x'.repeat(2008)}\n`);
   process.stderr.write('stdio server: crashing on purpose\n');
   process.exit(3);
 });
