@@ -1,5 +1,7 @@
 import os from 'node:os';
+import { outboundFetch } from './adapters/http/outbound-fetch.js';
 import { SecretClient } from './adapters/http/secret-client.js';
+import { SdkMcpConnector } from './adapters/mcp/sdk-mcp-connector.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
@@ -85,6 +87,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
   const runsTurns = config.role !== 'api';
   const servesApi = config.role !== 'worker';
+  const commands = runsTurns ? await openCommandRunner(config, logger) : null;
+  const outbound = outboundFetch({ allowPrivate: config.mcpAllowPrivate });
   const pool = runsTurns
     ? new WorkerPool(
         {
@@ -96,8 +100,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             hub,
             models,
             defaultModel: config.model,
-            commands: await openCommandRunner(config, logger),
+            commands: commands!,
             toolLimits: config,
+            web: config.sandboxNetwork === 'host' ? outbound : null,
+            mcp: (turnCommands) => new SdkMcpConnector({ commands: turnCommands, fetch: outbound }),
             workspaces,
             artifacts: storage.artifacts,
             blobs,

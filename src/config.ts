@@ -30,6 +30,11 @@ export interface Config {
   sandbox: 'bubblewrap' | 'unsandboxed';
   /** Network for commands: `none` (default), or `host` to share the server's network. */
   sandboxNetwork: 'none' | 'host';
+  /**
+   * Whether MCP servers and fetch_url may reach loopback, link-local and private addresses
+   * (off by default: Kiln itself makes those requests, from inside the operator's network).
+   */
+  mcpAllowPrivate: boolean;
   commandCpuSeconds: number;
   commandMemoryMb: number;
   commandProcesses: number;
@@ -144,6 +149,13 @@ const oneOf =
     return value as T;
   };
 
+const boolean: Parser<boolean> = (raw, name) => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new ConfigError(`${name} must be true or false; got "${raw}".`);
+};
+
 const text: Parser<string> = (raw, name) => {
   if (raw.trim() === '') throw new ConfigError(`${name} is set but empty; unset it or give it a value.`);
   return raw.trim();
@@ -231,6 +243,13 @@ const SETTINGS = [
     help: 'none (commands have no network) or host (commands share the server\'s network)',
     parse: oneOf(['none', 'host']),
     fallback: 'none',
+  },
+  {
+    key: 'mcpAllowPrivate',
+    env: 'KILN_MCP_ALLOW_PRIVATE',
+    help: 'true lets MCP servers and fetch_url reach loopback, link-local and private addresses',
+    parse: boolean,
+    fallback: false,
   },
   { key: 'commandCpuSeconds', env: 'KILN_COMMAND_CPU_SECONDS', help: 'CPU time limit of one command', parse: integer(1, 86_400), fallback: 60 },
   { key: 'commandMemoryMb', env: 'KILN_COMMAND_MEMORY_MB', help: 'address-space limit of a command\'s processes (MB)', parse: integer(16, 1_048_576), fallback: 2048 },

@@ -52,7 +52,7 @@ describe('an OpenAI-compatible server as the model', () => {
     assert.equal(system.role, 'system');
     assert.match(system.content, /private workspace/);
     assert.ok(system.content.indexOf('uploads/') < system.content.indexOf('Answer in English.'), 'the task prompt comes after Kiln\'s');
-    assert.deepEqual(request.body.tools.map((t: any) => t.function.name).sort(), ['list_directory', 'read_file', 'run_command', 'write_file']);
+    assert.deepEqual(request.body.tools.map((t: any) => t.function.name).sort(), ['edit_file', 'list_directory', 'read_file', 'run_command', 'search_files', 'write_file']);
   });
 
   it('runs tool calls whose arguments arrive in pieces, and gives the results back to the model', needs(sandbox), async () => {

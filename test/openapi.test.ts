@@ -606,7 +606,11 @@ describe('the OpenAPI document', () => {
   });
 
   it('describes the agents API', async () => {
-    const created = await call(kiln, 'POST', '/api/v1/agents', { json: { name: 'Documented', toolPolicy: { run_command: 'ask' }, autoExecute: false } });
+    const mcpServers = {
+      docs: { type: 'http', url: 'https://mcp.example.com/mcp', headers: { Authorization: 'Bearer {{mcp.TOKEN}}' }, timeout: 5000, tools: { deny: ['delete'] } },
+      sheets: { command: 'node', args: ['server.mjs'], cwd: 'uploads', env: { KEY: '{{mcp.KEY}}' }, enabled: false },
+    };
+    const created = await call(kiln, 'POST', '/api/v1/agents', { json: { name: 'Documented', toolPolicy: { run_command: 'ask', 'docs__*': 'allow' }, autoExecute: false, mcpServers } });
     const id = created.body.data.id;
     await call(kiln, 'GET', '/api/v1/agents');
     await call(kiln, 'GET', '/api/v1/agents/{id}', { params: { id } });

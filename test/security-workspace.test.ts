@@ -171,6 +171,68 @@ describe('workspace security: links a command leaves are never followed', needs(
   });
 });
 
+describe('workspace security: edit_file and search_files never follow a link', needs(sandbox), () => {
+  let kiln: KilnServer;
+  let api: Api;
+  let host: string;
+
+  before(async () => {
+    kiln = await startKiln({ env: { KILN_COMMAND_TIMEOUT_MS: '30000' } });
+    api = Api.of(kiln);
+    host = tempDir('kiln-host-');
+    fs.writeFileSync(path.join(host, 'secret.txt'), 'host secret\n');
+  });
+  after(() => kiln.stop());
+
+  async function results(message: string): Promise<{ status: string; output: string }[]> {
+    const id = await api.createTask({ message });
+    return (await api.events(id)).filter((e) => e.event === 'tool_result').map((e) => e.data);
+  }
+
+  it('edit_file refuses a linked folder or file on the way, and the host file stays as it was', async () => {
+    // One edit would change the host file; the other probes it (an answer of "not found" would tell).
+    const edits = (file: string) => [
+      `call edit_file {"path": "${file}", "old_text": "host secret", "new_text": "owned"}`,
+      `call edit_file {"path": "${file}", "old_text": "absent", "new_text": "owned"}`,
+    ];
+    const where = ['hostlink', 'direct.txt', 'sub/deeper'];
+    const out = await results(
+      [`$ ln -s ${host} hostlink && ln -s ${host}/secret.txt direct.txt && mkdir -p sub && ln -s ../hostlink sub/deeper`, ...edits('hostlink/secret.txt'), ...edits('direct.txt'), ...edits('sub/deeper/secret.txt')].join('\n'),
+    );
+    assert.equal(out.length, 7);
+    for (const [i, r] of out.slice(1).entries()) {
+      attempt();
+      assert.equal(r.status, 'error');
+      assert.match(r.output, new RegExp(`symbolic link is in the way at "${where[Math.floor(i / 2)]}"`));
+    }
+    assert.equal(fs.readFileSync(path.join(host, 'secret.txt'), 'utf8'), 'host secret\n');
+    assert.deepEqual(fs.readdirSync(host), ['secret.txt']);
+  });
+
+  it('search_files skips links while walking and refuses a linked start, so nothing of the host is read', async () => {
+    const search = (extra: string) => `call search_files {"pattern": "host secret"${extra}}`;
+    const out = await results(
+      [
+        `$ ln -s ${host} hostlink && ln -s ${host}/secret.txt direct.txt && mkdir -p sub && ln -s ${host}/secret.txt sub/leaf.txt && echo "own host secret" > sub/own.txt`,
+        search(''),
+        search(', "path": "hostlink"'),
+        search(', "path": "hostlink/secret.txt"'),
+        search(', "path": "direct.txt"'),
+        search(', "path": "sub", "glob": "*.txt"'),
+      ].join('\n'),
+    );
+    attempt();
+    assert.deepEqual([out[1]!.status, out[1]!.output], ['success', 'sub/own.txt:1: own host secret'], 'the links met in the walk are skipped');
+    for (const [i, r] of out.slice(2, 5).entries()) {
+      attempt();
+      assert.equal(r.status, 'error');
+      assert.match(r.output, new RegExp(`symbolic link is in the way at "${['hostlink', 'hostlink', 'direct.txt'][i]}"`));
+    }
+    attempt();
+    assert.equal(out[5]!.output, 'sub/own.txt:1: own host secret');
+  });
+});
+
 describe('workspace security: the workspace size limit holds', needs(sandbox), () => {
   let kiln: KilnServer;
   let api: Api;
@@ -212,6 +274,17 @@ describe('workspace security: the workspace size limit holds', needs(sandbox), (
     assert.equal(result.status, 'error');
     assert.match(result.output, /workspace size limit of 16 MB/);
     assert.ok(fs.statSync(path.join(kiln.dataDir, 'workspaces', id, 'big')).size <= 16 * MB);
+  });
+
+  it('refuses an edit_file that would take the workspace past the limit', async () => {
+    attempt();
+    const longer = 'y'.repeat(4000);
+    const id = await api.createTask({ message: `$ head -c ${16 * MB - 2000} /dev/zero > filler\nwrite small.txt\nabc\nEOF\ncall edit_file {"path": "small.txt", "old_text": "abc", "new_text": "${longer}"}` });
+    const out = (await api.events(id)).filter((e) => e.event === 'tool_result').map((e) => e.data);
+    assert.equal(out[1].status, 'success');
+    assert.equal(out[2].status, 'error');
+    assert.match(out[2].output, /would take the workspace past its size limit of 16 MB/);
+    assert.equal(fs.readFileSync(path.join(kiln.dataDir, 'workspaces', id, 'small.txt'), 'utf8'), 'abc\n');
   });
 
   it('counts unpacked archives and uploads against the workspace, and stores nothing when over', async () => {

@@ -315,6 +315,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.ok(await storage.users.findKey('f'.repeat(64)));
       }));
 
+    it("keeps an agent's MCP servers as given, and clears them", () =>
+      withStorage(backend, 'agent mcp servers', async (open) => {
+        const { storage } = await open();
+        const user = await storage.users.ensureUser('dana', new Date().toISOString());
+        const agent = await storage.agents.ensureDefault(user.id, new Date().toISOString());
+        assert.equal(agent.mcpServers, null);
+        const mcpServers = {
+          docs: { type: 'http' as const, url: 'https://{{mcp.HOST}}/mcp', headers: { Authorization: 'Bearer {{mcp.TOKEN}}' }, enabled: true, tools: { deny: ['drop'] } },
+          local: { type: 'stdio' as const, command: 'node', args: ['s.mjs'], env: { K: '{{mcp.K}}' }, cwd: 'uploads', enabled: false, timeout: 5000 },
+        };
+        await storage.agents.update({ ...agent, mcpServers, updatedAt: new Date().toISOString() });
+        assert.deepEqual((await storage.agents.get(user.id, agent.id))?.mcpServers, mcpServers);
+        await storage.agents.update({ ...agent, mcpServers: null, updatedAt: new Date().toISOString() });
+        assert.equal((await storage.agents.get(user.id, agent.id))?.mcpServers, null);
+      }));
+
     it('migrates once when several processes start together', () =>
       withStorage(backend, 'migrations', async (open) => {
         const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];

@@ -5,8 +5,11 @@
  *   ls [path]       list_directory {path}   (default ".")
  *   cat <path>      read_file {path}
  *   write <path>    write_file {path, content}; content = following lines up to a line "EOF"
+ *   call <tool> <json>  one call of any offered tool with those arguments (default {}),
+ *                   e.g. `call docs__search {"query": "x"}`
  *   & <directive>   a tool directive that joins the previous step (parallel tool calls)
  *   think <text>    a thought
+ *   tools           a thought listing the tools offered (JSON: name, description, inputSchema)
  *   sleep <ms>      wait that long (cancellable)
  *   fail <text>     the turn fails with that message
  *
@@ -15,12 +18,13 @@
  */
 export type Action =
   | { kind: 'think'; text: string }
+  | { kind: 'tools' }
   | { kind: 'sleep'; ms: number }
   | { kind: 'fail'; text: string };
 
 export interface ToolCallPlan {
-  toolName: 'run_command' | 'list_directory' | 'read_file' | 'write_file';
-  input: Record<string, string>;
+  toolName: string;
+  input: Record<string, unknown>;
 }
 
 export interface Step {
@@ -78,6 +82,11 @@ function parseToolCall(line: string, lines: string[], index: number): { plan: To
   if (match) return { plan: { toolName: 'list_directory', input: { path: match[1]?.trim() || '.' } }, nextIndex: index };
   match = /^cat\s+(.+)$/.exec(line);
   if (match) return { plan: { toolName: 'read_file', input: { path: match[1]!.trim() } }, nextIndex: index };
+  match = /^call\s+(\S+)(?:\s+(.*))?$/.exec(line);
+  if (match) {
+    const input = jsonObject(match[2]?.trim() || '{}');
+    return input ? { plan: { toolName: match[1]!, input }, nextIndex: index } : null;
+  }
   match = /^write\s+(.+)$/.exec(line);
   if (match) {
     const content: string[] = [];
@@ -89,7 +98,18 @@ function parseToolCall(line: string, lines: string[], index: number): { plan: To
   return null;
 }
 
+function jsonObject(text: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 function parseAction(line: string): Action | null {
+  if (line.trim() === 'tools') return { kind: 'tools' };
+  if (/^call\s/.test(line)) return { kind: 'fail', text: `Bad directive "${line}": call takes a tool name and a JSON object of arguments.` };
   let match = /^think\s+(.+)$/.exec(line);
   if (match) return { kind: 'think', text: match[1]!.trim() };
   match = /^sleep\s+(\d+)\s*$/.exec(line);

@@ -39,10 +39,10 @@ export class OfflineModel implements LanguageModelV3 {
         try {
           let reasoning = 0;
           for (const action of step.actions) {
-            if (action.kind === 'think') {
+            if (action.kind === 'think' || action.kind === 'tools') {
               const id = `reasoning-${reasoning++}`;
               controller.enqueue({ type: 'reasoning-start', id });
-              controller.enqueue({ type: 'reasoning-delta', id, delta: action.text });
+              controller.enqueue({ type: 'reasoning-delta', id, delta: action.kind === 'think' ? action.text : offeredTools(options) });
               controller.enqueue({ type: 'reasoning-end', id });
             } else if (action.kind === 'sleep') {
               await delay(action.ms, undefined, { signal });
@@ -79,6 +79,12 @@ export class OfflineModel implements LanguageModelV3 {
     });
     return { stream };
   }
+}
+
+/** The tools the model was offered, as JSON. */
+function offeredTools(options: LanguageModelV3CallOptions): string {
+  const tools = (options.tools ?? []).map((t) => (t.type === 'function' ? { name: t.name, description: t.description, inputSchema: t.inputSchema } : { name: t.name }));
+  return JSON.stringify(tools);
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { CommandRequest, CommandResult, CommandRunner } from '../../ports/command-runner.js';
-import { runProcess } from './run-process.js';
+import path from 'node:path';
+import type { CommandRequest, CommandResult, CommandRunner, SpawnedProcess, SpawnRequest } from '../../ports/command-runner.js';
+import { runProcess, spawnProcess } from './run-process.js';
 
 /**
  * Runs `sh -c` directly on the host, in the workspace, with the wall-time limit only. No
@@ -16,5 +17,9 @@ export class LocalCommandRunner implements CommandRunner {
       signal: request.signal,
     });
     return result;
+  }
+
+  async spawn(request: SpawnRequest): Promise<SpawnedProcess> {
+    return spawnProcess({ argv: request.argv, cwd: path.join(request.workspace, request.cwd), env: request.env, signal: request.signal });
   }
 }

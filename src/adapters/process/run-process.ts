@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
-import type { CommandResult } from '../../ports/command-runner.js';
+import type { CommandResult, SpawnedProcess } from '../../ports/command-runner.js';
 
 export interface ProcessSpec {
   argv: [string, ...string[]];
@@ -131,4 +131,70 @@ export class CappedOutput {
     const kept = Buffer.concat(this.chunks);
     return this.dropped > 0 ? new StringDecoder('utf8').write(kept) : kept.toString('utf8');
   }
+}
+
+export interface SpawnSpec {
+  argv: [string, ...string[]];
+  cwd: string;
+  env: Record<string, string>;
+  signal: AbortSignal;
+  extraInputs?: string[];
+  watchdog?: ProcessSpec['watchdog'];
+}
+
+/**
+ * Starts a long-lived process in a process group of its own, with stdin, stdout and stderr as
+ * pipes. Aborting `signal`, `kill()` or a watchdog limit kills the whole group.
+ */
+export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
+  const extra = spec.extraInputs ?? [];
+  const child = spawn(spec.argv[0], spec.argv.slice(1), {
+    cwd: spec.cwd,
+    env: spec.env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe', ...extra.map(() => 'pipe' as const)],
+  });
+  extra.forEach((data, i) => {
+    const pipe = child.stdio[3 + i] as NodeJS.WritableStream | null;
+    pipe?.on('error', () => {});
+    pipe?.end(data);
+  });
+  // A process that exits early breaks its stdin; that shows as `exited`, not as an uncaught error.
+  child.stdin!.on('error', () => {});
+  let stopped: string | null = null;
+  let watching: NodeJS.Timeout | undefined;
+  const kill = () => killGroup(child.pid);
+  const onAbort = () => kill();
+  if (spec.signal.aborted) onAbort();
+  else spec.signal.addEventListener('abort', onAbort, { once: true });
+
+  const exited = new Promise<{ exitCode: number | null; stopped: string | null }>((resolve) => {
+    let settled = false;
+    const finish = (exitCode: number | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(watching);
+      spec.signal.removeEventListener('abort', onAbort);
+      resolve({ exitCode, stopped });
+    };
+    child.on('error', () => finish(127));
+    child.on('exit', (code, signal) => finish(code ?? (signal ? 128 + signalNumber(signal) : null)));
+    if (spec.watchdog) {
+      const { intervalMs, check } = spec.watchdog;
+      const tick = () => {
+        watching = setTimeout(() => {
+          check().then(
+            (limit) => {
+              if (!limit) return settled || tick();
+              stopped = limit;
+              kill();
+            },
+            () => settled || tick(),
+          );
+        }, intervalMs);
+      };
+      tick();
+    }
+  });
+  return { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr!, exited, kill };
 }

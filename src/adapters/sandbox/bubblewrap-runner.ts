@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { CommandRequest, CommandResult, CommandRunner } from '../../ports/command-runner.js';
-import { runProcess } from '../process/run-process.js';
+import type { CommandRequest, CommandResult, CommandRunner, SpawnedProcess, SpawnRequest } from '../../ports/command-runner.js';
+import { runProcess, spawnProcess } from '../process/run-process.js';
 import { diskUsage, giveTo } from './workspace-tree.js';
 
 const run = promisify(execFile);
@@ -110,6 +110,34 @@ export class BubblewrapRunner implements CommandRunner {
       return { ...result, likelyLimit: `memory limit of ${this.limits.memoryMb} MB` };
     }
     return result;
+  }
+
+  /** Starts a long-lived program (a stdio MCP server) in the same sandbox and limits as a command, without a shell. */
+  async spawn(request: SpawnRequest): Promise<SpawnedProcess> {
+    const uid = this.asRoot ? taskUid(request.taskId) : process.getuid!();
+    const gid = this.asRoot ? uid : process.getgid!();
+    if (this.asRoot) {
+      await giveTo(request.workspace, uid, gid);
+      await fs.chmod(request.workspace, 0o711);
+    }
+    const startUsage = await diskUsage(request.workspace);
+    const workspaceLimit = this.limits.workspaceMb * MB;
+    const fileLimit = Math.min(this.limits.fileMb * MB, Math.max(workspaceLimit - startUsage, 0));
+    const cwd = path.posix.join('/workspace', request.cwd);
+    return spawnProcess({
+      argv: ['bwrap', ...this.bwrapArgs(request.workspace), '--', ...this.dropArgs(uid), ...this.limitArgs(fileLimit), '--', 'env', '-C', cwd, '--', ...request.argv],
+      cwd: '/',
+      env: { ...request.env, HOME: '/workspace', TMPDIR: '/tmp', USER: 'kiln', LOGNAME: 'kiln' },
+      signal: request.signal,
+      extraInputs: [passwd(uid, gid), group(gid)],
+      watchdog: {
+        intervalMs: 500,
+        check: async () => {
+          const used = await diskUsage(request.workspace);
+          return used > workspaceLimit && used > startUsage ? `workspace size limit of ${this.limits.workspaceMb} MB` : null;
+        },
+      },
+    });
   }
 
   private bwrapArgs(workspace: string): string[] {

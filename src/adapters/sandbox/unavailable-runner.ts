@@ -1,4 +1,4 @@
-import type { CommandResult, CommandRunner } from '../../ports/command-runner.js';
+import type { CommandResult, CommandRunner, SpawnedProcess } from '../../ports/command-runner.js';
 
 /** Stands in when the sandbox cannot run here: every command is refused with the reason. */
 export class UnavailableRunner implements CommandRunner {
@@ -13,5 +13,9 @@ export class UnavailableRunner implements CommandRunner {
         'The file tools still work. An operator can install bubblewrap, or knowingly set KILN_SANDBOX=unsandboxed.',
       droppedBytes: 0,
     };
+  }
+
+  async spawn(): Promise<SpawnedProcess> {
+    throw new Error(`local (stdio) MCP servers are disabled on this server: the command sandbox cannot run (${this.reason})`);
   }
 }

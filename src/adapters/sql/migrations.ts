@@ -179,6 +179,11 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
     ],
   },
   {
+    version: 8,
+    name: 'MCP servers of agents',
+    statements: () => ['ALTER TABLE agents ADD COLUMN mcp_servers TEXT'],
+  },
+  {
     version: 9,
     name: 'widget apps, their tokens\' variables, and end users of tasks',
     statements: () => [

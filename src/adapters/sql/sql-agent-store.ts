@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Agent } from '../../core/agents/agent-types.js';
+import type { McpServers } from '../../core/mcp/mcp-servers.js';
 import type { ToolPolicy } from '../../core/tasks/task-types.js';
 import type { Database, SqlValue } from '../../ports/database.js';
 import type { AgentStore } from '../../ports/storage.js';
@@ -12,12 +13,13 @@ interface AgentRow {
   model: string | null;
   tool_policy: string | null;
   auto_execute: number;
+  mcp_servers: string | null;
   is_default: number;
   created_at: string;
   updated_at: string;
 }
 
-const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, is_default, created_at, updated_at';
+const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at';
 
 function fromRow(row: AgentRow): Agent {
   return {
@@ -28,6 +30,7 @@ function fromRow(row: AgentRow): Agent {
     model: row.model,
     toolPolicy: row.tool_policy ? (JSON.parse(row.tool_policy) as ToolPolicy) : null,
     autoExecute: Boolean(Number(row.auto_execute)),
+    mcpServers: row.mcp_servers ? (JSON.parse(row.mcp_servers) as McpServers) : null,
     isDefault: Boolean(Number(row.is_default)),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -43,6 +46,7 @@ function params(agent: Agent): SqlValue[] {
     agent.model,
     agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null,
     agent.autoExecute ? 1 : 0,
+    agent.mcpServers ? JSON.stringify(agent.mcpServers) : null,
     agent.isDefault ? 1 : 0,
     agent.createdAt,
     agent.updatedAt,
@@ -53,7 +57,7 @@ export class SqlAgentStore implements AgentStore {
   constructor(private readonly db: Database) {}
 
   async create(agent: Agent): Promise<void> {
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params(agent));
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params(agent));
   }
 
   async get(userId: string, id: string): Promise<Agent | undefined> {
@@ -68,8 +72,18 @@ export class SqlAgentStore implements AgentStore {
 
   async update(agent: Agent): Promise<void> {
     await this.db.run(
-      'UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, updated_at = ? WHERE id = ? AND user_id = ?',
-      [agent.name, agent.systemPrompt, agent.model, agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null, agent.autoExecute ? 1 : 0, agent.updatedAt, agent.id, agent.userId],
+      'UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, mcp_servers = ?, updated_at = ? WHERE id = ? AND user_id = ?',
+      [
+        agent.name,
+        agent.systemPrompt,
+        agent.model,
+        agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null,
+        agent.autoExecute ? 1 : 0,
+        agent.mcpServers ? JSON.stringify(agent.mcpServers) : null,
+        agent.updatedAt,
+        agent.id,
+        agent.userId,
+      ],
     );
   }
 
@@ -84,12 +98,13 @@ export class SqlAgentStore implements AgentStore {
       model: null,
       toolPolicy: null,
       autoExecute: true,
+      mcpServers: null,
       isDefault: true,
       createdAt: now,
       updatedAt: now,
     };
     // Two requests may race to create it; the unique index lets one win and the other reads it.
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, params(agent));
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, params(agent));
     const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
     return fromRow(row!);
   }

@@ -5,7 +5,8 @@ import type { TaskEventBody, TokenUsage } from '../events/event-types.js';
 import { describeModelError, isTransient, retryAfterMs } from './model-errors.js';
 import type { Redactor } from './redactor.js';
 import type { ToolGate } from './tool-gate.js';
-import { TOOL_DEFINITIONS, type ToolContext, type ToolExecutor, type ToolOutcome } from './tools.js';
+import type { ToolContext, ToolOutcome } from './tool-types.js';
+import type { TurnTools } from './turn-tools.js';
 
 /** Where a turn's effects go: events to the log, model messages to the conversation. */
 export interface TurnSink {
@@ -20,7 +21,7 @@ export interface AgentTurn {
   system: string;
   /** The conversation up to and including the current user message. */
   messages: ModelMessage[];
-  tools: ToolExecutor;
+  tools: TurnTools;
   toolContext: ToolContext;
   maxSteps: number;
   redactor: Redactor;
@@ -74,7 +75,8 @@ export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<Age
 
 async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Promise<ToolResultPart> {
   const args = turn.redactor.deep(call.args);
-  const base = { callId: call.callId, toolName: call.toolName };
+  const server = turn.tools.serverOf(call.toolName);
+  const base = { callId: call.callId, toolName: call.toolName, ...(server ? { server } : {}) };
   const verdict = call.invalid ? ({ kind: 'run' } as const) : turn.gate.verdict(call);
   if (verdict.kind === 'refuse') {
     if (verdict.byPolicy) sink.emit({ type: 'tool_call', data: { ...base, status: 'cancelled', args } });
@@ -157,7 +159,7 @@ async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
     model: turn.model,
     system: turn.system,
     messages,
-    tools: TOOL_DEFINITIONS,
+    tools: turn.tools.definitions,
     abortSignal: turn.signal,
     maxRetries: 0,
     onError: () => {},

@@ -1,4 +1,5 @@
 import type { LoggedEvent } from '../events/event-types.js';
+import { serverOfToolName, TOOL_SEPARATOR } from '../mcp/mcp-servers.js';
 import type { ApprovalOutcome, ToolPolicy } from '../tasks/task-types.js';
 
 export type Verdict = { kind: 'run' } | { kind: 'ask' } | { kind: 'refuse'; reason: string; byPolicy: boolean };
@@ -6,8 +7,8 @@ export type Verdict = { kind: 'run' } | { kind: 'ask' } | { kind: 'refuse'; reas
 /**
  * Decides, per tool call, whether it runs, waits for a person, or is refused.
  *
- * The rule for a tool is its entry in the task's tool policy, or else `allow` when the task
- * auto-executes and `ask` when it does not. An `ask` call runs once a person approved it (or
+ * The rule for a tool is its entry in the task's tool policy (for an MCP tool, else the entry
+ * `<server>__*` of its server), or else `allow` when the task auto-executes and `ask` when it does not. An `ask` call runs once a person approved it (or
  * approved the same tool with `proceed_always` earlier in the task), and is refused when they
  * rejected it.
  *
@@ -32,8 +33,10 @@ export class ToolGate {
     }
   }
 
+  /** The tool's own entry, else its MCP server's (`<server>__*`), else what `autoExecute` says. */
   rule(toolName: string): 'allow' | 'ask' | 'deny' {
-    return this.policy?.[toolName] ?? (this.autoExecute ? 'allow' : 'ask');
+    const server = serverOfToolName(toolName);
+    return this.policy?.[toolName] ?? (server ? this.policy?.[`${server}${TOOL_SEPARATOR}*`] : undefined) ?? (this.autoExecute ? 'allow' : 'ask');
   }
 
   verdict(call: { callId: string; toolName: string }): Verdict {

@@ -1,14 +1,21 @@
 import { jsonSchema, tool, type ToolSet } from 'ai';
 import type { CommandRunner } from '../../ports/command-runner.js';
+import type { OutboundFetch } from '../../ports/outbound-http.js';
 import { DomainError } from '../errors.js';
-import { entryStat, listWorkspaceFolder, openForRead, pathNames, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
+import { listWorkspaceFolder, pathNames } from '../workspace/workspace-fs.js';
+import { editFile } from './file-edit.js';
+import { searchFiles } from './file-search.js';
+import { fetchUrl } from './fetch-url.js';
+import { ToolArgumentError, type ToolContext, type ToolOutcome } from './tool-types.js';
+import { readToolFile, writeToolFile } from './workspace-files.js';
 
-export const TOOL_NAMES = ['list_directory', 'read_file', 'write_file', 'run_command'] as const;
+
+/** Kiln's own tools (fetch_url is offered only where tasks have the network). */
+export const TOOL_NAMES = ['list_directory', 'read_file', 'write_file', 'edit_file', 'search_files', 'run_command', 'fetch_url'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 const READ_LIMIT = 256 * 1024;
 const LIST_LIMIT = 1000;
-const MB = 1024 * 1024;
 
 /** A JSON Schema object of string properties; written once, so no call converts or validates a schema. */
 function stringsSchema(properties: Record<string, string>, required: string[]) {
@@ -24,7 +31,7 @@ function stringsSchema(properties: Record<string, string>, required: string[]) {
  * The tools as the model sees them. They carry no `execute`: Kiln runs each call itself, and
  * checks the arguments there.
  */
-export const TOOL_DEFINITIONS: ToolSet = {
+const DEFINITIONS: Record<ToolName, ToolSet[string]> = {
   list_directory: tool({
     description: 'List the files and folders at a path in the workspace (default: the workspace root).',
     inputSchema: stringsSchema({ path: 'Path relative to the workspace root (default ".")' }, []),
@@ -37,56 +44,71 @@ export const TOOL_DEFINITIONS: ToolSet = {
     description: 'Create or replace a file in the workspace with the given text. Put deliverables in downloads/.',
     inputSchema: stringsSchema({ path: 'Path relative to the workspace root', content: 'The complete new content of the file' }, ['path', 'content']),
   }),
+  edit_file: tool({
+    description:
+      'Change part of a text file: replaces old_text, which must occur exactly once in the file (copy it exactly, with its spaces and line breaks), by new_text. Prefer it to rewriting a whole file.',
+    inputSchema: stringsSchema(
+      { path: 'Path relative to the workspace root', old_text: 'The exact text to replace; include enough lines to make it unique', new_text: 'The text to put in its place' },
+      ['path', 'old_text', 'new_text'],
+    ),
+  }),
+  search_files: tool({
+    description:
+      'Search the text files of the workspace for a regular expression (JavaScript syntax); returns matching lines as path:line: text. Use it to find where something is before reading whole files.',
+    inputSchema: stringsSchema(
+      { pattern: 'Regular expression matched against each line', path: 'Folder or file to search (default ".")', glob: 'Only files whose path matches this glob, e.g. "*.py" or "src/**/*.ts"' },
+      ['pattern'],
+    ),
+  }),
   run_command: tool({
     description: 'Run a shell command (sh -c) with the workspace as the working directory. Returns its output and exit code.',
     inputSchema: stringsSchema({ command: 'The command line to run' }, ['command']),
   }),
+  fetch_url: tool({
+    description: 'Fetch a web page or file over http(s) (GET) and return it as text (HTML is turned into readable text). Size and time are limited.',
+    inputSchema: stringsSchema({ url: 'Absolute http:// or https:// URL' }, ['url']),
+  }),
 };
 
-export interface ToolContext {
-  taskId: string;
-  workspace: string;
-  env: Record<string, string>;
-  signal: AbortSignal;
-  /** Told about file reads and changes, so that every change becomes an artifact version. */
-  files: WorkspaceObserver;
-}
-
-export interface WorkspaceObserver {
-  read(relative: string): Promise<void>;
-  written(relative: string): Promise<void>;
-  /**
-   * A command ran: anything in the workspace may have changed. Resolves with notes for the
-   * agent about changes that could not be recorded (the workspace limit, say).
-   */
-  commandRan(): Promise<string[] | void>;
-}
-
-export interface ToolOutcome {
-  status: 'success' | 'error';
-  output: string;
-}
-
-/** Runs tool calls against a task's workspace. */
+/** Runs Kiln's own tools against a task's workspace. */
 export class ToolExecutor {
+  /** The tools offered to the model. */
+  readonly definitions: ToolSet;
+  readonly names: readonly ToolName[];
+
   constructor(
     private readonly commands: CommandRunner,
     private readonly limits: { commandTimeoutMs: number; commandOutputLimit: number; workspaceMb: number },
-  ) {}
+    /** Kiln's outbound fetch when tasks have the network (fetch_url), else null. */
+    private readonly web: OutboundFetch | null = null,
+  ) {
+    this.names = TOOL_NAMES.filter((name) => name !== 'fetch_url' || web !== null);
+    this.definitions = Object.fromEntries(this.names.map((name) => [name, DEFINITIONS[name]]));
+  }
+
+  offers(name: string): boolean {
+    return (this.names as readonly string[]).includes(name);
+  }
 
   async execute(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
     try {
-      switch (name) {
+      switch (this.offers(name) ? (name as ToolName) : null) {
         case 'list_directory':
           return await this.listDirectory(ctx.workspace, stringArg(args, 'path', '.'));
         case 'read_file':
           return await this.readFile(ctx, stringArg(args, 'path'));
         case 'write_file':
           return await this.writeFile(ctx, stringArg(args, 'path'), stringArg(args, 'content', ''));
+        case 'edit_file':
+          return await editFile(ctx, { path: stringArg(args, 'path'), oldText: stringArg(args, 'old_text'), newText: stringArg(args, 'new_text', '') }, this.limits.workspaceMb);
+        case 'search_files':
+          return await searchFiles(ctx, { pattern: stringArg(args, 'pattern'), path: stringArg(args, 'path', '.') || '.', glob: stringArg(args, 'glob', '') || null });
         case 'run_command':
           return await this.runCommand(stringArg(args, 'command'), ctx);
+        case 'fetch_url':
+          return await fetchUrl(this.web!, stringArg(args, 'url'), ctx.signal);
         default:
-          return { status: 'error', output: `Unknown tool "${name}". Available tools: ${TOOL_NAMES.join(', ')}.` };
+          return { status: 'error', output: `Unknown tool "${name}". Available tools: ${this.names.join(', ')}.` };
       }
     } catch (error) {
       if (ctx.signal.aborted) throw error;
@@ -112,35 +134,17 @@ export class ToolExecutor {
   }
 
   private async readFile(ctx: ToolContext, relative: string): Promise<ToolOutcome> {
-    const clean = pathNames(relative).join('/');
-    const { handle, stat } = await openForRead(ctx.workspace, relative);
-    try {
-      if (stat.isDirectory()) return { status: 'error', output: `${relative} is a directory; use list_directory.` };
-      if (!stat.isFile()) return { status: 'error', output: `${relative} is not a regular file.` };
-      const buffer = Buffer.alloc(Math.min(stat.size, READ_LIMIT));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-      const bytes = buffer.subarray(0, bytesRead);
-      await ctx.files.read(clean);
-      if (bytes.includes(0)) return { status: 'success', output: `(binary file, ${stat.size} bytes)` };
-      const more = stat.size > bytesRead ? `\n... (${stat.size - bytesRead} more bytes not shown)` : '';
-      return { status: 'success', output: bytes.toString('utf8') + more };
-    } finally {
-      await handle.close();
-    }
+    const { bytes, size, path: read } = await readToolFile(ctx, relative, READ_LIMIT);
+    await ctx.files.read(read);
+    if (bytes.includes(0)) return { status: 'success', output: `(binary file, ${size} bytes)` };
+    const more = size > bytes.length ? `\n... (${size - bytes.length} more bytes not shown)` : '';
+    return { status: 'success', output: bytes.toString('utf8') + more };
   }
 
   private async writeFile(ctx: ToolContext, relative: string, content: string): Promise<ToolOutcome> {
-    const written = pathNames(relative).join('/');
-    const existing = await entryStat(ctx.workspace, relative);
-    if (existing && !existing.isFile() && !existing.isSymbolicLink()) return { status: 'error', output: `${relative} exists and is not a regular file.` };
-    const size = Buffer.byteLength(content);
-    const after = (await workspaceBytes(ctx.workspace)) - (existing?.isFile() ? existing.size : 0) + size;
-    if (after > this.limits.workspaceMb * MB) {
-      return { status: 'error', output: `Not written: ${written} would take the workspace past its size limit of ${this.limits.workspaceMb} MB. Delete files to make room.` };
-    }
-    await writeWorkspaceFile(ctx.workspace, relative, Buffer.from(content));
-    await ctx.files.written(written);
-    return { status: 'success', output: `Wrote ${size} bytes to ${written}` };
+    const bytes = Buffer.from(content);
+    const written = await writeToolFile(ctx, relative, bytes, this.limits.workspaceMb);
+    return { status: 'success', output: `Wrote ${bytes.length} bytes to ${written}` };
   }
 
   private async runCommand(command: string, ctx: ToolContext): Promise<ToolOutcome> {
@@ -172,8 +176,6 @@ function stringArg(args: Record<string, unknown>, key: string, fallback?: string
   if (value === undefined && fallback !== undefined) return fallback;
   throw new ToolArgumentError(`Missing or non-string argument "${key}".`);
 }
-
-class ToolArgumentError extends Error {}
 
 function isFsError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof ToolArgumentError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { KeyOwner, Storage } from '../../ports/storage.js';
 import { InvalidInput, NotFound } from '../errors.js';
+import type { McpServers } from '../mcp/mcp-servers.js';
 import type { ToolPolicy } from '../tasks/task-types.js';
 import type { Agent } from './agent-types.js';
 
@@ -11,6 +12,7 @@ export interface AgentSettings {
   model: string | null;
   toolPolicy: ToolPolicy | null;
   autoExecute: boolean;
+  mcpServers: McpServers | null;
 }
 
 /** Agents of a user: create, read, change; the default agent is made on first use. */

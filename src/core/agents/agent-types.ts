@@ -1,3 +1,4 @@
+import type { McpServers } from '../mcp/mcp-servers.js';
 import type { ToolPolicy } from '../tasks/task-types.js';
 
 /**
@@ -13,6 +14,8 @@ export interface Agent {
   model: string | null;
   toolPolicy: ToolPolicy | null;
   autoExecute: boolean;
+  /** MCP servers whose tools every task of the agent gets, as configured (placeholders unresolved). */
+  mcpServers: McpServers | null;
   isDefault: boolean;
   createdAt: string;
   updatedAt: string;

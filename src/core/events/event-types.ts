@@ -9,7 +9,7 @@ export type TaskEventBody =
   | { type: 'thought'; data: Thought }
   | { type: 'content'; data: { text: string; isPartial: boolean } }
   | { type: 'tool_call'; data: ToolCallEventData }
-  | { type: 'tool_result'; data: { callId: string; toolName: string; status: ToolCallStatus; output: string } }
+  | { type: 'tool_result'; data: { callId: string; toolName: string; server?: string; status: ToolCallStatus; output: string } }
   | { type: 'tool_approval'; data: { callId: string; toolName: string; outcome: ApprovalOutcome; approved: boolean } }
   | { type: 'usage'; data: TokenUsage }
   | { type: 'done'; data: { finalResponse: string; status: 'completed'; usage: TokenUsage } }
@@ -28,6 +28,8 @@ export interface TokenUsage {
 export interface ToolCallEventData {
   callId: string;
   toolName: string;
+  /** The MCP server of the tool, for MCP tools. */
+  server?: string;
   status: ToolCallStatus;
   args: Record<string, unknown>;
 }

@@ -3,6 +3,8 @@ import type { ModelMessage, UserContent } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { CommandRunner } from '../../ports/command-runner.js';
+import type { McpConnector } from '../../ports/mcp-client.js';
+import type { OutboundFetch } from '../../ports/outbound-http.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
@@ -13,7 +15,10 @@ import { redactingCommands } from '../agent/redacting-commands.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
 import { ToolGate } from '../agent/tool-gate.js';
-import { ToolExecutor, type WorkspaceObserver } from '../agent/tools.js';
+import type { WorkspaceObserver } from '../agent/tool-types.js';
+import { ToolExecutor } from '../agent/tools.js';
+import { TurnTools } from '../agent/turn-tools.js';
+import { McpToolbox } from '../mcp/mcp-toolbox.js';
 import { restoreWorkspace, type ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
@@ -37,6 +42,13 @@ export interface TurnRunnerDeps {
   defaultModel: string;
   commands: CommandRunner;
   toolLimits: { commandTimeoutMs: number; commandOutputLimit: number; workspaceMb: number };
+  /** Kiln's outbound fetch when tasks have the network (it offers fetch_url), else null. */
+  web: OutboundFetch | null;
+  /**
+   * Connects to the agent's MCP servers, afresh for each turn; stdio servers are started through
+   * `commands` (the turn's, which redact its secrets).
+   */
+  mcp: (commands: CommandRunner) => McpConnector;
   workspaces: Workspaces;
   artifacts: ArtifactStore;
   blobs: BlobStore;
@@ -93,34 +105,50 @@ export class TurnRunner {
       const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
       if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
-      const result = await runAgentTurn(
-        {
-          model,
-          system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
-          messages,
-          tools: new ToolExecutor(redactingCommands(this.deps.commands, redactor), this.deps.toolLimits),
-          toolContext: {
-            taskId: task.id,
-            workspace,
-            files: this.observer(task, turnControl),
-            env: { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets },
+      const env = { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets };
+      const commands = redactingCommands(this.deps.commands, redactor);
+      const mcp = await McpToolbox.open(agent?.mcpServers ?? null, this.deps.mcp(commands), {
+        taskId: task.id,
+        workspace,
+        env: task.env ?? {},
+        processEnv: env,
+        secrets,
+        redactor,
+        workspaceMb: this.deps.toolLimits.workspaceMb,
+        signal: turnControl.signal,
+      });
+      for (const problem of mcp.problems) {
+        writer.emit({ type: 'status', data: { status: 'processing', message: problem } });
+        log.warn('MCP server not available for this turn', { problem });
+      }
+      let result: Awaited<ReturnType<typeof runAgentTurn>>;
+      const tools = new TurnTools(new ToolExecutor(commands, this.deps.toolLimits, this.deps.web), mcp);
+      try {
+        result = await runAgentTurn(
+          {
+            model,
+            system: systemPrompt({ agent: agent?.systemPrompt ?? null, task: task.systemPrompt }),
+            messages,
+            tools,
+            toolContext: { taskId: task.id, workspace, files: this.observer(task, turnControl), env, signal: turnControl.signal },
+            maxSteps: this.deps.maxSteps,
+            redactor,
+            gate,
+            retry: this.deps.retry,
             signal: turnControl.signal,
           },
-          maxSteps: this.deps.maxSteps,
-          redactor,
-          gate,
-          retry: this.deps.retry,
-          signal: turnControl.signal,
-        },
-        {
-          emit: (event) => writer.emit(event),
-          flush: () => writer.flush(),
-          saveModelMessages: (list) => tasks.appendModelMessages(fence, list),
-        },
-      );
+          {
+            emit: (event) => writer.emit(event),
+            flush: () => writer.flush(),
+            saveModelMessages: (list) => tasks.appendModelMessages(fence, list),
+          },
+        );
+      } finally {
+        await mcp.close();
+      }
       await writer.flush();
       if (result.kind === 'awaiting_approval') {
-        await this.park(fence, result.calls, redactor);
+        await this.park(fence, result.calls, redactor, tools);
         log.info('turn waiting for approval', { calls: result.calls.length, ms: Date.now() - started });
         return;
       }
@@ -228,14 +256,20 @@ export class TurnRunner {
    * worker lets go of the task in the same transaction, so a decision can never arrive while
    * the task still looks busy.
    */
-  private async park(fence: TurnFence, calls: PlannedCall[], redactor: Redactor): Promise<void> {
+  private async park(fence: TurnFence, calls: PlannedCall[], redactor: Redactor, tools: TurnTools): Promise<void> {
     const parked = await this.deps.tasks.amendTurn(
       fence,
       () => ({
         events: [
           ...calls.map((call) => ({
             type: 'tool_call' as const,
-            data: { callId: call.callId, toolName: call.toolName, status: 'awaiting_approval' as const, args: redactor.deep(call.args) },
+            data: {
+              callId: call.callId,
+              toolName: call.toolName,
+              ...(tools.serverOf(call.toolName) ? { server: tools.serverOf(call.toolName) } : {}),
+              status: 'awaiting_approval' as const,
+              args: redactor.deep(call.args),
+            },
           })),
           { type: 'status' as const, data: { status: 'awaiting_approval' as const } },
         ],

@@ -265,8 +265,12 @@ export interface WalkEntry {
 /**
  * Visits every entry of the workspace (its root first) without following links: each folder is
  * opened through its parent's descriptor. Folders deeper than {@link MAX_WALK_DEPTH} are skipped.
+ * With `under`, only what is inside that folder is visited (a link on the way to it is refused).
  */
-export async function walkWorkspace(root: string, visit: (entry: WalkEntry) => Promise<void> | void): Promise<void> {
+export async function walkWorkspace(root: string, visit: (entry: WalkEntry) => Promise<void> | void, under = ''): Promise<void> {
+  if (pathNames(under === '' ? '.' : under).length > 0) {
+    return inFolder(root, under, (dir) => walkFolder(dir, dir.relative, dir.relative, true, 0, visit));
+  }
   let top: WorkspaceDir;
   try {
     top = new WorkspaceDir(await fs.open(root, DIR_FLAGS), '');

@@ -17,6 +17,7 @@ export async function agentRoutes(app: FastifyInstance, deps: FaceDeps): Promise
       model: body.model ?? null,
       toolPolicy: (body.toolPolicy as ToolPolicy | null | undefined) ?? null,
       autoExecute: body.autoExecute ?? true,
+      mcpServers: body.mcpServers ?? null,
     });
     return { success: true, data: agentView(agent) };
   });

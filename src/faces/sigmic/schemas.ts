@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { TOOL_NAMES } from '../../core/agent/tools.js';
 import { InvalidEnv, InvalidInput } from '../../core/errors.js';
+import { isMcpToolPattern } from '../../core/mcp/mcp-servers.js';
+import { mcpServers } from './mcp-schema.js';
 
 /**
  * Input schemas of the native face. Everything a route receives passes through one of these;
@@ -12,10 +14,14 @@ const MAX_ENV_ENTRIES = 200;
 const MAX_ENV_VALUE = 32 * 1024;
 export const MAX_MESSAGE_LENGTH = 1_000_000;
 
-const toolPolicy = z.partialRecord(
-  z.enum(TOOL_NAMES, { error: `toolPolicy names unknown tools; the tools are ${TOOL_NAMES.join(', ')}` }),
-  z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }),
-);
+const toolPolicy = z
+  .record(z.string(), z.enum(['allow', 'ask', 'deny'], { error: 'toolPolicy values must be "allow", "ask" or "deny"' }))
+  .superRefine((policy, ctx) => {
+    for (const key of Object.keys(policy)) {
+      if ((TOOL_NAMES as readonly string[]).includes(key) || isMcpToolPattern(key)) continue;
+      ctx.addIssue(`toolPolicy names an unknown tool ("${key}"); the tools are ${TOOL_NAMES.join(', ')}, and MCP tools as <server>__<tool> or <server>__*`);
+    }
+  });
 
 function tag(field: string) {
   return z
@@ -30,6 +36,7 @@ export const agentSettings = z.object({
   model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
   toolPolicy: toolPolicy.nullable().optional(),
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
+  mcpServers: mcpServers.nullable().optional(),
 });
 
 export const agentChanges = agentSettings.partial().strict();

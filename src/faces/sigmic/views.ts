@@ -128,6 +128,7 @@ export function agentView(agent: Agent) {
     model: agent.model,
     toolPolicy: agent.toolPolicy,
     autoExecute: agent.autoExecute,
+    mcpServers: agent.mcpServers,
     isDefault: agent.isDefault,
     createdAt: agent.createdAt,
     updatedAt: agent.updatedAt,

@@ -776,10 +776,10 @@ export interface components {
     schemas: {
         /** @enum {string} */
         TaskStatus: "pending" | "running" | "awaiting_approval" | "completed" | "failed" | "cancelled";
-        /** @enum {string} */
-        ToolName: "list_directory" | "read_file" | "write_file" | "run_command";
+        /** @description A built-in tool (`fetch_url` is offered only with `KILN_SANDBOX_NETWORK=host`), an MCP tool as `<server>__<tool>`, or (in a tool policy) all tools of an MCP server as `<server>__*`. */
+        ToolName: string & (("list_directory" | "read_file" | "write_file" | "edit_file" | "search_files" | "run_command" | "fetch_url") | unknown);
         /**
-         * @description A rule per tool: `allow` runs without asking, `ask` waits for a decision, `deny` refuses the call. Tools not named follow `autoExecute`.
+         * @description A rule per tool: `allow` runs without asking, `ask` waits for a decision, `deny` refuses the call. An MCP tool's own entry wins over its server's `<server>__*`. Tools not named follow `autoExecute`.
          * @example {
          *       "run_command": "ask",
          *       "read_file": "allow",
@@ -1102,6 +1102,7 @@ export interface components {
             model: string | null;
             toolPolicy: components["schemas"]["ToolPolicy"] | null;
             autoExecute: boolean;
+            mcpServers: components["schemas"]["McpServers"] | null;
             /** @description Every user has one default agent, made on first use. */
             isDefault: boolean;
             /**
@@ -1125,6 +1126,7 @@ export interface components {
             toolPolicy?: components["schemas"]["ToolPolicy"] | null;
             /** @default true */
             autoExecute?: boolean;
+            mcpServers?: components["schemas"]["McpServers"] | null;
         };
         /** @description Any of the agent settings; unknown properties are refused. Properties left out keep their value. */
         AgentChanges: {
@@ -1133,6 +1135,7 @@ export interface components {
             model?: string | null;
             toolPolicy?: components["schemas"]["ToolPolicy"] | null;
             autoExecute?: boolean;
+            mcpServers?: components["schemas"]["McpServers"] | null;
         };
         /** @description Error envelope of the native API (`/api/v1`). `INTERNAL_ERROR` is a 500 whose message gives the request id. */
         NativeError: {
@@ -1417,6 +1420,8 @@ export interface components {
         ToolCallEvent: {
             callId: string;
             toolName: string;
+            /** @description The MCP server of the tool, for MCP tools. */
+            server?: string;
             status: components["schemas"]["ToolCallStatus"];
             args: {
                 [key: string]: unknown;
@@ -1426,6 +1431,8 @@ export interface components {
             data: {
                 callId: string;
                 toolName: string;
+                /** @description The MCP server of the tool, for MCP tools. */
+                server?: string;
                 status: components["schemas"]["ToolCallStatus"];
                 args: {
                     [key: string]: unknown;
@@ -1435,6 +1442,8 @@ export interface components {
         ToolResultEvent: {
             callId: string;
             toolName: string;
+            /** @description The MCP server of the tool, for MCP tools. */
+            server?: string;
             status: components["schemas"]["ToolCallStatus"];
             output: string;
         };
@@ -1686,6 +1695,87 @@ export interface components {
             token: string;
             /** Format: date-time */
             expiresAt: string;
+        };
+        /** @description Which of the server's tools (by the server's own names) are offered: those in `allow` (when given) and not in `deny`. */
+        McpToolFilter: {
+            allow?: string[];
+            deny?: string[];
+        };
+        /** @description A server Kiln reaches over the network: `http` is Streamable HTTP, `sse` the older SSE transport. Only public addresses unless `KILN_MCP_ALLOW_PRIVATE=true`; no redirect to another origin is followed. */
+        McpRemoteServer: {
+            /** @enum {string} */
+            type: "http" | "sse";
+            /** @description http(s) URL; may hold `{{mcp.KEY}}` placeholders. */
+            url: string;
+            /** @description Sent with every request; values may hold `{{mcp.KEY}}` placeholders. */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description A disabled server is not connected.
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * @description Limit of connecting and of each call, in milliseconds.
+             * @default 60000
+             */
+            timeout?: number;
+            tools?: components["schemas"]["McpToolFilter"];
+        };
+        /** @description A program started for each turn inside the task's sandbox (like `run_command`), spoken to over its stdin and stdout. */
+        McpStdioServer: {
+            /**
+             * @default stdio
+             * @enum {string}
+             */
+            type?: "stdio";
+            /** @description Program to run (found on the sandbox's PATH or in the workspace). */
+            command: string;
+            args?: string[];
+            /** @description Added to the task's env and secrets; values may hold `{{mcp.KEY}}` placeholders. */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description Working directory relative to the workspace (default: the workspace). */
+            cwd?: string;
+            /**
+             * @description A disabled server is not connected.
+             * @default true
+             */
+            enabled?: boolean;
+            /**
+             * @description Limit of connecting and of each call, in milliseconds.
+             * @default 60000
+             */
+            timeout?: number;
+            tools?: components["schemas"]["McpToolFilter"];
+        };
+        /**
+         * @description MCP servers by name (1-32 letters, digits, `_` or `-`; no `__`, not ending in `_`). Their tools are offered to every task of the agent as `<server>__<tool>`. `{{mcp.KEY}}` placeholders are filled at each turn from the task's `env` and `secrets` (a secret wins); the agent shows them as written. A placeholder without a value, or a server that cannot be reached, leaves that server out of the turn with a `status` event that says why.
+         * @example {
+         *       "docs": {
+         *         "type": "http",
+         *         "url": "https://mcp.example.com/mcp",
+         *         "headers": {
+         *           "Authorization": "Bearer {{mcp.DOCS_TOKEN}}"
+         *         },
+         *         "tools": {
+         *           "deny": [
+         *             "delete_page"
+         *           ]
+         *         }
+         *       },
+         *       "sheets": {
+         *         "command": "node",
+         *         "args": [
+         *           "uploads/sheets-server/index.mjs"
+         *         ]
+         *       }
+         *     }
+         */
+        McpServers: {
+            [key: string]: components["schemas"]["McpRemoteServer"] | components["schemas"]["McpStdioServer"];
         };
     };
     responses: {
