@@ -1,4 +1,4 @@
-import type { LoggedEvent, TaskEventBody } from '../core/events/event-types.js';
+import type { LoggedEvent, TaskEventBody, TokenUsage } from '../core/events/event-types.js';
 import type { Agent } from '../core/agents/agent-types.js';
 import type { Artifact, ArtifactVersion, NewVersion } from '../core/artifacts/artifact-types.js';
 import type { Message, Task } from '../core/tasks/task-types.js';
@@ -125,6 +125,8 @@ export interface UserStore {
   replaceEnvKey(hash: string | null, userId: string, now: string): Promise<{ revoked: boolean }>;
   /** The owner of a live (not revoked) key, with when it was last recorded as used. */
   findKey(hash: string): Promise<(KeyOwner & { lastUsedAt: string | null }) | undefined>;
+  /** The owner of a live key, by the key's id (for sessions, which name their key by id). */
+  findKeyById(id: string): Promise<KeyOwner | undefined>;
   /** Records a use of the key unless one at or after `staleBefore` is already recorded. */
   touchKey(id: string, now: string, staleBefore: string): Promise<void>;
   /** Live keys, oldest first: of one user, or of every user when `userId` is null. */
@@ -162,11 +164,30 @@ export interface TurnAmendment<T> {
   result: T;
 }
 
+/** Which of a user's tasks to list. */
+export interface TaskFilter {
+  status?: Task['status'];
+  /** Case-insensitive text in the first message, or the start of the task id. */
+  text?: string;
+}
+
+/** One model step's token usage, with when it was logged and the task's agent. */
+export interface UsageRecord {
+  agentId: string | null;
+  at: string;
+  usage: TokenUsage;
+}
+
 export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
   get(id: string, userId?: string): Promise<Task | undefined>;
-  list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }>;
+  /** A page of the user's tasks, latest activity first, optionally only those matching `filter`. */
+  list(userId: string, limit: number, offset: number, filter?: TaskFilter): Promise<{ tasks: Task[]; total: number }>;
+  /** The usage events of the user's tasks logged at or after `since`, with each task's agent. */
+  usageEvents(userId: string, since: string): Promise<UsageRecord[]>;
+  /** The user's tasks created at or after `since`. */
+  createdSince(userId: string, since: string): Promise<{ agentId: string | null; createdAt: string }[]>;
   messages(taskId: string): Promise<Message[]>;
   /**
    * Opens the next turn of an idle task with a new user message and queues it; `secretsHolder`

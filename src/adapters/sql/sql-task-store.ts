@@ -1,7 +1,7 @@
 import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
-import { TurnLost, type TaskStore, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   INSERT_MESSAGE,
   TASK_COLUMNS,
@@ -73,12 +73,25 @@ export class SqlTaskStore implements TaskStore {
     return this.read(this.db, id, userId);
   }
 
-  async list(userId: string, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
+  async list(userId: string, limit: number, offset: number, filter: TaskFilter = {}): Promise<{ tasks: Task[]; total: number }> {
+    const where = ['user_id = ?'];
+    const params: SqlValue[] = [userId];
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.text) {
+      // LOWER on both sides: LIKE ignores case in SQLite but not in PostgreSQL.
+      where.push("(LOWER(message) LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')");
+      const escaped = filter.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+      params.push(`%${escaped}%`, `${escaped}%`);
+    }
+    const condition = where.join(' AND ');
     // The page's ids come from the index alone (skipping `offset` entries touches no table row);
     // only the page's rows are read.
     const ids = await this.db.all<{ id: string }>(
-      'SELECT id FROM tasks WHERE user_id = ? ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?',
-      [userId, limit, offset],
+      `SELECT id FROM tasks WHERE ${condition} ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?`,
+      [...params, limit, offset],
     );
     const rows =
       ids.length === 0
@@ -88,8 +101,29 @@ export class SqlTaskStore implements TaskStore {
               WHERE t.id IN (${ids.map(() => '?').join(', ')}) ORDER BY t.last_activity_at DESC, t.id DESC`,
             ids.map((r) => r.id),
           );
-    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
+    const count =
+      where.length === 1
+        ? await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId])
+        : await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks WHERE ${condition}`, params);
     return { tasks: rows.map(taskFromRow), total: Number(count?.n ?? 0) };
+  }
+
+  async usageEvents(userId: string, since: string): Promise<UsageRecord[]> {
+    // Tasks active in the window come from the activity index; their usage events from the log.
+    const rows = await this.db.all<{ agentId: string | null; createdAt: string; data: string }>(
+      `SELECT t.agent_id AS "agentId", e.created_at AS "createdAt", e.data AS "data"
+         FROM tasks t JOIN events e ON e.task_id = t.id
+        WHERE t.user_id = ? AND t.last_activity_at >= ? AND e.type = 'usage' AND e.created_at >= ?`,
+      [userId, since, since],
+    );
+    return rows.map((row) => ({ agentId: row.agentId, at: row.createdAt, usage: JSON.parse(row.data) as UsageRecord['usage'] }));
+  }
+
+  async createdSince(userId: string, since: string): Promise<{ agentId: string | null; createdAt: string }[]> {
+    return this.db.all(
+      `SELECT agent_id AS "agentId", created_at AS "createdAt" FROM tasks WHERE user_id = ? AND last_activity_at >= ? AND created_at >= ?`,
+      [userId, since, since],
+    );
   }
 
   async messages(taskId: string): Promise<Message[]> {

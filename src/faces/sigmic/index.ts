@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { KeyOwner } from '../../ports/storage.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { presentedCredential } from './auth.js';
+import { sessionCaller, sessionToken } from './session-cookie.js';
+import { sessionView } from './session-routes.js';
 import { sendSigmicError } from './errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
@@ -16,7 +18,7 @@ declare module 'fastify' {
 
 /**
  * The native face, compatible with Sigmic AI's Tasks API. Mounted at `/api/v1`.
- * Every route needs an API key; errors use `{ success: false, error: { message, code } }`.
+ * Every route needs an API key (or the console's session cookie); errors use `{ success: false, error: { message, code } }`.
  */
 export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   app.setErrorHandler(function sigmicErrorHandler(error, request, reply) {
@@ -33,7 +35,12 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
         error: { message: 'Widget tokens (JWT) are not configured on this Kiln server; use an API key.', code: 'JWT_NOT_CONFIGURED' },
       });
     }
-    request.caller = await deps.keys.authenticate(credential);
+    // A request without an API key may be the console's, signed in with a session cookie.
+    const session = credential === undefined ? sessionToken(request) : undefined;
+    request.caller = session ? await sessionCaller(request, deps.sessions, session) : await deps.keys.authenticate(credential);
+  });
+  app.get('/session', async function currentSession(request) {
+    return { success: true, data: sessionView(request.caller!, null) };
   });
   await taskRoutes(app, deps);
   await artifactRoutes(app, deps);
