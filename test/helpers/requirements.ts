@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import pg from 'pg';
 import { BubblewrapRunner, sandboxProgramsMissing } from '../../src/adapters/sandbox/bubblewrap-runner.js';
 import { loadConfig } from '../../src/config.js';
@@ -72,6 +73,14 @@ export const sandbox: Requirement = {
 export const postgres: Requirement = {
   what: 'PostgreSQL',
   problem: await postgresProblem(),
+};
+
+/** The Chromium the browser tests drive (Debian's package). */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+export const chromium: Requirement = {
+  what: 'Chromium',
+  problem: fs.existsSync(CHROMIUM_PATH) ? null : `no browser at ${CHROMIUM_PATH}; install it with apt-get install -y chromium`,
 };
 
 export function onCi(): boolean {

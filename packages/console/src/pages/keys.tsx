@@ -88,7 +88,7 @@ export function KeysPage({ me }: { me: Session }) {
       )}
       <form class="stack narrow" onSubmit={create} aria-label="New key">
         <h2>New key</h2>
-        <label for="key-name">Name</label>
+        <label for="key-name">Key name</label>
         <input id="key-name" value={name} placeholder="laptop" onInput={(e) => setName((e.target as HTMLInputElement).value)} />
         {me.admin && (
           <>

@@ -75,6 +75,7 @@ function Conversation({ id, task, onChange }: { id: string; task: TaskDetail | n
           ...(resume && lastId.current !== undefined ? { lastEventId: lastId.current } : {}),
           signal: ac.signal,
           onReconnect: () => setReconnecting(true),
+          onConnect: () => setReconnecting(false),
         })) {
           setReconnecting(false);
           if (event.event === 'history_message') {
@@ -267,7 +268,7 @@ function FollowUp({ taskId, disabled, onSent }: { taskId: string; disabled: bool
     }
   };
   return (
-    <form class="follow-up stack" onSubmit={send} aria-label="Follow-up">
+    <form class="follow-up stack" onSubmit={send} aria-label="Send a follow-up">
       <label for="follow-up-text">Follow-up</label>
       <textarea id="follow-up-text" rows={3} value={text} disabled={busy} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)}
         onKeyDown={(e) => {
