@@ -11,6 +11,7 @@ import { ArtifactService } from './core/artifacts/artifact-service.js';
 import { DownloadLinks } from './core/artifacts/download-links.js';
 import { SignedUrls } from './core/artifacts/signed-urls.js';
 import { ApiKeys } from './core/auth/api-keys.js';
+import { ConsoleSessions } from './core/auth/console-sessions.js';
 import { KeyManagement } from './core/auth/key-management.js';
 import { deriveKey, encryptionKey } from './core/crypto/encryption-key.js';
 import { SealedBox } from './core/crypto/sealed-box.js';
@@ -31,6 +32,8 @@ import type { Storage } from './ports/storage.js';
 
 const MB = 1024 * 1024;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long a console sign-in lasts. */
+const CONSOLE_SESSION_MS = 12 * 3_600_000;
 
 export { openStorage } from './backends.js';
 
@@ -146,6 +149,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       widgetApps,
       widgetTokens,
       corsOrigins: config.corsOrigins,
+      sessions: new ConsoleSessions({ keys, users: storage.users, signer: signedUrls }, CONSOLE_SESSION_MS),
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,

@@ -1,4 +1,4 @@
-import type { LoggedEvent, TaskEventBody } from '../core/events/event-types.js';
+import type { LoggedEvent, TaskEventBody, TokenUsage } from '../core/events/event-types.js';
 import type { Agent } from '../core/agents/agent-types.js';
 import type { Artifact, ArtifactVersion, NewVersion } from '../core/artifacts/artifact-types.js';
 import type { Message, Task } from '../core/tasks/task-types.js';
@@ -133,6 +133,8 @@ export interface UserStore {
   replaceEnvKey(hash: string | null, userId: string, now: string): Promise<{ revoked: boolean }>;
   /** The owner of a live (not revoked) key, with when it was last recorded as used. */
   findKey(hash: string): Promise<(KeyOwner & { apiKeyId: string; lastUsedAt: string | null }) | undefined>;
+  /** The owner of a live key, by the key's id (for sessions, which name their key by id). */
+  findKeyById(id: string): Promise<KeyOwner | undefined>;
   /** Records a use of the key unless one at or after `staleBefore` is already recorded. */
   touchKey(id: string, now: string, staleBefore: string): Promise<void>;
   /** Live keys, oldest first: of one user, or of every user when `userId` is null. */
@@ -188,13 +190,33 @@ export interface TurnAmendment<T> {
   result: T;
 }
 
+/** Which of a user's tasks to list. */
+export interface TaskFilter {
+  /** Only this end user's tasks (a widget token's caller). */
+  endUser?: EndUserScope;
+  status?: Task['status'];
+  /** Case-insensitive text in the first message, or the start of the task id. */
+  text?: string;
+}
+
+/** One model step's token usage, with when it was logged and the task's agent. */
+export interface UsageRecord {
+  agentId: string | null;
+  at: string;
+  usage: TokenUsage;
+}
+
 export interface TaskStore {
   /** Stores a new task with its first user message, queued for a worker. */
   create(task: Task, firstMessage: Message): Promise<void>;
   /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
   get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined>;
-  /** The user's tasks (only the end user's, when given), most recently active first. */
-  list(userId: string, limit: number, offset: number, endUser?: EndUserScope): Promise<{ tasks: Task[]; total: number }>;
+  /** A page of the user's tasks, latest activity first, optionally only those matching `filter`. */
+  list(userId: string, limit: number, offset: number, filter?: TaskFilter): Promise<{ tasks: Task[]; total: number }>;
+  /** The usage events of the user's tasks logged at or after `since`, with each task's agent. */
+  usageEvents(userId: string, since: string): Promise<UsageRecord[]>;
+  /** The user's tasks created at or after `since`. */
+  createdSince(userId: string, since: string): Promise<{ agentId: string | null; createdAt: string }[]>;
   messages(taskId: string): Promise<Message[]>;
   /**
    * Opens the next turn of an idle task with a new user message and queues it; `secretsHolder`

@@ -34,6 +34,17 @@ export class Artifacts {
     return (await this.transport.data<{ files: ArtifactFile[] }>('GET', `/api/v1/tasks/${seg(taskId)}/artifacts`, options)).files;
   }
 
+  /**
+   * A link that downloads the file (a version of it) without an API key, until `expiresAt`.
+   *
+   * @example
+   * const { url } = await kiln.artifacts.link(taskId, 'downloads/report.md');
+   */
+  link(taskId: string, path: string, options: { version?: number; signal?: AbortSignal } = {}): Promise<{ url: string; version: number; expiresAt: string }> {
+    const { signal, version } = options;
+    return this.transport.data('GET', `/api/v1/tasks/${seg(taskId)}/artifacts/link`, { query: { path, version }, ...(signal ? { signal } : {}) });
+  }
+
   /** Every version of a file, newest first. */
   versions(
     taskId: string,

@@ -2,6 +2,7 @@ import { Agents } from './agents.js';
 import { Artifacts } from './artifacts.js';
 import { Gumloop } from './gumloop.js';
 import { Keys, Users } from './keys.js';
+import { Session } from './session.js';
 import { Syntropic } from './syntropic.js';
 import { Tasks } from './tasks.js';
 import { Transport, type TransportOptions } from './transport.js';
@@ -25,6 +26,8 @@ export class Kiln {
   readonly users: Users;
   readonly gumloop: Gumloop;
   readonly syntropic: Syntropic;
+  /** The console's cookie sign-in (browsers). */
+  readonly session: Session;
   /** Sends requests; `transport.send` reaches any route with the client's key. */
   readonly transport: Transport;
 
@@ -37,6 +40,7 @@ export class Kiln {
     this.users = new Users(this.transport);
     this.gumloop = new Gumloop(this.transport);
     this.syntropic = new Syntropic(this.transport);
+    this.session = new Session(this.transport);
   }
 
   get baseUrl(): string {

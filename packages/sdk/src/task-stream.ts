@@ -27,6 +27,8 @@ export interface StreamOptions {
   reconnect?: ReconnectOptions | false;
   /** Called before each reconnection attempt (for a "reconnecting..." notice). */
   onReconnect?: (info: { attempt: number; lastEventId: number | undefined; error: unknown }) => void;
+  /** Called each time the stream is connected (again): to clear a "reconnecting..." notice while no event comes. */
+  onConnect?: (info: { lastEventId: number | undefined }) => void;
 }
 
 const TERMINAL = new Set(['done', 'error', 'cancelled']);
@@ -68,6 +70,7 @@ export async function* streamTask(transport: Transport, taskId: string, options:
       const headers: Record<string, string> = lastId === undefined ? {} : { 'last-event-id': String(lastId) };
       const response = await transport.send('GET', `/api/v1/tasks/${seg(taskId)}/stream`, { headers, signal: connection.signal });
       if (!response.body) throw new Broken('the stream has no body');
+      options.onConnect?.({ lastEventId: lastId });
       touch();
       const body = response.body.pipeThrough(
         new TransformStream<Uint8Array, Uint8Array>({

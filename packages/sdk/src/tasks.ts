@@ -1,6 +1,6 @@
 import { appendFiles, type FileInput } from './files.js';
 import { streamTask, type StreamOptions } from './task-stream.js';
-import { seg, type Transport } from './transport.js';
+import { seg, type Transport, type UploadProgress } from './transport.js';
 import type {
   ApprovalOutcome,
   ApprovalResult,
@@ -12,8 +12,10 @@ import type {
   TaskEvent,
   TaskHistory,
   TaskListItem,
+  TaskStatus,
   TerminalEvent,
   ToolPolicy,
+  UsageReport,
 } from './types.js';
 
 export interface CreateTaskInput {
@@ -36,6 +38,8 @@ export interface CreateTaskInput {
   workflowId?: string;
   phaseId?: string;
   signal?: AbortSignal;
+  /** Progress of sending the request (its files), in browsers. */
+  onUploadProgress?: (progress: UploadProgress) => void;
 }
 
 export interface SendInput {
@@ -44,6 +48,7 @@ export interface SendInput {
   /** Secrets for this and later turns (JSON only: not with `files`). */
   secrets?: EnvMap;
   signal?: AbortSignal;
+  onUploadProgress?: (progress: UploadProgress) => void;
 }
 
 export interface TaskPage {
@@ -76,7 +81,8 @@ export class Tasks {
    * const { id } = await kiln.tasks.create({ message: 'Summarise uploads/report.pdf', files: [file] });
    */
   async create(input: CreateTaskInput): Promise<TaskCreated> {
-    const { files, signal, ...fields } = input;
+    const { files, signal, onUploadProgress, ...fields } = input;
+    const extra = { ...(signal ? { signal } : {}), ...(onUploadProgress ? { onUploadProgress } : {}) };
     if (files && files.length > 0) {
       const jsonOnly = JSON_ONLY.filter((name) => fields[name] !== undefined);
       if (jsonOnly.length > 0) {
@@ -90,13 +96,13 @@ export class Tasks {
         if (value !== undefined && value !== null) form.append(name, String(value));
       }
       await appendFiles(form, files);
-      return this.transport.data('POST', '/api/v1/tasks', { body: form, ...(signal ? { signal } : {}) });
+      return this.transport.data('POST', '/api/v1/tasks', { body: form, ...extra });
     }
-    return this.transport.data('POST', '/api/v1/tasks', { json: fields, ...(signal ? { signal } : {}) });
+    return this.transport.data('POST', '/api/v1/tasks', { json: fields, ...extra });
   }
 
-  /** One page of the caller's tasks, newest activity first. */
-  list(options: { limit?: number; offset?: number; signal?: AbortSignal } = {}): Promise<TaskPage> {
+  /** One page of the caller's tasks, newest activity first; `status` and `q` (text in the message, or an id's start) filter. */
+  list(options: { limit?: number; offset?: number; status?: TaskStatus; q?: string; signal?: AbortSignal } = {}): Promise<TaskPage> {
     const { signal, ...query } = options;
     return this.transport
       .json<{ data: TaskListItem[]; pagination: Pagination }>('GET', '/api/v1/tasks', { query, ...(signal ? { signal } : {}) })
@@ -130,6 +136,12 @@ export class Tasks {
     return this.transport.data('GET', `/api/v1/tasks/${seg(id)}`, options);
   }
 
+  /** Tokens and new tasks per day (UTC) and per agent over the last `days` days (30 by default). */
+  usage(options: { days?: number; signal?: AbortSignal } = {}): Promise<UsageReport> {
+    const { signal, days } = options;
+    return this.transport.data('GET', '/api/v1/usage', { query: { days }, ...(signal ? { signal } : {}) });
+  }
+
   /** The task's conversation. */
   history(id: string, options: { signal?: AbortSignal } = {}): Promise<TaskHistory> {
     return this.transport.data('GET', `/api/v1/tasks/${seg(id)}/history`, options);
@@ -142,9 +154,9 @@ export class Tasks {
    * await kiln.tasks.send(id, { message: 'Now as a table' });
    */
   async send(id: string, input: SendInput | string): Promise<FollowUpAccepted> {
-    const { message, files, secrets, signal } = typeof input === 'string' ? ({ message: input } as SendInput) : input;
+    const { message, files, secrets, signal, onUploadProgress } = typeof input === 'string' ? ({ message: input } as SendInput) : input;
     const path = `/api/v1/tasks/${seg(id)}/messages`;
-    const options = signal ? { signal } : {};
+    const options = { ...(signal ? { signal } : {}), ...(onUploadProgress ? { onUploadProgress } : {}) };
     if (files && files.length > 0) {
       if (secrets) throw new TypeError('secrets cannot be sent with files: Kiln takes files as multipart and secrets only as JSON.');
       const form = new FormData();

@@ -24,6 +24,10 @@ export type ArtifactVersion = Schemas['ArtifactVersion'];
 export type Agent = Schemas['Agent'];
 export type AgentSettings = Schemas['AgentSettings'];
 export type AgentChanges = Schemas['AgentChanges'];
+export type Session = Schemas['Session'];
+export type UsageReport = Schemas['UsageReport'];
+export type UsageDay = Schemas['UsageDay'];
+export type ArtifactLink = Schemas['ArtifactLink'];
 
 export type GumloopAgent = Schemas['GumloopAgent'];
 export type GumloopArtifact = Schemas['GumloopArtifact'];

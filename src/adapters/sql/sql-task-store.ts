@@ -2,7 +2,7 @@ import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.j
 import type { Message, Task } from '../../core/tasks/task-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
-import { TurnLost, type TaskStore, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   INSERT_MESSAGE,
   TASK_COLUMNS,
@@ -78,24 +78,35 @@ export class SqlTaskStore implements TaskStore {
     return task;
   }
 
-  async list(userId: string, limit: number, offset: number, endUser?: EndUserScope): Promise<{ tasks: Task[]; total: number }> {
-    if (endUser) return this.listOfEndUser(userId, limit, offset, endUser);
+  async list(userId: string, limit: number, offset: number, filter: TaskFilter = {}): Promise<{ tasks: Task[]; total: number }> {
+    const where = ['user_id = ?'];
+    const params: SqlValue[] = [userId];
+    if (filter.endUser) {
+      where.push('widget_app_id = ?', 'end_user_id = ?');
+      params.push(filter.endUser.appId, filter.endUser.endUserId);
+    }
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.text) {
+      // LOWER on both sides: LIKE ignores case in SQLite but not in PostgreSQL.
+      where.push("(LOWER(message) LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')");
+      const escaped = filter.text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+      params.push(`%${escaped}%`, `${escaped}%`);
+    }
+    const condition = where.join(' AND ');
     // The page's ids come from the index alone (skipping `offset` entries touches no table row);
     // only the page's rows are read.
     const ids = await this.db.all<{ id: string }>(
-      'SELECT id FROM tasks WHERE user_id = ? ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?',
-      [userId, limit, offset],
+      `SELECT id FROM tasks WHERE ${condition} ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?`,
+      [...params, limit, offset],
     );
-    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
-    return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
-  }
-
-  /** One end user's tasks: few per end user, so they are counted rather than kept in a running count. */
-  private async listOfEndUser(userId: string, limit: number, offset: number, endUser: EndUserScope): Promise<{ tasks: Task[]; total: number }> {
-    const where = 'WHERE widget_app_id = ? AND end_user_id = ? AND user_id = ?';
-    const params = [endUser.appId, endUser.endUserId, userId];
-    const ids = await this.db.all<{ id: string }>(`SELECT id FROM tasks ${where} ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?`, [...params, limit, offset]);
-    const count = await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks ${where}`, params);
+    // All of a user's tasks are counted as they are made; a narrower list is counted now.
+    const count =
+      where.length === 1
+        ? await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId])
+        : await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks WHERE ${condition}`, params);
     return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
   }
 
@@ -110,6 +121,24 @@ export class SqlTaskStore implements TaskStore {
             ids.map((r) => r.id),
           );
     return rows.map(taskFromRow);
+  }
+
+  async usageEvents(userId: string, since: string): Promise<UsageRecord[]> {
+    // Tasks active in the window come from the activity index; their usage events from the log.
+    const rows = await this.db.all<{ agentId: string | null; createdAt: string; data: string }>(
+      `SELECT t.agent_id AS "agentId", e.created_at AS "createdAt", e.data AS "data"
+         FROM tasks t JOIN events e ON e.task_id = t.id
+        WHERE t.user_id = ? AND t.last_activity_at >= ? AND e.type = 'usage' AND e.created_at >= ?`,
+      [userId, since, since],
+    );
+    return rows.map((row) => ({ agentId: row.agentId, at: row.createdAt, usage: JSON.parse(row.data) as UsageRecord['usage'] }));
+  }
+
+  async createdSince(userId: string, since: string): Promise<{ agentId: string | null; createdAt: string }[]> {
+    return this.db.all(
+      `SELECT agent_id AS "agentId", created_at AS "createdAt" FROM tasks WHERE user_id = ? AND last_activity_at >= ? AND created_at >= ?`,
+      [userId, since, since],
+    );
   }
 
   async messages(taskId: string): Promise<Message[]> {

@@ -72,6 +72,16 @@ export class SqlUserStore implements UserStore {
     return row && { ...row, admin: Number(row.admin) === 1 };
   }
 
+  async findKeyById(id: string): Promise<KeyOwner | undefined> {
+    const row = await this.db.get<Omit<KeyOwner, 'admin'> & { admin: number }>(
+      `SELECT k.id AS "apiKeyId", u.id AS "userId", u.name AS "username", k.admin AS "admin"
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE k.id = ? AND k.revoked_at IS NULL`,
+      [id],
+    );
+    return row && { ...row, admin: Number(row.admin) === 1 };
+  }
+
   async touchKey(id: string, now: string, staleBefore: string): Promise<void> {
     await this.db.run('UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)', [now, id, staleBefore]);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { KeyOwner, Storage } from '../../ports/storage.js';
+import type { KeyOwner, Storage, TaskFilter } from '../../ports/storage.js';
+import { usageReport, type UsageReport } from './usage-report.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentService } from '../agents/agent-service.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
@@ -155,8 +156,13 @@ export class TaskService {
     return { id, status: 'pending' };
   }
 
-  async list(caller: KeyOwner, limit: number, offset: number): Promise<{ tasks: Task[]; total: number }> {
-    return this.deps.storage.tasks.list(caller.userId, limit, offset, caller.endUser);
+  async list(caller: KeyOwner, limit: number, offset: number, filter: TaskFilter = {}): Promise<{ tasks: Task[]; total: number }> {
+    return this.deps.storage.tasks.list(caller.userId, limit, offset, { ...filter, ...(caller.endUser ? { endUser: caller.endUser } : {}) });
+  }
+
+  /** The caller's tokens and new tasks per day and per agent over the last `days` days. */
+  usage(caller: KeyOwner, days: number): Promise<UsageReport> {
+    return usageReport(this.deps.storage.tasks, caller, days);
   }
 
   async get(caller: KeyOwner, id: string): Promise<TaskDetail> {

@@ -1,4 +1,5 @@
 import type { ApiKeys } from '../../core/auth/api-keys.js';
+import type { ConsoleSessions } from '../../core/auth/console-sessions.js';
 import type { KeyManagement } from '../../core/auth/key-management.js';
 import type { AgentService } from '../../core/agents/agent-service.js';
 import type { ArtifactService } from '../../core/artifacts/artifact-service.js';
@@ -28,6 +29,8 @@ export interface FaceDeps {
   widgetTokens: WidgetTokens;
   /** Origins whose pages may call Kiln with an API key (KILN_CORS_ORIGINS). */
   corsOrigins: readonly string[];
+  /** Sign-in sessions of the web console (a cookie instead of an API key). */
+  sessions: ConsoleSessions;
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

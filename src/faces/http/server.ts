@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import cookie from '@fastify/cookie';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gumloopFace } from '../gumloop/index.js';
 import { mcpFace } from '../mcp/index.js';
 import { sigmicFace } from '../sigmic/index.js';
+import { sessionRoutes } from '../sigmic/session-routes.js';
 import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
 import type { DomainErrorKind } from '../../core/errors.js';
@@ -13,6 +15,7 @@ import { browserAccess } from './browser-access.js';
 import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
 import { guardInput } from './input-guard.js';
+import { consoleApp } from './console-app.js';
 import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import { widgetScriptRoute } from './widget-script-route.js';
@@ -23,6 +26,7 @@ const JSON_BODY_LIMIT = 8 * 1024 * 1024;
 const ROOT = new URL('../../../../', import.meta.url);
 const VERSION = (JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
 const OPENAPI = new URL('docs/openapi.json', ROOT);
+const CONSOLE_DIST = new URL('packages/console/dist/', ROOT);
 
 const ROOT_STATUS: Record<DomainErrorKind, number> = {
   auth_required: 401,
@@ -38,7 +42,7 @@ const ROOT_STATUS: Record<DomainErrorKind, number> = {
 };
 
 /**
- * The HTTP server: `/healthz` and the API faces, each mounted under its own prefix with its own
+ * The HTTP server: `/healthz`, the web console and the API faces, each mounted under its own prefix with its own
  * error format. `isReady` decides what `/healthz` answers.
  */
 export async function buildHttpServer(
@@ -69,16 +73,19 @@ export async function buildHttpServer(
   browserAccess(app, deps.corsOrigins);
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
   registerBodyParsers(app);
+  await app.register(cookie);
   app.addHook('onResponse', async function logRequest(request, reply) {
     deps.logger.debug('request', { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
   });
 
-  // An API answer for programs and people trying the address; what it offers and where it is described.
-  app.get('/', async function home() {
+  const consolePage = options.faces ? await consoleApp(app, CONSOLE_DIST) : null;
+  // Browsers get the console; programs an answer that says what the API offers and where it is described.
+  app.get('/', async function home(request, reply) {
+    if (consolePage?.servesPage(request)) return consolePage.sendPage(reply);
     return {
       name: 'Kiln',
       version: VERSION,
-      links: { api: '/api/v1/tasks', gumloop: '/gumloop/agents', syntropic: '/syntropic/artifacts', openapi: '/openapi.json', health: '/healthz' },
+      links: { console: '/', api: '/api/v1/tasks', gumloop: '/gumloop/agents', syntropic: '/syntropic/artifacts', openapi: '/openapi.json', health: '/healthz' },
       auth: 'Send "Authorization: Bearer <API key>"; create a key with `kiln keys create --user NAME`.',
     };
   });
@@ -98,6 +105,7 @@ export async function buildHttpServer(
     await widgetScriptRoute(app);
     app.decorateRequest('caller', null);
     await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
+    await app.register(async (face) => sessionRoutes(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
     await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });
     await app.register(async (face) => mcpFace(face, deps), { prefix: '/mcp' });

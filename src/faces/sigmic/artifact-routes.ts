@@ -29,6 +29,15 @@ export async function artifactRoutes(app: FastifyInstance, deps: FaceDeps): Prom
     return sendContent(request, reply, { version, filename: artifact.name, open: (range) => deps.artifacts.content(version, range) });
   } });
 
+  app.get('/tasks/:id/artifacts/link', async function artifactLink(request: TaskRequest) {
+    const query = parseInput(artifactQuery, request.query);
+    if (!query.path) throw new InvalidInput('The path query parameter is required.', 'path');
+    const number = query.version === undefined ? undefined : queryInteger(query.version, 'version', 1, 1);
+    const { artifact, version } = await deps.artifacts.taskFile(caller(request), request.params.id, query.path, number);
+    const url = await deps.links.url(artifact, version, baseUrlOf(request, deps.publicUrl));
+    return { success: true, data: { url, version: version.number, expiresAt: new Date(Date.now() + deps.signedUrls.ttlMs).toISOString() } };
+  });
+
   app.get('/tasks/:id/artifacts/versions', async function artifactVersions(request: TaskRequest) {
     const query = parseInput(artifactQuery, request.query);
     if (!query.path) throw new InvalidInput('The path query parameter is required.', 'path');

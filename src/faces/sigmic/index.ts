@@ -3,6 +3,8 @@ import { Forbidden, InvalidAuthFormat } from '../../core/errors.js';
 import type { KeyOwner } from '../../ports/storage.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { originOf, presentedCredential } from './auth.js';
+import { sessionCaller, sessionToken } from './session-cookie.js';
+import { sessionView } from './session-routes.js';
 import { sendSigmicError } from './errors.js';
 import { agentRoutes } from './agent-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
@@ -25,8 +27,8 @@ const STREAM_ROUTE = '/api/v1/tasks/:id/stream';
 
 /**
  * The native face, compatible with Sigmic AI's Tasks API. Mounted at `/api/v1`.
- * Every route but the token exchange needs an API key, or a widget token (`eyJ...`) for the
- * Tasks API; errors use `{ success: false, error: { message, code } }`.
+ * Every route but the token exchange needs an API key (or the console's session cookie), or a
+ * widget token (`eyJ...`) for the Tasks API; errors use `{ success: false, error: { message, code } }`.
  */
 export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   app.setErrorHandler(function sigmicErrorHandler(error, request, reply) {
@@ -45,7 +47,12 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
       request.caller = caller;
       return;
     }
-    request.caller = await deps.keys.authenticate(credential);
+    // A request without an API key may be the console's, signed in with a session cookie.
+    const session = credential === undefined ? sessionToken(request) : undefined;
+    request.caller = session ? await sessionCaller(request, deps.sessions, session) : await deps.keys.authenticate(credential);
+  });
+  app.get('/session', async function currentSession(request) {
+    return { success: true, data: sessionView(request.caller!, null) };
   });
   await taskRoutes(app, deps);
   await artifactRoutes(app, deps);

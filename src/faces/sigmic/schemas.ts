@@ -86,9 +86,21 @@ export const followUpJson = z.object({
 });
 export const followUpForm = z.object({ message });
 
+export const TASK_STATUSES = ['pending', 'running', 'awaiting_approval', 'completed', 'failed', 'cancelled'] as const;
+
 export const listQuery = z.object({
   limit: z.string({ error: 'limit must be given once, as a whole number' }).optional(),
   offset: z.string({ error: 'offset must be given once, as a whole number' }).optional(),
+  status: z.enum(TASK_STATUSES, { error: `status must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
+  q: z.string({ error: 'q must be given once, as text' }).max(200, 'q may be at most 200 characters').optional(),
+});
+
+export const usageQuery = z.object({
+  days: z.string({ error: 'days must be given once, as a whole number' }).optional(),
+});
+
+export const openSessionBody = z.object({
+  key: z.string({ error: 'key is required: an API key, "kiln_..."' }).min(1, 'key must not be empty').max(200),
 });
 
 export const streamQuery = z.object({

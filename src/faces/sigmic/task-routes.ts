@@ -19,10 +19,12 @@ import {
   parseInput,
   queryInteger,
   streamQuery,
+  usageQuery,
 } from './schemas.js';
 import { detailView, listItemView, messageView, sseOf } from './views.js';
 
 const MAX_PAGE = 100;
+const MAX_USAGE_DAYS = 366;
 
 /** `/tasks` routes of the native face. */
 export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<void> {
@@ -65,12 +67,18 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     const query = parseInput(listQuery, request.query);
     const limit = Math.min(queryInteger(query.limit, 'limit', 50, 1), MAX_PAGE);
     const offset = queryInteger(query.offset, 'offset', 0, 0);
-    const { tasks, total } = await deps.tasks.list(caller(request), limit, offset);
+    const text = query.q?.trim();
+    const { tasks, total } = await deps.tasks.list(caller(request), limit, offset, { ...(query.status ? { status: query.status } : {}), ...(text ? { text } : {}) });
     return {
       success: true,
       data: tasks.map(listItemView),
       pagination: { total, limit, offset, hasMore: offset + tasks.length < total },
     };
+  });
+
+  app.get('/usage', async function usage(request) {
+    const days = Math.min(queryInteger(parseInput(usageQuery, request.query).days, 'days', 30, 1), MAX_USAGE_DAYS);
+    return { success: true, data: await deps.tasks.usage(caller(request), days) };
   });
 
   app.get<{ Params: { id: string } }>('/tasks/:id', async function getTask(request) {

@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * List the caller's tasks
-         * @description Newest activity first.
+         * @description Newest activity first; `status` and `q` filter.
          */
         get: operations["listTasks"];
         put?: never;
@@ -626,8 +626,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * What this server is, with links
-         * @description A small JSON answer for programs and people trying the address: the server's name and version and where the API and this document are.
+         * The console (browsers), or what this server is, with links
+         * @description A browser (a request that accepts `text/html`) gets the web console's page, served with a strict Content-Security-Policy; its scripts and styles are under `/console/`. Other clients get a small JSON answer: the server's name and version and where the API and this document are.
          */
         get: operations["home"];
         put?: never;
@@ -762,6 +762,74 @@ export interface paths {
          * @description One script a page adds with `<script src=".../widget.js" data-token-url="/your-token-endpoint" data-title="Help"></script>`.
          */
         get: operations["widgetScript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who the request acts for
+         * @description The user and key behind the request's credential (API key or console session).
+         */
+        get: operations["currentSession"];
+        put?: never;
+        /**
+         * Sign in to the console with an API key
+         * @description Exchanges an API key for a console session: sets the HttpOnly, SameSite=Strict cookie `kiln_session` (the session; it names the key by id and is signed with the server's signing key, so the key itself is not kept by the browser) and the script-readable cookie `kiln_csrf` (its CSRF token, to send as `X-Kiln-CSRF` with every write). A session lasts 12 hours; revoking its key ends it at once.
+         */
+        post: operations["openSession"];
+        /**
+         * Sign out of the console
+         * @description Removes the session cookies from the browser. A copy of the session taken before stays valid until it expires or its key is revoked.
+         */
+        delete: operations["closeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tokens and tasks per day and per agent
+         * @description The caller's token usage (added up from every model step) and new tasks, per day (UTC) and per agent, over the last `days` days, today included.
+         */
+        get: operations["usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/artifacts/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A signed download link for a file
+         * @description A link to the file's latest (or a given) version that downloads it without an API key until it expires (`KILN_SIGNED_URL_TTL_SECONDS`); presigned by S3 when the blobs are there.
+         */
+        get: operations["artifactLink"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1777,6 +1845,50 @@ export interface components {
         McpServers: {
             [key: string]: components["schemas"]["McpRemoteServer"] | components["schemas"]["McpStdioServer"];
         };
+        Session: {
+            userId: string;
+            username: string;
+            /** @description The key the session (or request) authenticated with. */
+            apiKeyId: string;
+            admin: boolean;
+            /**
+             * Format: date-time
+             * @description When a new session ends; null when reading the current one.
+             */
+            expiresAt: string | null;
+        };
+        UsageDay: {
+            /** @description YYYY-MM-DD (UTC). */
+            date: string;
+            /** @description Tasks created that day. */
+            tasks: number;
+            inputTokens: number;
+            outputTokens: number;
+            totalTokens: number;
+        };
+        UsageByAgent: {
+            agentId: string | null;
+            tasks: number;
+            totalTokens: number;
+        };
+        UsageReport: {
+            /**
+             * Format: date-time
+             * @description Start of the first day counted.
+             */
+            since: string;
+            /** @description One entry per day, oldest first, today last. */
+            days: components["schemas"]["UsageDay"][];
+            /** @description Agents with tasks or tokens in the window, most tokens first. */
+            agents: components["schemas"]["UsageByAgent"][];
+        };
+        ArtifactLink: {
+            /** @description Downloads the version without an API key until it expires. */
+            url: string;
+            version: number;
+            /** Format: date-time */
+            expiresAt: string;
+        };
     };
     responses: {
         /** @description No credential (`AUTH_REQUIRED`), a credential that is neither a `kiln_` key nor a widget token (`INVALID_AUTH_FORMAT`, also for an `Authorization` header that is not `Bearer`), an unknown or malformed key (`INVALID_API_KEY`), or a widget token that is malformed, forged, expired, or of an app deleted or whose secret was rotated (`INVALID_TOKEN`). */
@@ -2090,6 +2202,10 @@ export interface operations {
                 /** @description Page size, at least 1; values over 100 are taken as 100. */
                 limit?: number;
                 offset?: number;
+                /** @description Only tasks with this status. */
+                status?: components["schemas"]["TaskStatus"];
+                /** @description Only tasks whose first message contains this text (ignoring case) or whose id starts with it. */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -3757,6 +3873,7 @@ export interface operations {
                         name: "Kiln";
                         version: string;
                         links: {
+                            console: string;
                             api: string;
                             gumloop: string;
                             syntropic: string;
@@ -3766,6 +3883,7 @@ export interface operations {
                         /** @description How to authenticate. */
                         auth: string;
                     };
+                    "text/html": string;
                 };
             };
         };
@@ -4058,6 +4176,155 @@ export interface operations {
                     "application/json": components["schemas"]["ServerError"];
                 };
             };
+        };
+    };
+    currentSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["Session"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    openSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description An API key, `kiln_...`. */
+                    key: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in; the cookies are set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["Session"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    closeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: {
+                            /** @constant */
+                            signedOut: true;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    usage: {
+        parameters: {
+            query?: {
+                /** @description How many days, 1 to 366. */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["UsageReport"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+        };
+    };
+    artifactLink: {
+        parameters: {
+            query: {
+                /** @description Workspace-relative path, as the artifacts listing gives it. Absolute paths, NUL bytes and `..` that climbs out are refused (400). */
+                path: components["parameters"]["ArtifactPathRequired"];
+                /** @description A version number; the latest when absent. */
+                version?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The task id. */
+                id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["ArtifactLink"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
         };
     };
 }
