@@ -62,7 +62,7 @@ async function serve(args: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(process.env, values as Record<string, string | undefined>);
-  const logger = createLogger(config.logLevel, (line) => process.stdout.write(line));
+  const logger = createLogger(config.logLevel, (line) => process.stdout.write(line), config.logFormat);
   const kiln = await createKiln(config, logger);
   await kiln.start();
   if (!config.apiKey) {

@@ -76,6 +76,7 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
     turn: 1,
     turnStartSeq: 0,
     lastEventSeq: 0,
+    traceParent: null,
     ...overrides,
   };
 }

@@ -174,11 +174,26 @@ export interface TaskStore {
    * Opens the next turn of an idle task with a new user message and queues it.
    * Returns the updated task, 'busy' when the task is still executing, or undefined when not found.
    */
-  startFollowUp(taskId: string, userId: string, message: Omit<Message, 'seq' | 'turn'>, now: string): Promise<Task | 'busy' | undefined>;
+  startFollowUp(
+    taskId: string,
+    userId: string,
+    message: Omit<Message, 'seq' | 'turn'>,
+    now: string,
+    traceParent?: string | null,
+  ): Promise<Task | 'busy' | undefined>;
 
   /** Takes the oldest queued task for `owner` until `leaseUntil`; marks it running. */
   claimNext(owner: string, leaseUntil: string, now: string): Promise<Task | undefined>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void>;
+  /**
+   * Gives the fenced turn back to the queue (its worker is stopping): the lease is dropped and
+   * any worker may claim it again. Returns false when the fence no longer holds.
+   */
+  releaseTurn(fence: TurnFence, now: string): Promise<boolean>;
+  /** Number of tasks in each status. */
+  statusCounts(): Promise<Record<string, number>>;
+  /** Turns queued and not claimed, and when the oldest was queued. */
+  queueStats(): Promise<{ depth: number; oldestQueuedAt: string | null }>;
   /** Turns held by a worker lease that ran out before `now` (every held turn when `now` is null). */
   abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]>;
 

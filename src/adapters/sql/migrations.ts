@@ -178,7 +178,26 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)',
     ],
   },
+  {
+    version: 8,
+    name: 'trace context of the queued turn; tasks by status',
+    statements: () => [
+      // The W3C traceparent of the request that queued the turn, so the worker's spans join its trace.
+      'ALTER TABLE tasks ADD COLUMN trace_parent TEXT',
+      // Lets the metrics count tasks by status from the index alone.
+      'CREATE INDEX tasks_by_status ON tasks (status)',
+    ],
+  },
 ];
+
+/** The schema version this code needs; a database behind it is not ready. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The highest migration applied to the database (0 before the first). */
+export async function schemaVersion(db: Database): Promise<number> {
+  const row = await db.get<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
+  return Number(row?.version ?? 0);
+}
 
 /**
  * Applies the migrations not yet applied, all in one transaction. On PostgreSQL an advisory lock

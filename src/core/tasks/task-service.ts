@@ -6,6 +6,7 @@ import type { AgentService } from '../agents/agent-service.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import { Conflict, InvalidInput, NotFound } from '../errors.js';
+import { currentTraceParent } from '../tracing.js';
 import type { EventHub } from '../events/event-hub.js';
 import type { TokenUsage } from '../events/event-types.js';
 import { streamTask, type StreamItem } from '../events/task-stream.js';
@@ -120,6 +121,7 @@ export class TaskService {
         turn: 1,
         turnStartSeq: 0,
         lastEventSeq: 0,
+        traceParent: currentTraceParent(),
       };
       const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
       if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
@@ -166,7 +168,7 @@ export class TaskService {
     this.deps.secrets.put(task.id, input.secrets);
     const holder = this.deps.secretsHolder();
     if (hasSecrets(input.secrets) && holder) await this.deps.storage.tasks.setSecretsHolder(task.id, holder);
-    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt);
+    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, currentTraceParent());
     if (result === undefined) throw taskNotFound();
     if (result === 'busy') throw busy('running');
     this.deps.signals.queued();

@@ -8,6 +8,7 @@ import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
 import { clientErrorOf } from './framework-errors.js';
 import { internalRoutes } from './internal-routes.js';
+import { opsRoutes, type OpsRouteDeps } from './ops-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import type { FaceDeps } from './face-deps.js';
 
@@ -20,7 +21,7 @@ const JSON_BODY_LIMIT = 8 * 1024 * 1024;
 export async function buildHttpServer(
   deps: FaceDeps,
   isReady: () => boolean,
-  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1] },
+  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1]; ops: OpsRouteDeps },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
@@ -43,8 +44,9 @@ export async function buildHttpServer(
     done(null, Object.fromEntries(new URLSearchParams(String(body))));
   });
   app.addHook('onResponse', async function logRequest(request, reply) {
-    deps.logger.debug('request', { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    deps.logger.debug('request', { request: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
   });
+  await opsRoutes(app, options.ops);
 
   app.get('/healthz', async function healthz(_request, reply) {
     if (!isReady()) return reply.status(503).send({ status: 'unavailable' });

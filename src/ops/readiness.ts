@@ -1,0 +1,64 @@
+import { Readable } from 'node:stream';
+import { LATEST_SCHEMA_VERSION, schemaVersion } from '../adapters/sql/migrations.js';
+import { errorMessage } from '../logger.js';
+import type { BlobStore } from '../ports/blob-store.js';
+import type { Database } from '../ports/database.js';
+
+/** The answer of `/readyz`: every check by name, `ok` or what failed. */
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, string>;
+}
+
+/** A check that resolves when its part works and throws, saying why, when it does not. */
+export type ReadinessCheck = () => Promise<void>;
+
+const CHECK_TIMEOUT_MS = 3000;
+
+/**
+ * The checks of `/readyz`: the database answers, its schema is this version's, the blob store
+ * takes a write, and (in a process with the worker role) the worker pool runs.
+ */
+export function readinessChecks(deps: { db: Database; blobs: BlobStore; workersRunning: (() => boolean) | null }): Record<string, ReadinessCheck> {
+  const checks: Record<string, ReadinessCheck> = {
+    database: async () => {
+      await deps.db.get('SELECT 1 AS one');
+    },
+    migrations: async () => {
+      const version = await schemaVersion(deps.db);
+      if (version < LATEST_SCHEMA_VERSION) throw new Error(`schema version ${version}, this Kiln needs ${LATEST_SCHEMA_VERSION}`);
+    },
+    // Storing the empty blob writes (and renames or uploads) like any other blob, and changes nothing.
+    blobs: async () => {
+      await deps.blobs.put(Readable.from([]));
+    },
+  };
+  const running = deps.workersRunning;
+  if (running) {
+    checks.workers = async () => {
+      if (!running()) throw new Error('the worker pool is not running');
+    };
+  }
+  return checks;
+}
+
+/** Runs every check at once, each bounded in time, so a hung dependency makes the answer "not ready" rather than no answer. */
+export async function checkReadiness(checks: Record<string, ReadinessCheck>): Promise<Readiness> {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS))),
+        ]);
+        return [name, 'ok'] as const;
+      } catch (error) {
+        return [name, `failed: ${errorMessage(error)}`] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return { ready: results.every(([, result]) => result === 'ok'), checks: Object.fromEntries(results) };
+}
