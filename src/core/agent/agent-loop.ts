@@ -100,7 +100,7 @@ async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Prom
         `execute_tool ${call.toolName}`,
         { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': call.toolName, 'gen_ai.tool.call.id': call.callId },
         async (span) => {
-          const result = await turn.tools.execute(call.toolName, call.args, turn.toolContext);
+          const result = await executeTool(turn, call);
           span.setAttribute('kiln.tool.status', result.status);
           return result;
         },
@@ -114,6 +114,20 @@ async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Prom
     toolName: call.toolName,
     output: outcome.status === 'success' ? { type: 'text', value: output } : { type: 'error-text', value: output },
   };
+}
+
+/**
+ * Runs a tool call. A call cut short because the turn is being stopped gets a result that says
+ * so: a turn handed back to the queue then continues with the model knowing the call may have
+ * partly run, instead of running it again blindly.
+ */
+async function executeTool(turn: AgentTurn, call: PlannedCall): Promise<ToolOutcome> {
+  try {
+    return await turn.tools.execute(call.toolName, call.args, turn.toolContext);
+  } catch (error) {
+    if (!turn.signal.aborted) throw error;
+    return { status: 'error', output: 'The call was stopped before it finished (the turn was stopped); it may have partly run.' };
+  }
 }
 
 /** Tool calls of the conversation's last message when no results follow them (a step parked for approval). */
