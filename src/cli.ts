@@ -3,6 +3,7 @@ import { createKiln, openStorage } from './app.js';
 import { ConfigError, ENV_VARIABLES, SERVE_FLAGS, loadConfig } from './config.js';
 import { ApiKeys, isValidUserName } from './core/auth/api-keys.js';
 import { createLogger, errorMessage } from './logger.js';
+import { OPS_COMMANDS } from './ops/ops-commands.js';
 
 const USAGE = `kiln: a self-hosted server that runs AI-agent tasks behind an HTTP API
 
@@ -11,6 +12,7 @@ Usage:
   kiln keys create --user NAME [--name LABEL] [--admin]
                                     create an API key for a user (printed once, as the last line);
                                     an --admin key may also manage every user's keys over the API
+${Object.values(OPS_COMMANDS).map((c) => c.usage).join('\n')}
   kiln --help                       this text
 
 Options of kiln serve (each overrides its environment variable):
@@ -30,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'serve') return await serve(rest);
     if (command === 'keys') return await keys(rest);
+    if (Object.hasOwn(OPS_COMMANDS, command)) return await OPS_COMMANDS[command]!.run(rest);
     process.stderr.write(`kiln: unknown command "${command}". Run \`kiln --help\` for the list.\n`);
     return 2;
   } catch (error) {

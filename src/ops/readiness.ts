@@ -28,10 +28,7 @@ export function readinessChecks(deps: { db: Database; blobs: BlobStore; workersR
       const version = await schemaVersion(deps.db);
       if (version < LATEST_SCHEMA_VERSION) throw new Error(`schema version ${version}, this Kiln needs ${LATEST_SCHEMA_VERSION}`);
     },
-    // Storing the empty blob writes (and renames or uploads) like any other blob, and changes nothing.
-    blobs: async () => {
-      await deps.blobs.put(Readable.from([]));
-    },
+    blobs: () => blobStoreTakesWrites(deps.blobs),
   };
   const running = deps.workersRunning;
   if (running) {
@@ -40,6 +37,11 @@ export function readinessChecks(deps: { db: Database; blobs: BlobStore; workersR
     };
   }
   return checks;
+}
+
+/** Stores the empty blob: written (and renamed or uploaded) like any other blob, it changes nothing. */
+export async function blobStoreTakesWrites(blobs: BlobStore): Promise<void> {
+  await blobs.put(Readable.from([]));
 }
 
 /** Runs every check at once, each bounded in time, so a hung dependency makes the answer "not ready" rather than no answer. */
