@@ -15,10 +15,12 @@ export interface KilnChild {
  * The environment is `env` alone, on top of PATH and HOME.
  */
 export async function spawnKiln(command: string, args: string[], options: { cwd: string; env: Record<string, string>; timeoutMs?: number }): Promise<KilnChild> {
+  // A process group of its own: a launcher (npx, setpriv) and the Kiln it starts get the signal together.
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -26,7 +28,10 @@ export async function spawnKiln(command: string, args: string[], options: { cwd:
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const limit = options.timeoutMs ?? 30_000;
-    const timer = setTimeout(() => reject(new Error(`Kiln did not start within ${limit} ms:\n${output}`)), limit);
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL');
+      reject(new Error(`Kiln did not start within ${limit} ms:\n${output}`));
+    }, limit);
     const onData = () => {
       const match = /Kiln listening on (http:\/\/[^\s"]+)/.exec(output);
       if (!match) return;
@@ -45,7 +50,7 @@ export async function spawnKiln(command: string, args: string[], options: { cwd:
     child,
     logs: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, signal);
       return exited;
     },
   };
