@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ModelRegistry } from '../adapters/models/model-registry.js';
 import { BubblewrapRunner, sandboxProgramsMissing } from '../adapters/sandbox/bubblewrap-runner.js';
-import { LATEST_SCHEMA_VERSION, schemaVersion } from '../adapters/sql/migrations.js';
+import { pendingMigrations, unknownMigrations } from '../adapters/sql/migrations.js';
 import { openBlobStore, openDatabase } from '../backends.js';
 import type { Config } from '../config.js';
 import { errorMessage } from '../logger.js';
@@ -87,12 +87,13 @@ async function checkDatabase(config: Config): Promise<Finding> {
     const db = await openDatabase(config);
     try {
       await db.get('SELECT 1 AS one');
-      const version = await schemaVersion(db).catch(() => 0);
-      if (version > LATEST_SCHEMA_VERSION) {
-        return { check: 'database', level: 'fail', detail: `${where}: schema version ${version} is newer than this Kiln's (${LATEST_SCHEMA_VERSION})`, fix: 'run the newer Kiln that migrated it' };
+      const pending = await pendingMigrations(db);
+      // No table yet (a fresh database) means nothing unknown.
+      const unknown = await unknownMigrations(db).catch(() => []);
+      if (unknown.length > 0) {
+        return { check: 'database', level: 'warn', detail: `${where}: migrations ${unknown.join(', ')} come from a newer Kiln`, fix: 'run that newer version of Kiln' };
       }
-      const pending = LATEST_SCHEMA_VERSION - version;
-      return { check: 'database', level: 'ok', detail: `${where} answers${pending > 0 ? `; ${pending} migration(s) will run at start` : ', schema up to date'}` };
+      return { check: 'database', level: 'ok', detail: `${where} answers${pending.length > 0 ? `; ${pending.length} migration(s) will run at start` : ', schema up to date'}` };
     } finally {
       await db.close();
     }

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { LATEST_SCHEMA_VERSION, schemaVersion } from '../adapters/sql/migrations.js';
+import { pendingMigrations } from '../adapters/sql/migrations.js';
 import { errorMessage } from '../logger.js';
 import type { BlobStore } from '../ports/blob-store.js';
 import type { Database } from '../ports/database.js';
@@ -25,8 +25,8 @@ export function readinessChecks(deps: { db: Database; blobs: BlobStore; workersR
       await deps.db.get('SELECT 1 AS one');
     },
     migrations: async () => {
-      const version = await schemaVersion(deps.db);
-      if (version < LATEST_SCHEMA_VERSION) throw new Error(`schema version ${version}, this Kiln needs ${LATEST_SCHEMA_VERSION}`);
+      const pending = await pendingMigrations(deps.db);
+      if (pending.length > 0) throw new Error(`migrations ${pending.join(', ')} are not applied`);
     },
     blobs: () => blobStoreTakesWrites(deps.blobs),
   };

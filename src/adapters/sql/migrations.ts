@@ -179,7 +179,7 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
     ],
   },
   {
-    version: 8,
+    version: 9,
     name: 'trace context of the queued turn; tasks by status',
     statements: () => [
       // The W3C traceparent of the request that queued the turn, so the worker's spans join its trace.
@@ -190,13 +190,18 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
   },
 ];
 
-/** The schema version this code needs; a database behind it is not ready. */
-export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+/** The migrations this code knows that the database has not applied (all of them before the first start). */
+export async function pendingMigrations(db: Database): Promise<number[]> {
+  const table = db.dialect === 'postgres' ? "to_regclass('schema_migrations') IS NOT NULL" : "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')";
+  const exists = await db.get<{ present: boolean | number }>(`SELECT ${table} AS present`);
+  const applied = exists?.present ? new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version))) : new Set<number>();
+  return MIGRATIONS.map((m) => m.version).filter((v) => !applied.has(v));
+}
 
-/** The highest migration applied to the database (0 before the first). */
-export async function schemaVersion(db: Database): Promise<number> {
-  const row = await db.get<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
-  return Number(row?.version ?? 0);
+/** Migrations applied to the database that this code does not know (a newer Kiln migrated it). */
+export async function unknownMigrations(db: Database): Promise<number[]> {
+  const known = new Set(MIGRATIONS.map((m) => m.version));
+  return (await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)).filter((v) => !known.has(v));
 }
 
 /**
