@@ -60,9 +60,11 @@ export async function opsRoutes(app: FastifyInstance, deps: OpsRouteDeps): Promi
     return reply.status(readiness.ready ? 200 : 503).send({ status: readiness.ready ? 'ready' : 'unavailable', checks: readiness.checks });
   });
 
-  if (deps.metricsMode === 'off') return;
   const expected = deps.metricsToken ? digest(deps.metricsToken) : null;
   app.get('/metrics', async function metrics(request, reply) {
+    if (deps.metricsMode === 'off') {
+      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'Metrics are off: set KILN_METRICS=on, or KILN_METRICS_TOKEN to require a bearer token.' } });
+    }
     if (deps.metricsMode === 'token') {
       const header = request.headers.authorization ?? '';
       const given = /^Bearer (\S+)$/i.exec(header)?.[1];
