@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
-import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { ROOT, startKiln, type KilnServer } from './helpers/kiln-process.js';
 import { TEST_DATABASE_URL, withSchema } from './helpers/postgres.js';
 import { parseMetrics, sample } from './helpers/prometheus.js';
 
@@ -116,11 +118,19 @@ describe('metrics settings', () => {
       const kiln = await startKiln({ env: { DATABASE_URL: TEST_DATABASE_URL, KILN_DB_SCHEMA: schema, KILN_METRICS: 'on' } });
       try {
         await Api.of(kiln).waitForEnd(await Api.of(kiln).createTask({ message: 'hi' }));
-        const samples = parseMetrics(await (await fetch(`${kiln.url}/metrics`)).text());
+        const text = await (await fetch(`${kiln.url}/metrics`)).text();
+        const samples = parseMetrics(text);
         assert.ok(sample(samples, 'kiln_db_pool_connections')! >= 1);
         assert.ok(sample(samples, 'kiln_db_pool_idle_connections')! >= 0);
         assert.ok(sample(samples, 'kiln_db_pool_waiting_requests')! >= 0);
         assert.equal(sample(samples, 'kiln_tasks', { status: 'completed' }), 1);
+
+        // The sample dashboard only charts series Kiln exports.
+        const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+        const dashboard = fs.readFileSync(path.join(ROOT, 'docs', 'grafana-dashboard.json'), 'utf8');
+        const charted = new Set([...dashboard.matchAll(/\b(kiln_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|count|sum)$/, '')));
+        assert.ok(charted.size >= 15);
+        assert.deepEqual([...charted].filter((name) => !exported.has(name)), []);
       } finally {
         await kiln.stop();
       }
