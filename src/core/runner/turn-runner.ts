@@ -138,14 +138,15 @@ export class TurnRunner {
       log.info('turn completed', { ms: Date.now() - started });
       return 'completed';
     } catch (error) {
-      if (error instanceof TurnLost) {
-        log.info('turn ended elsewhere; stopped working on it');
-        return 'lost';
-      }
+      // A cancel ends the turn in the store first, so the worker's next write may fail as lost: the cancel is what happened.
       const reason = signal.aborted ? signal.reason : undefined;
       if (reason instanceof StopReason && reason.kind === 'cancelled') {
         log.info('turn cancelled', { ms: Date.now() - started });
         return 'cancelled';
+      }
+      if (error instanceof TurnLost) {
+        log.info('turn ended elsewhere; stopped working on it');
+        return 'lost';
       }
       await writer.flush().catch(() => {});
       if (reason instanceof StopReason && reason.kind === 'shutdown' && (await this.handBack(fence, log))) return 'handed_back';
