@@ -7,6 +7,7 @@ import { mcpFace } from '../mcp/index.js';
 import { sigmicFace } from '../sigmic/index.js';
 import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
+import { KILN_VERSION } from '../../version.js';
 import type { DomainErrorKind } from '../../core/errors.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { browserAccess } from './browser-access.js';
@@ -14,6 +15,7 @@ import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
 import { guardInput } from './input-guard.js';
 import { internalRoutes } from './internal-routes.js';
+import { opsRoutes, type OpsRouteDeps } from './ops-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import { widgetScriptRoute } from './widget-script-route.js';
 import type { FaceDeps } from './face-deps.js';
@@ -21,7 +23,6 @@ import { applyRequestLimits, serverTimeouts, type RequestLimits } from './reques
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
 const ROOT = new URL('../../../../', import.meta.url);
-const VERSION = (JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
 const OPENAPI = new URL('docs/openapi.json', ROOT);
 
 const ROOT_STATUS: Record<DomainErrorKind, number> = {
@@ -44,7 +45,7 @@ const ROOT_STATUS: Record<DomainErrorKind, number> = {
 export async function buildHttpServer(
   deps: FaceDeps,
   isReady: () => boolean,
-  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1]; limits: RequestLimits },
+  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1]; limits: RequestLimits; ops: OpsRouteDeps },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
@@ -70,14 +71,15 @@ export async function buildHttpServer(
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
   registerBodyParsers(app);
   app.addHook('onResponse', async function logRequest(request, reply) {
-    deps.logger.debug('request', { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    deps.logger.debug('request', { request: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
   });
+  await opsRoutes(app, options.ops);
 
   // An API answer for programs and people trying the address; what it offers and where it is described.
   app.get('/', async function home() {
     return {
       name: 'Kiln',
-      version: VERSION,
+      version: KILN_VERSION,
       links: { api: '/api/v1/tasks', gumloop: '/gumloop/agents', syntropic: '/syntropic/artifacts', openapi: '/openapi.json', health: '/healthz' },
       auth: 'Send "Authorization: Bearer <API key>"; create a key with `kiln keys create --user NAME`.',
     };
