@@ -2,6 +2,7 @@ import os from 'node:os';
 import { outboundFetch } from './adapters/http/outbound-fetch.js';
 import { SecretClient } from './adapters/http/secret-client.js';
 import { SdkMcpConnector } from './adapters/mcp/sdk-mcp-connector.js';
+import { MeteredBlobStore } from './adapters/metered-blob-store.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
@@ -25,15 +26,21 @@ import { TaskService } from './core/tasks/task-service.js';
 import { WidgetApps } from './core/widgets/widget-apps.js';
 import { WidgetTokens } from './core/widgets/widget-tokens.js';
 import { Workspaces } from './core/workspace/workspaces.js';
+import { OpenStreams } from './faces/http/open-streams.js';
 import { buildHttpServer } from './faces/http/server.js';
 import { errorMessage, type Logger } from './logger.js';
+import { KilnMetrics } from './ops/metrics.js';
+import { checkReadiness, readinessChecks } from './ops/readiness.js';
+import { startTracing } from './ops/tracing-setup.js';
+import { KILN_VERSION } from './version.js';
 import type { BlobStore } from './ports/blob-store.js';
 import type { Storage } from './ports/storage.js';
 
 const MB = 1024 * 1024;
-const SHUTDOWN_GRACE_MS = 10_000;
 /** How long a console sign-in lasts. */
 const CONSOLE_SESSION_MS = 12 * 3_600_000;
+/** How long a client waits before reconnecting to a stream this process closed on shutdown. */
+const STREAM_RETRY_MS = 2000;
 
 export { openStorage } from './backends.js';
 
@@ -55,10 +62,19 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   }
   const models = new ModelRegistry(config.providers);
   const model = defaultModel(models, config.model);
+  const tracing = startTracing(config.tracing, KILN_VERSION, logger);
   const { db, storage } = await openStorage(config);
   const workspaces = new Workspaces(config.dataDir, config.workspaceMb * 1024 * 1024);
   await workspaces.init();
-  const blobs = await openBlobStore(config);
+  const streams = new OpenStreams();
+  const metrics = new KilnMetrics({
+    taskStatuses: () => storage.tasks.statusCounts(),
+    queue: () => storage.tasks.queueStats(),
+    openStreams: () => streams.size,
+    databasePool: () => db.poolStats(),
+  });
+  const rawBlobs = await openBlobStore(config);
+  const blobs = new MeteredBlobStore(rawBlobs, metrics);
   const signedUrls = config.signingKey
     ? new SignedUrls(Buffer.from(config.signingKey, 'hex'), config.signedUrlTtlSeconds * 1000)
     : await SignedUrls.fromDataDir(config.dataDir, config.signedUrlTtlSeconds * 1000);
@@ -68,7 +84,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   }
   const keyManagement = new KeyManagement({ users: storage.users, keys });
 
-  const hub = new EventHub();
+  const hub = new EventHub({ delivered: (lag) => metrics.eventsDelivered(lag) });
   const bus = await openSignals(db, { hub, storage, logger });
   const secrets = new SecretVault(config.secretsMaxBytes);
   const forgetEndedSecrets = bus.signals.onTurnEnded((taskId, turn) => secrets.turnEnded(taskId, turn));
@@ -121,6 +137,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             maxSteps: config.maxSteps,
             retry: { retries: config.modelRetries, baseMs: config.modelRetryBaseMs },
             contextTokens: config.contextTokens,
+            instruments: metrics,
+            tracing: tracing.enabled,
           }),
         },
         {
@@ -135,6 +153,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     : null;
 
   let ready = false;
+  let stopping: Promise<void> | null = null;
   const http = await buildHttpServer(
     {
       tasks,
@@ -153,6 +172,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,
+      streams,
       uploadLimits: { maxFiles: 20, maxFileBytes: 50 * MB, maxFieldBytes: 2 * MB },
     },
     () => ready,
@@ -165,10 +185,19 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         maxConnections: config.maxConnections,
         maxConnectionsPerAddress: config.maxConnectionsPerAddress,
       },
+      ops: {
+        metrics,
+        metricsMode: config.metrics,
+        metricsToken: config.metricsToken,
+        readiness: async () => {
+          if (!ready) return { ready: false, checks: { started: stopping ? 'failed: shutting down' : 'failed: starting' } };
+          return checkReadiness(checks);
+        },
+      },
     },
   );
+  const checks = readinessChecks({ db, blobs: rawBlobs, workersRunning: pool ? () => pool.isRunning : null });
 
-  let stopping: Promise<void> | null = null;
   let secretsSweep: NodeJS.Timeout | undefined;
   return {
     async start() {
@@ -216,11 +245,14 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       stopping ??= (async () => {
         ready = false;
         clearInterval(secretsSweep);
+        // Streams end with a reconnect hint before the server closes their connections.
+        await streams.closeAll(STREAM_RETRY_MS, 1000);
         await http.close();
-        await pool?.stop(SHUTDOWN_GRACE_MS);
+        await pool?.stop(config.shutdownGraceMs);
         forgetEndedSecrets();
         await bus.close();
         await storage.close();
+        await tracing.shutdown();
       })();
       return stopping;
     },

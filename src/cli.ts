@@ -1,16 +1,18 @@
-import fs from 'node:fs';
 import { KilnError } from '@kiln/sdk';
 import { ConfigError, ENV_VARIABLES, SERVE_FLAGS } from './config.js';
 import { agents } from './cli/agents.js';
 import { UsageError } from './cli/args.js';
+import { backup, BACKUP_USAGE, restore, RESTORE_USAGE } from './cli/backup.js';
 import { NotConfigured } from './cli/client-settings.js';
 import { CliContext } from './cli/context.js';
+import { doctor, DOCTOR_USAGE } from './cli/doctor.js';
 import { download, files } from './cli/files.js';
 import { keys } from './cli/keys.js';
 import { login } from './cli/login.js';
 import { run, watch } from './cli/run.js';
 import { approve, cancel, send, show, tasks } from './cli/tasks.js';
 import { errorMessage } from './logger.js';
+import { KILN_VERSION } from './version.js';
 
 const USAGE = `kiln: a self-hosted server that runs AI-agent tasks behind an HTTP API, and its client
 
@@ -20,6 +22,9 @@ Server:
                                     create an API key for a user in the database (printed once,
                                     as the last line); works without a running server; an --admin
                                     key may also manage every user's keys over the API
+${BACKUP_USAGE}
+${RESTORE_USAGE}
+${DOCTOR_USAGE}
 
 Client (uses KILN_URL and KILN_API_KEY, or what \`kiln login\` saved):
   kiln login                        ask for the server's URL and a key, check and save them
@@ -75,12 +80,10 @@ const COMMANDS: Record<string, Command> = {
   files,
   download,
   agents,
+  backup,
+  restore,
+  doctor,
 };
-
-function version(): string {
-  const manifest = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return manifest.version;
-}
 
 /** Runs the CLI; resolves with the process exit code (serve resolves only when stopped). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -92,7 +95,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return 0;
     }
     if (command === '--version' || command === '-v') {
-      process.stdout.write(`kiln ${version()}\n`);
+      process.stdout.write(`kiln ${KILN_VERSION}\n`);
       return 0;
     }
     const handler = COMMANDS[command];

@@ -87,6 +87,24 @@ export interface Config {
   maxConnections: number;
   /** Open connections from one remote address. */
   maxConnectionsPerAddress: number;
+  /** `text` (one readable line per entry) or `json` (one JSON object per line). */
+  logFormat: LogFormat;
+  /** `/metrics`: `off`, `on` (open to anyone who reaches the port) or `token` (needs `metricsToken` as a bearer token). */
+  metrics: 'off' | 'on' | 'token';
+  metricsToken: string | undefined;
+  /** How long running turns may take to finish on SIGTERM before they are handed back to the queue. */
+  shutdownGraceMs: number;
+  /** OpenTelemetry trace export, from the standard OTEL_* variables; off when no endpoint is set. */
+  tracing: TracingSettings;
+}
+
+/** Where and as what spans are exported (OTLP over HTTP, JSON). */
+export interface TracingSettings {
+  /** The traces URL (`.../v1/traces`); undefined turns tracing off. */
+  tracesUrl: string | undefined;
+  headers: Record<string, string>;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
 }
 
 /** Credentials and addresses of model providers, each read from its customary variable. */
@@ -101,6 +119,8 @@ export interface ProviderSettings {
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+export type LogFormat = 'text' | 'json';
 
 /** A setting was given a value Kiln cannot use; the message names the variable or flag. */
 export class ConfigError extends Error {
@@ -334,6 +354,35 @@ const SETTINGS = [
   { key: 's3Region', env: 'S3_REGION', help: 'S3 region', parse: text, fallback: 'us-east-1' },
   { key: 'role', env: 'KILN_ROLE', flag: 'role', help: 'api (HTTP only), worker (runs turns) or all', parse: oneOf(['api', 'worker', 'all']), fallback: 'all' },
   { key: 'leaseMs', env: 'KILN_LEASE_MS', help: "how long a worker's claim lasts without renewal", parse: integer(1000, 3_600_000), fallback: 30_000 },
+  {
+    key: 'logFormat',
+    env: 'KILN_LOG_FORMAT',
+    flag: 'log-format',
+    help: 'text (one readable line per entry) or json (one JSON object per line)',
+    parse: oneOf(['text', 'json']),
+    fallback: 'text',
+  },
+  {
+    key: 'metrics',
+    env: 'KILN_METRICS',
+    help: 'Prometheus metrics at /metrics: off, on, or token (needs KILN_METRICS_TOKEN); default: token when that is set, else off',
+    parse: oneOf(['off', 'on', 'token']),
+    fallback: (env) => (env.KILN_METRICS_TOKEN ? 'token' : 'off'),
+  },
+  {
+    key: 'metricsToken',
+    env: 'KILN_METRICS_TOKEN',
+    help: 'bearer token a scraper must send for /metrics (16+ characters)',
+    parse: matching(/^\S{16,}$/, 'must be at least 16 characters without spaces (e.g. `openssl rand -hex 24`)'),
+    fallback: undefined,
+  },
+  {
+    key: 'shutdownGraceMs',
+    env: 'KILN_SHUTDOWN_GRACE_MS',
+    help: 'on SIGTERM, how long running turns may finish before they are handed back to the queue',
+    parse: integer(0, 3_600_000),
+    fallback: 10_000,
+  },
   { key: 'modelRetries', env: 'KILN_MODEL_RETRIES', help: 'retries of a model call after a transient error', parse: integer(0, 20), fallback: 3 },
   { key: 'modelRetryBaseMs', env: 'KILN_MODEL_RETRY_BASE_MS', help: 'first retry delay (doubles each time)', parse: integer(1, 600_000), fallback: 1000 },
   {
@@ -376,11 +425,19 @@ const PROVIDER_VARIABLES: { key: keyof ProviderSettings; env: string; help: stri
   { key: 'compatibleApiKey', env: 'KILN_MODEL_API_KEY', help: 'key for the OpenAI-compatible server (optional)' },
 ];
 
+const TRACING_VARIABLES: { env: string; help: string }[] = [
+  { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', help: 'OTLP/HTTP collector base URL (traces go to <url>/v1/traces); unset: no tracing' },
+  { env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', help: 'full OTLP/HTTP traces URL (wins over the base URL)' },
+  { env: 'OTEL_EXPORTER_OTLP_HEADERS', help: 'headers sent to the collector: key=value,key2=value2' },
+  { env: 'OTEL_SERVICE_NAME', help: 'service.name of the spans (default kiln)' },
+  { env: 'OTEL_RESOURCE_ATTRIBUTES', help: 'more resource attributes: key=value,key2=value2' },
+];
+
 /** Flags `kiln serve` accepts, each overriding the variable of the same setting. */
 export const SERVE_FLAGS = SETTINGS.filter((s) => s.flag).map((s) => ({ flag: s.flag!, env: s.env, help: s.help }));
 
 /** Every variable Kiln reads, for `--help`. */
-export const ENV_VARIABLES = [...SETTINGS, ...PROVIDER_VARIABLES].map((s) => ({ env: s.env, help: s.help }));
+export const ENV_VARIABLES = [...SETTINGS, ...PROVIDER_VARIABLES, ...TRACING_VARIABLES].map((s) => ({ env: s.env, help: s.help }));
 
 
 /** A comma-separated list of origins (`scheme://host[:port]`), each written as browsers send it. */
@@ -420,5 +477,40 @@ export function loadConfig(env: Env, flags: Record<string, string | undefined> =
     providers[variable.key] = raw || undefined;
   }
   config.providers = providers;
+  if (config.metrics === 'token' && !config.metricsToken) {
+    throw new ConfigError('KILN_METRICS=token needs KILN_METRICS_TOKEN, the bearer token scrapers send (e.g. `openssl rand -hex 24`).');
+  }
+  config.tracing = tracingSettings(env);
   return config as Config;
+}
+
+/** The standard OpenTelemetry exporter variables (OTLP over HTTP), read here and handed to the SDK. */
+function tracingSettings(env: Env): TracingSettings {
+  const url = (name: string) => {
+    const raw = env[name]?.trim();
+    return raw ? httpUrl(raw, name) : undefined;
+  };
+  const base = url('OTEL_EXPORTER_OTLP_ENDPOINT');
+  return {
+    tracesUrl: url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? (base ? `${base}/v1/traces` : undefined),
+    headers: keyValues(env.OTEL_EXPORTER_OTLP_HEADERS, 'OTEL_EXPORTER_OTLP_HEADERS'),
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || 'kiln',
+    resourceAttributes: keyValues(env.OTEL_RESOURCE_ATTRIBUTES, 'OTEL_RESOURCE_ATTRIBUTES'),
+  };
+}
+
+/** `key=value,key2=value2` with percent-encoded values, as the OpenTelemetry specification writes them. */
+function keyValues(raw: string | undefined, name: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    if (pair.trim() === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`${name} must be key=value pairs separated by commas.`);
+    try {
+      out[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(`${name} has a badly percent-encoded pair.`);
+    }
+  }
+  return out;
 }

@@ -1,7 +1,8 @@
-import type { LogLevel } from './config.js';
+import type { LogFormat, LogLevel } from './config.js';
 
 /**
- * Plain one-line logs: `2026-11-23T10:00:00.000Z info  task 1f2c… completed`.
+ * One line per entry, either plain text (`2026-11-23T10:00:00.000Z info  task 1f2c… completed
+ * task=… ms=12`) or one JSON object (`{"time","level","message",...fields}`) for log shippers.
  * Callers pass facts as fields; fields are never request bodies, env values or secrets.
  *
  * @example
@@ -21,17 +22,35 @@ export type LogFields = Record<string, string | number | boolean | null | undefi
 
 const RANK: Record<LogLevel | 'notice', number> = { debug: 10, info: 20, warn: 30, error: 40, notice: 50, silent: 100 };
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+type Formatter = (time: string, level: Exclude<LogLevel, 'silent'>, message: string, fields: LogFields) => string;
+
+const FORMATTERS: Record<LogFormat, Formatter> = {
+  text(time, level, message, fields) {
+    const tail = Object.entries(fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${formatValue(v)}`)
+      .join(' ');
+    return `${time} ${level.padEnd(5)} ${message}${tail ? ' ' + tail : ''}\n`;
+  },
+  json(time, level, message, fields) {
+    // The entry's own keys come first and are never overwritten by a field of the same name.
+    const entry: Record<string, unknown> = { time, level, message };
+    for (const [key, value] of Object.entries(fields)) if (!(key in entry)) entry[key] = value;
+    return `${JSON.stringify(entry)}\n`;
+  },
+};
+
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+  format: LogFormat = 'text',
+): Logger {
   const threshold = RANK[level];
+  const formatter = FORMATTERS[format];
   const make = (bindings: LogFields): Logger => {
     const log = (lvl: Exclude<LogLevel, 'silent'> | 'notice', message: string, fields?: LogFields) => {
       if (RANK[lvl] < threshold) return;
-      const all = { ...bindings, ...fields };
-      const tail = Object.entries(all)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `${k}=${formatValue(v)}`)
-        .join(' ');
-      write(`${new Date().toISOString()} ${(lvl === 'notice' ? 'info' : lvl).padEnd(5)} ${message}${tail ? ' ' + tail : ''}\n`);
+      write(formatter(new Date().toISOString(), lvl === 'notice' ? 'info' : lvl, message, { ...bindings, ...fields }));
     };
     return {
       notice: (m, f) => log('notice', m, f),

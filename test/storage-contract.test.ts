@@ -78,6 +78,7 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
     turn: 1,
     turnStartSeq: 0,
     lastEventSeq: 0,
+    traceParent: null,
     ...overrides,
   };
 }
@@ -198,6 +199,25 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.abandonedTurns(new Date().toISOString())).length, 2);
         const fence = { taskId: dead.id, turn: 1, leaseOwner: 'dead-worker', leaseExpiredBefore: new Date().toISOString() };
         assert.ok(await storage.tasks.endTurn(fence, turnEndings.failed('gone', 'INTERRUPTED'), new Date().toISOString()));
+      }));
+
+    it('hands a turn back to the queue only for the worker holding it, and counts tasks and the queue', () =>
+      withStorage(backend, 'hand back', async (open) => {
+        const { storage } = await open();
+        const first = await seedTask(storage);
+        const second = await seedTask(storage);
+        assert.deepEqual(await storage.tasks.queueStats(), { depth: 2, oldestQueuedAt: [first.createdAt, second.createdAt].sort()[0] });
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!;
+        assert.equal((await storage.tasks.queueStats()).depth, 1);
+        assert.deepEqual(await storage.tasks.statusCounts(), { pending: 1, running: 1 });
+
+        assert.equal(await storage.tasks.releaseTurn({ taskId: claimed.id, turn: 1, leaseOwner: 'someone-else' }, new Date().toISOString()), false);
+        assert.equal(await storage.tasks.releaseTurn({ taskId: claimed.id, turn: 1, leaseOwner: 'w1' }, new Date().toISOString()), true);
+        assert.equal((await storage.tasks.queueStats()).depth, 2);
+        assert.deepEqual(await storage.tasks.abandonedTurns(null), [], 'a handed-back turn is not abandoned');
+        const again = await Promise.all([storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()), storage.tasks.claimNext('w3', later(30_000), new Date().toISOString())]);
+        assert.deepEqual(again.map((t) => t!.id).sort(), [first.id, second.id].sort(), 'another worker takes it up');
+        assert.equal(again.find((t) => t!.id === claimed.id)!.turn, 1);
       }));
 
     it('opens a follow-up turn only on an idle task, and parks and resumes turns', () =>
@@ -337,7 +357,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await Promise.all(pools.map(({ db }) => migrate(db)));
         const rows = await pools[0]!.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
         const versions = rows.map((r) => Number(r.version));
-        assert.ok(versions.length >= 8, `every migration applied (${versions.join(', ')})`);
+        assert.ok(versions.length >= 10, `every migration applied (${versions.join(', ')})`);
         assert.deepEqual(versions, versions.map((_, i) => i + 1), 'each migration once, in order');
       }));
   });

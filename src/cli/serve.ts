@@ -12,7 +12,7 @@ export async function serve(args: string[], ctx: CliContext, usage: string): Pro
     return 0;
   }
   const config = loadConfig(ctx.env, values as Record<string, string | undefined>);
-  const logger = createLogger(config.logLevel, (line) => ctx.stdout.write(line));
+  const logger = createLogger(config.logLevel, (line) => ctx.stdout.write(line), config.logFormat);
   const kiln = await createKiln(config, logger);
   await kiln.start();
   if (!config.apiKey) {

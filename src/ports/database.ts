@@ -21,5 +21,7 @@ export interface Database extends SqlExecutor {
   readonly dialect: Dialect;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Connections of a pool, for metrics; null when there is no pool (SQLite's one connection). */
+  poolStats(): { total: number; idle: number; waiting: number } | null;
   close(): Promise<void>;
 }

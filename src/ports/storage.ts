@@ -229,6 +229,7 @@ export interface TaskStore {
     message: Omit<Message, 'seq' | 'turn'>,
     now: string,
     secretsHolder: string | null,
+    traceParent?: string | null,
   ): Promise<Task | 'busy' | undefined>;
 
   /**
@@ -238,6 +239,15 @@ export interface TaskStore {
    */
   claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void>;
+  /**
+   * Gives the fenced turn back to the queue (its worker is stopping): the lease is dropped and
+   * any worker may claim it again. Returns false when the fence no longer holds.
+   */
+  releaseTurn(fence: TurnFence, now: string): Promise<boolean>;
+  /** Number of tasks in each status. */
+  statusCounts(): Promise<Record<string, number>>;
+  /** Turns queued and not claimed, and when the oldest was queued. */
+  queueStats(): Promise<{ depth: number; oldestQueuedAt: string | null }>;
   /** Turns held by a worker lease that ran out before `now` (every held turn when `now` is null). */
   abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]>;
 

@@ -92,6 +92,10 @@ export class PostgresDatabase implements Database {
     }
   }
 
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
   /** A dedicated connection for LISTEN; the caller releases it. */
   async listener(): Promise<pg.PoolClient> {
     return this.pool.connect();

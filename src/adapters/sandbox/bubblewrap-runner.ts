@@ -25,6 +25,8 @@ const TOP_LEVEL_SYSTEM = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 const FIRST_TASK_UID = 100_000;
 const TASK_UID_SPAN = 900_000;
 const TMP_BYTES = 256 * MB;
+/** The environment of the probe's command: what it passes, and what run() gives every command. */
+const PROBE_VARIABLES = ['PATH', 'HOME', 'TMPDIR', 'USER', 'LOGNAME'];
 
 /**
  * Runs each command in a bubblewrap sandbox: private mount, PID, IPC, UTS and (by default)
@@ -48,7 +50,15 @@ export class BubblewrapRunner implements CommandRunner {
     try {
       const result = await this.run({
         taskId: 'probe',
-        command: 'test -w /workspace && test ! -e /proc/1/environ -o ! -r /proc/1/environ',
+        // Inside the sandbox pid 1 is bubblewrap, started with the command's environment only. Run
+        // by root it is unreadable to the command; run by another user it is readable, and must
+        // hold nothing beyond what this probe passed (PATH, and what run() adds to every command).
+        command: [
+          "test -w /workspace || { echo 'the workspace is not writable inside the sandbox'; exit 1; }",
+          `if tr '\\0' '\\n' 2>/dev/null </proc/1/environ | grep -qvE '^(${PROBE_VARIABLES.join('|')})='; then`,
+          "  echo 'a variable the command was not given is visible inside the sandbox'; exit 1",
+          'fi',
+        ].join('\n'),
         workspace: dir,
         env: { PATH: '/usr/bin:/bin' },
         timeoutMs: 10_000,

@@ -215,7 +215,31 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX tasks_by_end_user ON tasks (widget_app_id, end_user_id, last_activity_at DESC, id DESC) WHERE widget_app_id IS NOT NULL',
     ],
   },
+  {
+    version: 10,
+    name: 'trace context of the queued turn; tasks by status',
+    statements: () => [
+      // The W3C traceparent of the request that queued the turn, so the worker's spans join its trace.
+      'ALTER TABLE tasks ADD COLUMN trace_parent TEXT',
+      // Lets the metrics count tasks by status from the index alone.
+      'CREATE INDEX tasks_by_status ON tasks (status)',
+    ],
+  },
 ];
+
+/** The migrations this code knows that the database has not applied (all of them before the first start). */
+export async function pendingMigrations(db: Database): Promise<number[]> {
+  const table = db.dialect === 'postgres' ? "to_regclass('schema_migrations') IS NOT NULL" : "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')";
+  const exists = await db.get<{ present: boolean | number }>(`SELECT ${table} AS present`);
+  const applied = exists?.present ? new Set((await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version))) : new Set<number>();
+  return MIGRATIONS.map((m) => m.version).filter((v) => !applied.has(v));
+}
+
+/** Migrations applied to the database that this code does not know (a newer Kiln migrated it). */
+export async function unknownMigrations(db: Database): Promise<number[]> {
+  const known = new Set(MIGRATIONS.map((m) => m.version));
+  return (await db.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)).filter((v) => !known.has(v));
+}
 
 /**
  * Applies the migrations not yet applied, all in one transaction. On PostgreSQL an advisory lock

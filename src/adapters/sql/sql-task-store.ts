@@ -32,8 +32,8 @@ export class SqlTaskStore implements TaskStore {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
            show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, widget_app_id, end_user_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
-           message_count, turn, turn_start_seq, last_event_seq, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           message_count, turn, turn_start_seq, last_event_seq, queued_at, trace_parent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -64,6 +64,7 @@ export class SqlTaskStore implements TaskStore {
           task.turnStartSeq,
           task.lastEventSeq,
           task.createdAt,
+          task.traceParent,
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
@@ -155,15 +156,16 @@ export class SqlTaskStore implements TaskStore {
     message: Omit<Message, 'seq' | 'turn'>,
     now: string,
     secretsHolder: string | null,
+    traceParent: string | null = null,
   ): Promise<Task | 'busy' | undefined> {
     return this.db.transaction(async (tx) => {
       const task = await this.read(tx, taskId, userId, true);
       if (!task) return undefined;
       const opened = await tx.run(
         `UPDATE tasks SET status = 'running', turn = turn + 1, turn_start_seq = last_event_seq, started_at = ?,
-           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1, secrets_holder = ?
+           completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1, secrets_holder = ?, trace_parent = ?
          WHERE id = ? AND status IN ${IDLE}`,
-        [now, now, now, secretsHolder, taskId],
+        [now, now, now, secretsHolder, traceParent, taskId],
       );
       if (opened.changes === 0) return 'busy';
       await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn: task.turn + 1 }));
@@ -197,6 +199,24 @@ export class SqlTaskStore implements TaskStore {
     if (taskIds.length === 0) return;
     const marks = taskIds.map(() => '?').join(', ');
     await this.db.run(`UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND id IN (${marks})`, [leaseUntil, owner, ...taskIds]);
+  }
+
+  async releaseTurn(fence: TurnFence, now: string): Promise<boolean> {
+    const [where, params] = fenceClause(fence);
+    const released = await this.db.run(`UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, queued_at = ? WHERE ${where}`, [now, ...params]);
+    return released.changes > 0;
+  }
+
+  async statusCounts(): Promise<Record<string, number>> {
+    const rows = await this.db.all<{ status: string; n: number | string }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status');
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  async queueStats(): Promise<{ depth: number; oldestQueuedAt: string | null }> {
+    const row = await this.db.get<{ n: number | string; oldest: string | null }>(
+      'SELECT COUNT(*) AS n, MIN(queued_at) AS oldest FROM tasks WHERE queued_at IS NOT NULL AND lease_owner IS NULL',
+    );
+    return { depth: Number(row?.n ?? 0), oldestQueuedAt: row?.oldest ?? null };
   }
 
   async abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]> {

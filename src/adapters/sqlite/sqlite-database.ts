@@ -71,6 +71,10 @@ export class SqliteDatabase implements Database {
     return result;
   }
 
+  poolStats(): null {
+    return null;
+  }
+
   async close(): Promise<void> {
     await this.txTail;
     if (this.db.open) this.db.close();

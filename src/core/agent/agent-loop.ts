@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APICallError } from '@ai-sdk/provider';
 import { streamText, type LanguageModel, type LanguageModelUsage, type ModelMessage, type ToolResultPart } from 'ai';
+import type { Instruments } from '../../ports/instruments.js';
 import type { TaskEventBody, TokenUsage } from '../events/event-types.js';
-import { describeModelError, isTransient, retryAfterMs } from './model-errors.js';
+import { inSpan, tracer } from '../tracing.js';
+import { describeModelError, isTransient, modelErrorKind, retryAfterMs } from './model-errors.js';
 import type { Redactor } from './redactor.js';
 import type { ToolGate } from './tool-gate.js';
 import type { ToolContext, ToolOutcome } from './tool-types.js';
@@ -28,6 +30,9 @@ export interface AgentTurn {
   gate: ToolGate;
   retry: { retries: number; baseMs: number };
   signal: AbortSignal;
+  instruments: Instruments;
+  /** Whether spans are exported: the AI SDK then records its own spans under each step. */
+  tracing: boolean;
 }
 
 /** The turn failed for a reason the user should read; `code` is stable for clients. */
@@ -52,20 +57,25 @@ export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<Age
   const messages = [...turn.messages];
   let calls = unansweredCalls(messages);
   for (let step = 0; step < turn.maxSteps; step++) {
-    if (calls.length === 0) {
-      calls = await modelStep(turn, messages, sink);
-      if (calls.length === 0) return { kind: 'completed' };
-    }
-    const waiting = calls.filter((call) => !call.invalid && turn.gate.verdict(call).kind === 'ask');
-    if (waiting.length > 0) return { kind: 'awaiting_approval', calls: waiting };
+    // One span per step: the model call (with the AI SDK's own spans) and the tool calls it asked for.
+    const result = await inSpan('kiln.step', { 'kiln.step': step + 1 }, async () => {
+      if (calls.length === 0) {
+        calls = await modelStep(turn, messages, sink);
+        if (calls.length === 0) return { kind: 'completed' } as const;
+      }
+      const waiting = calls.filter((call) => !call.invalid && turn.gate.verdict(call).kind === 'ask');
+      if (waiting.length > 0) return { kind: 'awaiting_approval', calls: waiting } as const;
 
-    const results: ToolResultPart[] = [];
-    for (const call of calls) results.push(await runCall(turn, sink, call));
-    const toolMessage: ModelMessage = { role: 'tool', content: results };
-    messages.push(toolMessage);
-    await sink.flush();
-    await sink.saveModelMessages([toolMessage]);
-    calls = [];
+      const results: ToolResultPart[] = [];
+      for (const call of calls) results.push(await runCall(turn, sink, call));
+      const toolMessage: ModelMessage = { role: 'tool', content: results };
+      messages.push(toolMessage);
+      await sink.flush();
+      await sink.saveModelMessages([toolMessage]);
+      calls = [];
+      return null;
+    });
+    if (result) return result;
   }
   throw new TurnFailure(
     `The agent reached its limit of ${turn.maxSteps} steps without finishing. Send a follow-up message to let it continue.`,
@@ -85,9 +95,19 @@ async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Prom
   }
   sink.emit({ type: 'tool_call', data: { ...base, status: 'executing', args } });
   await sink.flush();
+  const started = performance.now();
   const outcome: ToolOutcome = call.invalid
     ? { status: 'error', output: call.invalid }
-    : await turn.tools.execute(call.toolName, call.args, turn.toolContext);
+    : await inSpan(
+        `execute_tool ${call.toolName}`,
+        { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': call.toolName, 'gen_ai.tool.call.id': call.callId },
+        async (span) => {
+          const result = await executeTool(turn, call);
+          span.setAttribute('kiln.tool.status', result.status);
+          return result;
+        },
+      );
+  turn.instruments.toolCall({ tool: call.toolName, status: outcome.status, seconds: (performance.now() - started) / 1000 });
   const output = turn.redactor.text(outcome.output);
   sink.emit({ type: 'tool_result', data: { ...base, status: outcome.status, output } });
   return {
@@ -96,6 +116,20 @@ async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Prom
     toolName: call.toolName,
     output: outcome.status === 'success' ? { type: 'text', value: output } : { type: 'error-text', value: output },
   };
+}
+
+/**
+ * Runs a tool call. A call cut short because the turn is being stopped gets a result that says
+ * so: a turn handed back to the queue then continues with the model knowing the call may have
+ * partly run, instead of running it again blindly.
+ */
+async function executeTool(turn: AgentTurn, call: PlannedCall): Promise<ToolOutcome> {
+  try {
+    return await turn.tools.execute(call.toolName, call.args, turn.toolContext);
+  } catch (error) {
+    if (!turn.signal.aborted) throw error;
+    return { status: 'error', output: 'The call was stopped before it finished (the turn was stopped); it may have partly run.' };
+  }
 }
 
 /** Tool calls of the conversation's last message when no results follow them (a step parked for approval). */
@@ -123,9 +157,16 @@ export interface PlannedCall {
 async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink): Promise<PlannedCall[]> {
   for (let attempt = 1; ; attempt++) {
     const progress = { emitted: false };
+    const started = performance.now();
+    const usage: TokenUsage[] = [];
+    const report = (error: string | null) =>
+      turn.instruments.modelCall({ ...modelLabels(turn.model), seconds: (performance.now() - started) / 1000, error, usage: sumUsage(usage) });
     try {
-      return await modelCall(turn, messages, sink, progress);
+      const calls = await modelCall(turn, messages, sink, progress, usage);
+      report(null);
+      return calls;
     } catch (error) {
+      if (error instanceof ModelCallFailed) report(modelErrorKind(error.cause));
       if (!(error instanceof ModelCallFailed) || turn.signal.aborted) throw error;
       const described = describeModelError(error.cause);
       if (progress.emitted) {
@@ -154,7 +195,13 @@ class ModelCallFailed extends Error {
 }
 
 /** One model call: streams its text and thoughts, saves its message, returns the tool calls it asked for. */
-async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink, progress: { emitted: boolean }): Promise<PlannedCall[]> {
+async function modelCall(
+  turn: AgentTurn,
+  messages: ModelMessage[],
+  sink: TurnSink,
+  progress: { emitted: boolean },
+  usage: TokenUsage[],
+): Promise<PlannedCall[]> {
   const result = streamText({
     model: turn.model,
     system: turn.system,
@@ -163,6 +210,8 @@ async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
     abortSignal: turn.signal,
     maxRetries: 0,
     onError: () => {},
+    // Prompts and answers stay out of spans: they may quote a task's files or secrets.
+    ...(turn.tracing ? { experimental_telemetry: { isEnabled: true, tracer, recordInputs: false, recordOutputs: false } } : {}),
   });
   const calls: PlannedCall[] = [];
   const reasoning = new Map<string, string>();
@@ -200,9 +249,12 @@ async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
           calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
           break;
         }
-        case 'finish-step':
-          counted.push({ type: 'usage', data: usageOf(part.usage) });
+        case 'finish-step': {
+          const stepUsage = usageOf(part.usage);
+          usage.push(stepUsage);
+          counted.push({ type: 'usage', data: stepUsage });
           break;
+        }
         case 'error':
           throw new ModelCallFailed(part.error);
         case 'abort':
@@ -223,6 +275,19 @@ async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
   await sink.flush();
   await sink.saveModelMessages(stepMessages);
   return calls;
+}
+
+/** Provider and model id of an AI SDK model, as metric labels. */
+function modelLabels(model: LanguageModel): { provider: string; model: string } {
+  if (typeof model === 'string') return { provider: 'gateway', model };
+  return { provider: model.provider, model: model.modelId };
+}
+
+function sumUsage(parts: TokenUsage[]): TokenUsage | null {
+  if (parts.length === 0) return null;
+  const total: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0, reasoningTokens: 0, cachedInputTokens: 0 };
+  for (const part of parts) for (const key of Object.keys(total) as (keyof TokenUsage)[]) total[key] += part[key];
+  return total;
 }
 
 function usageOf(usage: LanguageModelUsage): TokenUsage {

@@ -15,6 +15,16 @@ export function isTransient(error: unknown): boolean {
   return isNetworkError(error);
 }
 
+/** A short, bounded kind of model failure for metrics: rate_limit, server, client, network or other. */
+export function modelErrorKind(error: unknown): string {
+  if (APICallError.isInstance(error) && error.statusCode !== undefined) {
+    if (error.statusCode === 429) return 'rate_limit';
+    return error.statusCode >= 500 ? 'server' : 'client';
+  }
+  if (APICallError.isInstance(error) || isNetworkError(error)) return 'network';
+  return 'other';
+}
+
 /** How long the provider asked us to wait (Retry-After), in milliseconds, if it did. */
 export function retryAfterMs(error: unknown): number | undefined {
   if (!APICallError.isInstance(error)) return undefined;

@@ -15,10 +15,14 @@ export class EventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly delivered = new Map<string, number>();
 
+  /** `delivered` hears how long after being written each batch of events reached open streams. */
+  constructor(private readonly observe: { delivered(lagSeconds: number): void } = { delivered: () => {} }) {}
+
   publish(taskId: string, events: readonly LoggedEvent[]): void {
     if (events.length === 0) return;
     const set = this.listeners.get(taskId);
     if (!set) return;
+    this.observe.delivered((Date.now() - Date.parse(events[0]!.createdAt)) / 1000);
     const last = events[events.length - 1]!.seq;
     this.delivered.set(taskId, Math.max(this.delivered.get(taskId) ?? 0, last));
     for (const listener of set) listener(events);

@@ -5,6 +5,7 @@ import type { BlobStore } from '../../ports/blob-store.js';
 import type { CommandRunner } from '../../ports/command-runner.js';
 import type { McpConnector } from '../../ports/mcp-client.js';
 import type { OutboundFetch } from '../../ports/outbound-http.js';
+import type { Instruments } from '../../ports/instruments.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
@@ -26,6 +27,7 @@ import { storageFullOf } from '../errors.js';
 import type { SecretVault } from '../tasks/secret-vault.js';
 import type { Message, Task } from '../tasks/task-types.js';
 import { turnEndings } from '../tasks/turn-endings.js';
+import { contextOfTraceParent, inSpan } from '../tracing.js';
 import type { Workspaces } from '../workspace/workspaces.js';
 
 /** Why a worker stopped a turn it was running. */
@@ -68,7 +70,13 @@ export interface TurnRunnerDeps {
   maxSteps: number;
   retry: { retries: number; baseMs: number };
   contextTokens: number;
+  instruments: Instruments;
+  /** Whether spans are exported (the AI SDK's telemetry is turned on with them). */
+  tracing: boolean;
 }
+
+/** How a turn stopped on this worker, for the turn-duration metric. */
+type TurnOutcome = 'completed' | 'failed' | 'cancelled' | 'awaiting_approval' | 'handed_back' | 'lost';
 
 const COMMAND_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const STORAGE_FULL_MESSAGE =
@@ -81,6 +89,22 @@ export class TurnRunner {
   constructor(private readonly deps: TurnRunnerDeps) {}
 
   async run(task: Task, owner: string, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const outcome = await inSpan(
+      'kiln.turn',
+      { 'kiln.task.id': task.id, 'kiln.turn': task.turn },
+      async (span) => {
+        const outcome = await this.runTurn(task, owner, signal);
+        span.setAttribute('kiln.turn.outcome', outcome);
+        return outcome;
+      },
+      contextOfTraceParent(task.traceParent),
+    );
+    this.deps.instruments.turnEnded(outcome, (performance.now() - started) / 1000);
+  }
+
+  /** Runs the turn and says how it stopped on this worker. */
+  private async runTurn(task: Task, owner: string, signal: AbortSignal): Promise<TurnOutcome> {
     const { tasks, hub, logger } = this.deps;
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
@@ -136,6 +160,8 @@ export class TurnRunner {
             gate,
             retry: this.deps.retry,
             signal: turnControl.signal,
+            instruments: this.deps.instruments,
+            tracing: this.deps.tracing,
           },
           {
             emit: (event) => writer.emit(event),
@@ -150,31 +176,36 @@ export class TurnRunner {
       if (result.kind === 'awaiting_approval') {
         await this.park(fence, result.calls, redactor, tools);
         log.info('turn waiting for approval', { calls: result.calls.length, ms: Date.now() - started });
-        return;
+        return 'awaiting_approval';
       }
       await this.endRecorded(fence, turnEndings.completed, signal, log);
       log.info('turn completed', { ms: Date.now() - started });
+      return 'completed';
     } catch (error) {
+      // A cancel ends the turn in the store first, so the worker's next write may fail as lost: the cancel is what happened.
+      const reason = signal.aborted ? signal.reason : undefined;
+      if (reason instanceof StopReason && reason.kind === 'cancelled') {
+        log.info('turn cancelled', { ms: Date.now() - started });
+        return 'cancelled';
+      }
       if (error instanceof TurnLost) {
         log.info('turn ended elsewhere; stopped working on it');
-        return;
+        return 'lost';
       }
-      const reason = signal.reason;
-      if (signal.aborted && reason instanceof StopReason && reason.kind === 'cancelled') {
-        log.info('turn cancelled', { ms: Date.now() - started });
-        return;
-      }
+      await writer.flush().catch(() => {});
+      const storageFull = storageFullOf(turnControl.signal.reason) || storageFullOf(error);
+      if (!storageFull && reason instanceof StopReason && reason.kind === 'shutdown' && (await this.handBack(fence, log))) return 'handed_back';
       const { message, code } =
-        storageFullOf(turnControl.signal.reason) || storageFullOf(error)
+        storageFull
           ? { message: STORAGE_FULL_MESSAGE, code: 'STORAGE_FULL' }
-          : signal.aborted && reason instanceof StopReason
+          : reason instanceof StopReason
             ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
             : describeFailure(error, redactor);
-      await writer.flush().catch(() => {});
       await this.endRecorded(fence, turnEndings.failed(message, code), signal, log).catch((endError) => {
         if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
       });
       log.warn('turn failed', { code, error: message });
+      return 'failed';
     } finally {
       signal.removeEventListener('abort', forward);
     }
@@ -194,6 +225,30 @@ export class TurnRunner {
         log.error('the disk is full: the end of this turn is recorded once space is freed', { retryInMs: delay });
         await sleep(delay, undefined, { signal }).catch(() => {});
       }
+    }
+  }
+
+  /**
+   * Gives a turn cut short by shutdown back to the queue, saying so in its stream: another worker
+   * (or this one, once restarted) claims it and carries on from the steps already saved.
+   */
+  private async handBack(fence: TurnFence, log: Logger): Promise<boolean> {
+    try {
+      const noted = await this.deps.tasks.amendTurn(
+        fence,
+        () => ({
+          events: [{ type: 'status' as const, data: { status: 'processing' as const, message: 'This worker is shutting down; the turn goes back to the queue and continues on the next worker.' } }],
+          result: null,
+        }),
+        new Date().toISOString(),
+      );
+      if (!noted || !(await this.deps.tasks.releaseTurn(fence, new Date().toISOString()))) return false;
+      this.deps.hub.publish(fence.taskId, noted.events);
+      log.info('turn handed back to the queue (shutting down)');
+      return true;
+    } catch (error) {
+      if (!(error instanceof TurnLost)) log.error('could not hand the turn back', { error: errorMessage(error) });
+      return false;
     }
   }
 

@@ -29,6 +29,7 @@ export class WorkerPool {
   /** Identifies this process's claims in the database. */
   readonly owner = `worker-${randomUUID()}`;
   private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private started = false;
   private filling = false;
   private fillAgain = false;
   private stopping = false;
@@ -41,7 +42,13 @@ export class WorkerPool {
     private readonly options: WorkerPoolOptions,
   ) {}
 
+  /** True between start and stop: the pool claims work. */
+  get isRunning(): boolean {
+    return this.started && !this.stopping;
+  }
+
   start(): void {
+    this.started = true;
     this.unsubscribe.push(this.deps.signals.onQueued(() => this.fill()));
     this.unsubscribe.push(this.deps.signals.onStop((taskId) => this.running.get(taskId)?.controller.abort(new StopReason('cancelled'))));
     this.renewTimer = setInterval(() => this.renewLeases(), Math.max(1000, this.options.leaseMs / 3));
@@ -56,7 +63,10 @@ export class WorkerPool {
     this.fill();
   }
 
-  /** Stops claiming, lets running turns finish for up to `graceMs`, then interrupts the rest. */
+  /**
+   * Stops claiming, lets running turns finish for up to `graceMs`, then stops the rest, which
+   * hand their turns back to the queue for another worker (or the next start) to continue.
+   */
   async stop(graceMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -71,6 +81,8 @@ export class WorkerPool {
     if ((await Promise.race([all(), graceOver])) === 'timeout') {
       for (const { controller } of this.running.values()) controller.abort(new StopReason('shutdown'));
       await all();
+      // Workers of other processes may be idle: tell them the handed-back turns are waiting.
+      this.deps.signals.queued();
     }
     clearTimeout(timer);
   }

@@ -7,6 +7,7 @@ import type { AgentService } from '../agents/agent-service.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
+import { currentTraceParent } from '../tracing.js';
 import type { EventHub } from '../events/event-hub.js';
 import type { TokenUsage } from '../events/event-types.js';
 import { streamTask, type StreamItem } from '../events/task-stream.js';
@@ -139,6 +140,7 @@ export class TaskService {
         turn: 1,
         turnStartSeq: 0,
         lastEventSeq: 0,
+        traceParent: currentTraceParent(),
       };
       const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
       if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
@@ -197,7 +199,7 @@ export class TaskService {
     if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
     const releaseSecrets = hasSecrets(input.secrets) ? this.deps.secrets.hold(task.id, task.turn + 1, input.secrets) : () => {};
     const holder = hasSecrets(input.secrets) ? this.deps.secretsHolder() : null;
-    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder).catch((error) => {
+    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder, currentTraceParent()).catch((error) => {
       releaseSecrets();
       throw error;
     });

@@ -49,6 +49,8 @@ export interface Task {
   /** Sequence number of the last event before the current turn began. */
   turnStartSeq: number;
   lastEventSeq: number;
+  /** W3C traceparent of the request that queued the current turn (null when it was not traced). */
+  traceParent: string | null;
 }
 
 export interface AttachedFile {

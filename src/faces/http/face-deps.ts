@@ -12,6 +12,7 @@ import type { WidgetTokens } from '../../core/widgets/widget-tokens.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
 import type { Logger } from '../../logger.js';
 import type { MultipartLimits } from './multipart.js';
+import type { OpenStreams } from './open-streams.js';
 
 /** What every API face is given by the composition root. */
 export interface FaceDeps {
@@ -34,5 +35,7 @@ export interface FaceDeps {
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;
+  /** Streams open on this server (ended with a reconnect hint on shutdown). */
+  streams: OpenStreams;
   uploadLimits: MultipartLimits;
 }

@@ -9,6 +9,7 @@ import { sigmicFace } from '../sigmic/index.js';
 import { sessionRoutes } from '../sigmic/session-routes.js';
 import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
+import { KILN_VERSION } from '../../version.js';
 import type { DomainErrorKind } from '../../core/errors.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { browserAccess } from './browser-access.js';
@@ -17,6 +18,7 @@ import { clientErrorOf } from './framework-errors.js';
 import { guardInput } from './input-guard.js';
 import { consoleApp } from './console-app.js';
 import { internalRoutes } from './internal-routes.js';
+import { opsRoutes, type OpsRouteDeps } from './ops-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import { widgetScriptRoute } from './widget-script-route.js';
 import type { FaceDeps } from './face-deps.js';
@@ -24,7 +26,6 @@ import { applyRequestLimits, serverTimeouts, type RequestLimits } from './reques
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
 const ROOT = new URL('../../../../', import.meta.url);
-const VERSION = (JSON.parse(fs.readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
 const OPENAPI = new URL('docs/openapi.json', ROOT);
 const CONSOLE_DIST = new URL('packages/console/dist/', ROOT);
 
@@ -48,7 +49,7 @@ const ROOT_STATUS: Record<DomainErrorKind, number> = {
 export async function buildHttpServer(
   deps: FaceDeps,
   isReady: () => boolean,
-  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1]; limits: RequestLimits },
+  options: { faces: boolean; internal: Parameters<typeof internalRoutes>[1]; limits: RequestLimits; ops: OpsRouteDeps },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
@@ -75,8 +76,9 @@ export async function buildHttpServer(
   registerBodyParsers(app);
   await app.register(cookie);
   app.addHook('onResponse', async function logRequest(request, reply) {
-    deps.logger.debug('request', { method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    deps.logger.debug('request', { request: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
   });
+  await opsRoutes(app, options.ops);
 
   const consolePage = options.faces ? await consoleApp(app, CONSOLE_DIST) : null;
   // Browsers get the console; programs an answer that says what the API offers and where it is described.
@@ -84,7 +86,7 @@ export async function buildHttpServer(
     if (consolePage?.servesPage(request)) return consolePage.sendPage(reply);
     return {
       name: 'Kiln',
-      version: VERSION,
+      version: KILN_VERSION,
       links: { console: '/', api: '/api/v1/tasks', gumloop: '/gumloop/agents', syntropic: '/syntropic/artifacts', openapi: '/openapi.json', health: '/healthz' },
       auth: 'Send "Authorization: Bearer <API key>"; create a key with `kiln keys create --user NAME`.',
     };

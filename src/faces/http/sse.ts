@@ -1,4 +1,5 @@
 import type { FastifyReply } from 'fastify';
+import type { OpenStreams } from './open-streams.js';
 
 /** One Server-Sent Event. `id` is written after `data`, as the documented clients expect. */
 export interface SseMessage {
@@ -21,7 +22,7 @@ export async function writeSse(
   reply: FastifyReply,
   messages: AsyncIterable<SseMessage>,
   controller: AbortController,
-  options: { heartbeatMs: number; onError: (error: unknown) => SseMessage },
+  options: { heartbeatMs: number; onError: (error: unknown) => SseMessage; streams?: OpenStreams },
 ): Promise<void> {
   reply.hijack();
   const res = reply.raw;
@@ -37,6 +38,16 @@ export async function writeSse(
   const heartbeat = setInterval(() => {
     if (!res.writableEnded) res.write(':heartbeat\n\n');
   }, options.heartbeatMs);
+  let ended: () => void = () => {};
+  const unregister = options.streams?.add({
+    // Shutdown: tell the client when to reconnect, then end the stream.
+    close: (retryMs) => {
+      if (!res.writableEnded) res.write(`retry: ${retryMs}\n\n`);
+      controller.abort();
+    },
+    ended: new Promise<void>((resolve) => (ended = resolve)),
+  });
+  res.once('close', () => ended());
 
   // Events produced in the same tick leave in one write.
   let corked = false;
@@ -64,7 +75,9 @@ export async function writeSse(
     if (corked) uncork();
     clearInterval(heartbeat);
     res.off('close', onClose);
-    if (!res.writableEnded) res.end();
+    unregister?.();
+    if (!res.writableEnded) res.end(() => ended());
+    else ended();
   }
 }
 

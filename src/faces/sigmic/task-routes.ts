@@ -136,6 +136,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     if (items === null) return reply.status(204).send();
     await writeSse(reply, mapItems(items), controller, {
       heartbeatMs: deps.heartbeatMs,
+      streams: deps.streams,
       onError: (error) => {
         deps.logger.error('stream failed', { task: request.params.id, error: String(error) });
         return { event: 'error', data: { message: 'The stream failed on the server; reconnect with Last-Event-ID to resume.', code: 'STREAM_ERROR' } };
