@@ -70,6 +70,7 @@ describe('container image (its steps, run here: no Docker engine on this machine
       'docs/openapi.json',
       'node_modules',
       'package.json',
+      'packages/console/dist',
       'packages/sdk/dist',
       'packages/sdk/package.json',
       'packages/widget/dist/widget.js',
@@ -89,6 +90,7 @@ describe('container image (its steps, run here: no Docker engine on this machine
     // What the runtime stage copies besides the server: the API description, the widget, and the SDK of the client commands.
     assert.equal((await fetch(`${kiln!.url}/openapi.json`)).status, 200);
     assert.equal((await fetch(`${kiln!.url}/widget.js`)).status, 200);
+    assert.match((await fetch(`${kiln!.url}/`, { headers: { accept: 'text/html' } })).headers.get('content-type') ?? '', /text\/html/);
     const client = await run(process.execPath, ['bin/kiln.js', 'tasks', '--json'], { cwd: app, env: { ...process.env, KILN_URL: kiln!.url, KILN_API_KEY: key } });
     assert.equal((JSON.parse(client.stdout) as { id: string }[]).length, 1);
   });

@@ -28,7 +28,7 @@ describe('packaging', () => {
     const out = tempDir('kiln-pack-');
     const [packed] = JSON.parse(await npm(['pack', '--json', '--ignore-scripts', '--pack-destination', out], ROOT)) as { filename: string; files: { path: string }[] }[];
     const files = packed!.files.map((f) => f.path);
-    const needs = ['bin/kiln.js', 'dist/src/cli.js', 'dist/src/app.js', 'README.md', 'package.json', 'docs/openapi.json', 'packages/widget/dist/widget.js'];
+    const needs = ['bin/kiln.js', 'dist/src/cli.js', 'dist/src/app.js', 'README.md', 'package.json', 'docs/openapi.json', 'packages/console/dist/index.html', 'packages/widget/dist/widget.js'];
     // The SDK is a workspace package, not on the registry: the client commands import it from the package itself.
     for (const needed of [...needs, 'node_modules/@kiln/sdk/package.json', 'node_modules/@kiln/sdk/dist/index.js']) {
       assert.ok(files.includes(needed), `the package holds ${needed}`);
@@ -62,6 +62,8 @@ describe('packaging', () => {
       assert.equal(end.data.finalResponse, 'run_command: success\nwrite_file: success');
       assert.equal((await fetch(`${kiln.url}/openapi.json`)).status, 200);
       assert.equal((await fetch(`${kiln.url}/widget.js`)).status, 200);
+      const consolePage = await fetch(`${kiln.url}/`, { headers: { accept: 'text/html' } });
+      assert.match(consolePage.headers.get('content-type') ?? '', /text\/html/, 'the console is served from the package');
       // A client command of the installed package, through the SDK it carries.
       const listed = await run('npx', ['--no-install', 'kiln', 'tasks', '--json'], { cwd: app, env: { ...process.env, KILN_URL: kiln.url, KILN_API_KEY: key } });
       assert.deepEqual((JSON.parse(listed.stdout) as { id: string }[]).map((t) => t.id), [id]);
