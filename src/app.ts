@@ -11,6 +11,8 @@ import { SignedUrls } from './core/artifacts/signed-urls.js';
 import { ApiKeys } from './core/auth/api-keys.js';
 import { KeyManagement } from './core/auth/key-management.js';
 import { EventHub } from './core/events/event-hub.js';
+import { IdempotencyKeys } from './core/idempotency/idempotency-keys.js';
+import { Housekeeping } from './core/runner/housekeeping.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
 import { WorkerPool } from './core/runner/worker-pool.js';
@@ -58,6 +60,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     logger.warn('KILN_API_KEY was revoked and stays refused; set a new key to use one');
   }
   const keyManagement = new KeyManagement({ users: storage.users, keys });
+  const idempotency = new IdempotencyKeys(storage.idempotency);
+  const chores = new Housekeeping(logger);
 
   const hub = new EventHub();
   const bus = await openSignals(db, { hub, storage, logger });
@@ -114,6 +118,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       )
     : null;
 
+  if (servesApi) chores.every('removing expired idempotency keys', 10 * 60_000, () => idempotency.removeExpired());
+
   let ready = false;
   const http = await buildHttpServer(
     {
@@ -126,6 +132,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       publicUrl: config.publicUrl,
       keys,
       keyManagement,
+      idempotency,
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,
@@ -167,6 +174,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         pool!.start();
       }
       collectOrphanBlobs(blobs, storage, logger);
+      chores.start();
       logger.notice(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
       if (servesApi && !config.publicUrl && !isLoopback(config.host)) {
@@ -193,6 +201,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         ready = false;
         clearInterval(secretsSweep);
         await http.close();
+        await chores.stop();
         await pool?.stop(SHUTDOWN_GRACE_MS);
         forgetEndedSecrets();
         await bus.close();

@@ -12,6 +12,7 @@ export interface Storage {
   tasks: TaskStore;
   agents: AgentStore;
   artifacts: ArtifactStore;
+  idempotency: IdempotencyStore;
   close(): Promise<void>;
 }
 
@@ -226,4 +227,37 @@ export class TurnLost extends Error {
   constructor(readonly taskId: string) {
     super(`task ${taskId}: this worker no longer owns the turn`);
   }
+}
+
+/** The answer recorded for an idempotent request, replayed to a repeat of it. */
+export interface StoredAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** A request of one user under one `Idempotency-Key`, as recorded. */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  /** The answer, once the first request has one; null while it is being worked on. */
+  answer: StoredAnswer | null;
+  /** While being worked on: until when its worker's claim holds. */
+  lockedUntil: string | null;
+}
+
+export interface IdempotencyStore {
+  /**
+   * Claims `key` of `userId` for `owner` until `lockedUntil`: when no live record holds it (none,
+   * one expired before `now`, or one whose worker's claim ran out before `now` with the same
+   * fingerprint). Returns null when claimed, else the record that holds the key.
+   */
+  claim(userId: string, key: string, fingerprint: string, owner: string, now: string, lockedUntil: string, expiresAt: string): Promise<IdempotencyRecord | null>;
+  /** Extends `owner`'s claim. */
+  renew(userId: string, key: string, owner: string, lockedUntil: string): Promise<void>;
+  /** Records the answer of `owner`'s claim; from then on it is replayed. */
+  complete(userId: string, key: string, owner: string, answer: StoredAnswer): Promise<void>;
+  /** Gives up `owner`'s claim without an answer, so that the same request may run again. */
+  release(userId: string, key: string, owner: string): Promise<void>;
+  /** Removes up to `limit` records that expired before `now`; returns how many. */
+  removeExpired(now: string, limit: number): Promise<number>;
 }

@@ -178,6 +178,26 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at)',
     ],
   },
+  {
+    version: 8,
+    name: 'idempotency keys',
+    statements: () => [
+      `CREATE TABLE idempotency_keys (
+        user_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        owner TEXT,
+        locked_until TEXT,
+        status_code INTEGER,
+        content_type TEXT,
+        body TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, idempotency_key)
+      )`,
+      'CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)',
+    ],
+  },
 ];
 
 /**

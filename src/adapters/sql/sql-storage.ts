@@ -2,6 +2,7 @@ import type { Database } from '../../ports/database.js';
 import type { Storage } from '../../ports/storage.js';
 import { migrate } from './migrations.js';
 import { SqlAgentStore } from './sql-agent-store.js';
+import { SqlIdempotencyStore } from './sql-idempotency-store.js';
 import { SqlArtifactStore } from './sql-artifact-store.js';
 import { SqlTaskStore } from './sql-task-store.js';
 import { SqlUserStore } from './sql-user-store.js';
@@ -14,6 +15,7 @@ export async function openSqlStorage(db: Database): Promise<Storage> {
     tasks: new SqlTaskStore(db),
     agents: new SqlAgentStore(db),
     artifacts: new SqlArtifactStore(db),
+    idempotency: new SqlIdempotencyStore(db),
     close: () => db.close(),
   };
 }

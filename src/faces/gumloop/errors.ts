@@ -37,7 +37,7 @@ export function sendGumloopError(error: unknown, request: FastifyRequest, reply:
     if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { face: 'gumloop', url: request.routeOptions.url, request: request.id });
     const param = 'field' in known && typeof known.field === 'string' ? { param: known.field } : {};
     const specific = (known as { gumloopCode?: string }).gumloopCode;
-    void reply.status(status).send({ error: { code: specific ?? code, type, message: known.message, ...param } });
+    void reply.status(status).send({ error: { code: specific ?? known.apiCode?.toLowerCase() ?? code, type, message: known.message, ...param } });
     return;
   }
   logger.error('request failed', { face: 'gumloop', url: request.routeOptions.url, request: request.id, error: errorMessage(error) });

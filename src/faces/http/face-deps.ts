@@ -5,6 +5,7 @@ import type { ArtifactService } from '../../core/artifacts/artifact-service.js';
 import type { DownloadLinks } from '../../core/artifacts/download-links.js';
 import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
+import type { IdempotencyKeys } from '../../core/idempotency/idempotency-keys.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
 import type { Logger } from '../../logger.js';
@@ -22,6 +23,7 @@ export interface FaceDeps {
   publicUrl: string | undefined;
   keys: ApiKeys;
   keyManagement: KeyManagement;
+  idempotency: IdempotencyKeys;
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

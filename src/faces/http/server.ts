@@ -11,6 +11,7 @@ import type { DomainErrorKind } from '../../core/errors.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
+import { idempotentRoutes } from './idempotency.js';
 import { guardInput } from './input-guard.js';
 import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
@@ -57,7 +58,7 @@ export async function buildHttpServer(
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
     const known = clientErrorOf(error);
-    if (known) return reply.status(ROOT_STATUS[known.kind]).send({ error: { code: known.kind.toUpperCase(), message: known.message } });
+    if (known) return reply.status(ROOT_STATUS[known.kind]).send({ error: { code: known.apiCode ?? known.kind.toUpperCase(), message: known.message } });
     deps.logger.error('request failed', { url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
     return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `Internal server error (request id ${request.id}).` } });
   });
@@ -93,6 +94,7 @@ export async function buildHttpServer(
   if (options.faces) {
     await signedFileRoute(app, deps);
     app.decorateRequest('caller', null);
+    idempotentRoutes(app, deps.idempotency, deps.logger);
     await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
     await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });

@@ -36,7 +36,7 @@ export function sendSigmicError(error: unknown, request: FastifyRequest, reply: 
   if (known) {
     const [status, code] = STATUS[known.kind];
     if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { url: request.routeOptions.url, request: request.id });
-    void reply.status(status).send({ success: false, error: { message: known.message, code } });
+    void reply.status(status).send({ success: false, error: { message: known.message, code: known.apiCode ?? code } });
     return;
   }
   logger.error('request failed', { method: request.method, url: request.routeOptions.url, request: request.id, error: errorMessage(error) });

@@ -28,7 +28,7 @@ const MAX_PAGE = 100;
 export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   const caller = (request: FastifyRequest): KeyOwner => request.caller!;
 
-  app.post('/tasks', async function createTask(request) {
+  app.post('/tasks', { config: { idempotent: true } }, async function createTask(request) {
     if (request.isMultipart()) {
       const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
       return withStaged(form.files, async () => {
@@ -85,7 +85,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     };
   });
 
-  app.post<{ Params: { id: string } }>('/tasks/:id/messages', async function sendFollowUp(request) {
+  app.post<{ Params: { id: string } }>('/tasks/:id/messages', { config: { idempotent: true } }, async function sendFollowUp(request) {
     if (request.isMultipart()) {
       const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
       return withStaged(form.files, async () => {
@@ -107,7 +107,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     return { success: true, data: result };
   });
 
-  app.post<{ Params: { id: string; callId: string } }>('/tasks/:id/tools/:callId/approve', async function approveToolCall(request) {
+  app.post<{ Params: { id: string; callId: string } }>('/tasks/:id/tools/:callId/approve', { config: { idempotent: true } }, async function approveToolCall(request) {
     const body = parseInput(approveBody, request.body);
     const result = await deps.approvals.decide(caller(request), request.params.id, request.params.callId, body.outcome);
     return { success: true, data: result };
