@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { SecretClient } from './adapters/http/secret-client.js';
+import { HttpWebhookSender } from './adapters/http/webhook-sender.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
@@ -19,6 +20,8 @@ import { WorkerPool } from './core/runner/worker-pool.js';
 import { Approvals } from './core/tasks/approvals.js';
 import { SecretVault } from './core/tasks/secret-vault.js';
 import { TaskService } from './core/tasks/task-service.js';
+import { WebhookDispatcher } from './core/webhooks/webhook-dispatcher.js';
+import { WebhookEndpoints } from './core/webhooks/webhook-endpoints.js';
 import { Workspaces } from './core/workspace/workspaces.js';
 import { buildHttpServer } from './faces/http/server.js';
 import { errorMessage, type Logger } from './logger.js';
@@ -61,6 +64,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   }
   const keyManagement = new KeyManagement({ users: storage.users, keys });
   const idempotency = new IdempotencyKeys(storage.idempotency);
+  const webhookSender = new HttpWebhookSender({ allowPrivate: config.webhookAllowPrivate, timeoutMs: config.webhookTimeoutMs });
+  const webhooks = new WebhookEndpoints({ store: storage.webhooks, sender: webhookSender, retryMs: config.webhookRetrySeconds * 1000 });
   const chores = new Housekeeping(logger);
 
   const hub = new EventHub();
@@ -120,6 +125,19 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
   if (servesApi) chores.every('removing expired idempotency keys', 10 * 60_000, () => idempotency.removeExpired());
 
+  // The processes that run turns deliver webhooks, in a loop of their own.
+  const dispatcher = runsTurns
+    ? new WebhookDispatcher(
+        { store: storage.webhooks, sender: webhookSender, logger },
+        {
+          pollMs: config.webhookPollMs,
+          timeoutMs: config.webhookTimeoutMs,
+          retryBaseMs: config.webhookRetryBaseMs,
+          disableAfterMs: config.webhookDisableAfterSeconds * 1000,
+        },
+      )
+    : null;
+
   let ready = false;
   const http = await buildHttpServer(
     {
@@ -133,6 +151,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       keys,
       keyManagement,
       idempotency,
+      webhooks,
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,
@@ -172,6 +191,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         );
         if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
         pool!.start();
+        // With SQLite this is the only process: a delivery still leased was cut off by a crash.
+        if (!config.databaseUrl) await storage.webhooks.releaseAllLeases();
+        dispatcher!.start();
       }
       collectOrphanBlobs(blobs, storage, logger);
       chores.start();
@@ -203,6 +225,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         await http.close();
         await chores.stop();
         await pool?.stop(SHUTDOWN_GRACE_MS);
+        await dispatcher?.stop();
         forgetEndedSecrets();
         await bus.close();
         await storage.close();

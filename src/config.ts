@@ -74,6 +74,18 @@ export interface Config {
   maxConnections: number;
   /** Open connections from one remote address. */
   maxConnectionsPerAddress: number;
+  /** Webhook endpoints may be loopback, private or link-local addresses (otherwise refused). */
+  webhookAllowPrivate: boolean;
+  /** Time one webhook delivery attempt may take, connection included. */
+  webhookTimeoutMs: number;
+  /** First delay before a failed delivery is tried again; each later one doubles, up to an hour. */
+  webhookRetryBaseMs: number;
+  /** How long a delivery is retried before it is given up. */
+  webhookRetrySeconds: number;
+  /** An endpoint whose every delivery failed for this long is disabled. */
+  webhookDisableAfterSeconds: number;
+  /** How often a worker looks for due webhook deliveries. */
+  webhookPollMs: number;
 }
 
 /** Credentials and addresses of model providers, each read from its customary variable. */
@@ -140,6 +152,8 @@ const text: Parser<string> = (raw, name) => {
   if (raw.trim() === '') throw new ConfigError(`${name} is set but empty; unset it or give it a value.`);
   return raw.trim();
 };
+
+const yesNo: Parser<boolean> = (raw, name) => oneOf(['true', 'false'])(raw, name) === 'true';
 
 const API_KEY_SHAPE = /^kiln_[0-9a-f]{64}$/;
 
@@ -320,6 +334,36 @@ const SETTINGS = [
     parse: integer(1000, 10_000_000),
     fallback: 100_000,
   },
+  {
+    key: 'webhookAllowPrivate',
+    env: 'KILN_WEBHOOK_ALLOW_PRIVATE',
+    help: 'true lets webhook endpoints be loopback, private or link-local addresses',
+    parse: yesNo,
+    fallback: false,
+  },
+  { key: 'webhookTimeoutMs', env: 'KILN_WEBHOOK_TIMEOUT_MS', help: 'time one webhook delivery attempt may take', parse: integer(100, 300_000), fallback: 10_000 },
+  {
+    key: 'webhookRetryBaseMs',
+    env: 'KILN_WEBHOOK_RETRY_BASE_MS',
+    help: 'first delay before a failed webhook delivery is retried (doubles, up to an hour)',
+    parse: integer(10, 3_600_000),
+    fallback: 5_000,
+  },
+  {
+    key: 'webhookRetrySeconds',
+    env: 'KILN_WEBHOOK_RETRY_SECONDS',
+    help: 'how long a webhook delivery is retried before it is given up',
+    parse: integer(1, 30 * 86_400),
+    fallback: 86_400,
+  },
+  {
+    key: 'webhookDisableAfterSeconds',
+    env: 'KILN_WEBHOOK_DISABLE_AFTER_SECONDS',
+    help: 'a webhook endpoint failing this long is disabled',
+    parse: integer(1, 365 * 86_400),
+    fallback: 3 * 86_400,
+  },
+  { key: 'webhookPollMs', env: 'KILN_WEBHOOK_POLL_MS', help: 'how often due webhook deliveries are looked for', parse: integer(10, 600_000), fallback: 1000 },
 ] satisfies Setting<keyof Config>[] as Setting<keyof Config>[];
 
 const PROVIDER_VARIABLES: { key: keyof ProviderSettings; env: string; help: string; url?: boolean }[] = [

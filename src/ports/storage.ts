@@ -2,6 +2,7 @@ import type { LoggedEvent, TaskEventBody } from '../core/events/event-types.js';
 import type { Agent } from '../core/agents/agent-types.js';
 import type { Artifact, ArtifactVersion, NewVersion } from '../core/artifacts/artifact-types.js';
 import type { Message, Task } from '../core/tasks/task-types.js';
+import type { AttemptOutcome, DueDelivery, WebhookDelivery, WebhookEndpoint } from '../core/webhooks/webhook-types.js';
 
 /**
  * Storage contracts the core depends on. Each method that changes more than one row does so
@@ -13,6 +14,7 @@ export interface Storage {
   agents: AgentStore;
   artifacts: ArtifactStore;
   idempotency: IdempotencyStore;
+  webhooks: WebhookStore;
   close(): Promise<void>;
 }
 
@@ -260,4 +262,47 @@ export interface IdempotencyStore {
   release(userId: string, key: string, owner: string): Promise<void>;
   /** Removes up to `limit` records that expired before `now`; returns how many. */
   removeExpired(now: string, limit: number): Promise<number>;
+}
+
+/** A change to an endpoint; absent fields stay as they are. */
+export interface EndpointChanges {
+  url?: string;
+  events?: WebhookEndpoint['events'];
+  description?: string | null;
+  /** Enabling clears the reason it was disabled and its failure streak. */
+  enabled?: boolean;
+}
+
+export interface WebhookStore {
+  createEndpoint(endpoint: WebhookEndpoint, secret: string): Promise<void>;
+  endpoint(userId: string, id: string): Promise<WebhookEndpoint | undefined>;
+  endpoints(userId: string): Promise<WebhookEndpoint[]>;
+  updateEndpoint(userId: string, id: string, changes: EndpointChanges, now: string): Promise<WebhookEndpoint | undefined>;
+  /** Removes an endpoint with its deliveries; false when there was none. */
+  deleteEndpoint(userId: string, id: string): Promise<boolean>;
+  /** The endpoint's deliveries, newest first. */
+  deliveries(endpointId: string, limit: number): Promise<WebhookDelivery[]>;
+  delivery(endpointId: string, id: string): Promise<WebhookDelivery | undefined>;
+  /** Queues a delivery again, now, retried afresh until `giveUpAfter`. */
+  redeliver(endpointId: string, id: string, now: string, giveUpAfter: string): Promise<WebhookDelivery | undefined>;
+  /**
+   * Claims up to `limit` deliveries that are due (of enabled endpoints, not held by a live
+   * lease) for `owner` until `leaseUntil`, counting an attempt for each.
+   */
+  claimDue(owner: string, now: string, leaseUntil: string, limit: number): Promise<DueDelivery[]>;
+  /**
+   * Records an attempt of a delivery `owner` holds: succeeded, or failed and due again at
+   * `nextAttemptAt` (given up when null). A failure streak older than `disableBefore` disables
+   * the endpoint with `reason`. Returns false when the lease was no longer `owner`'s.
+   */
+  recordAttempt(
+    owner: string,
+    delivery: DueDelivery,
+    outcome: AttemptOutcome,
+    now: string,
+    nextAttemptAt: string | null,
+    disable: { before: string; reason: string },
+  ): Promise<boolean>;
+  /** Lets go of every delivery lease (start-up of the only process: none can still be held). */
+  releaseAllLeases(): Promise<void>;
 }

@@ -198,6 +198,49 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)',
     ],
   },
+  {
+    version: 9,
+    name: 'webhook endpoints and their delivery outbox',
+    statements: () => [
+      `CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        description TEXT,
+        secret TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        disabled_reason TEXT,
+        failing_since TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX webhook_endpoints_by_user ON webhook_endpoints (user_id, created_at)',
+      `CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        user_id TEXT NOT NULL,
+        task_id TEXT,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        give_up_after TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_expires_at TEXT,
+        last_attempt_at TEXT,
+        last_status_code INTEGER,
+        last_error TEXT,
+        last_duration_ms INTEGER,
+        delivered_at TEXT,
+        created_at TEXT NOT NULL
+      )`,
+      "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+      'CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at DESC, id DESC)',
+      'CREATE INDEX webhook_deliveries_by_task ON webhook_deliveries (task_id) WHERE task_id IS NOT NULL',
+    ],
+  },
 ];
 
 /**

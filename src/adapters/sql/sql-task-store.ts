@@ -1,5 +1,6 @@
 import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
+import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 import { TurnLost, type TaskStore, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
@@ -13,6 +14,7 @@ import {
   type MessageRow,
   type TaskRow,
 } from './task-rows.js';
+import { WebhookOutbox } from './webhook-outbox.js';
 
 const EXECUTING = `('pending', 'running', 'awaiting_approval')`;
 const IDLE = `('completed', 'failed', 'cancelled')`;
@@ -22,7 +24,10 @@ export class SqlTaskStore implements TaskStore {
   /** Row lock for read-then-write transactions; SQLite transactions are already exclusive. */
   private readonly forUpdate: string;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly outbox = new WebhookOutbox(db.dialect),
+  ) {
     this.forUpdate = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
   }
 
@@ -64,8 +69,9 @@ export class SqlTaskStore implements TaskStore {
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
-      // Tasks are never deleted, so a running count answers "how many" without a scan.
+      // A running count answers "how many" without a scan (a purge counts down).
       await tx.run('UPDATE users SET task_count = task_count + 1 WHERE id = ?', [task.userId]);
+      await this.outbox.enqueue(tx, taskCreatedEvent(task));
     });
   }
 
@@ -222,6 +228,8 @@ export class SqlTaskStore implements TaskStore {
       const terminal = { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent;
       await insertEvents(tx, [terminal]);
       await this.announce(tx, [terminal]);
+      const ended = turnEndedEvent(task, ending.terminal, now);
+      if (ended) await this.outbox.enqueue(tx, ended);
       if (ending.assistant) {
         await tx.run(
           INSERT_MESSAGE,
@@ -257,6 +265,7 @@ export class SqlTaskStore implements TaskStore {
       await tx.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...values, fence.taskId]);
       await insertEvents(tx, logged);
       await this.announce(tx, logged);
+      if (amendment.status === 'awaiting_approval') await this.outbox.enqueue(tx, awaitingApprovalEvent(task, amendment.events, now));
       return { result: amendment.result, events: logged };
     });
   }

@@ -7,6 +7,7 @@ import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
 import type { IdempotencyKeys } from '../../core/idempotency/idempotency-keys.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
+import type { WebhookEndpoints } from '../../core/webhooks/webhook-endpoints.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
 import type { Logger } from '../../logger.js';
 import type { MultipartLimits } from './multipart.js';
@@ -24,6 +25,7 @@ export interface FaceDeps {
   keys: ApiKeys;
   keyManagement: KeyManagement;
   idempotency: IdempotencyKeys;
+  webhooks: WebhookEndpoints;
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

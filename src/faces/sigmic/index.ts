@@ -7,6 +7,7 @@ import { agentRoutes } from './agent-routes.js';
 import { artifactRoutes } from './artifact-routes.js';
 import { keyRoutes } from './key-routes.js';
 import { taskRoutes } from './task-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,4 +40,5 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
   await artifactRoutes(app, deps);
   await agentRoutes(app, deps);
   await keyRoutes(app, deps);
+  await webhookRoutes(app, deps);
 }
