@@ -13,6 +13,7 @@ import { ApiKeys } from './core/auth/api-keys.js';
 import { KeyManagement } from './core/auth/key-management.js';
 import { EventHub } from './core/events/event-hub.js';
 import { IdempotencyKeys } from './core/idempotency/idempotency-keys.js';
+import { RateLimiter } from './core/quotas/rate-limiter.js';
 import { Housekeeping } from './core/runner/housekeeping.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
@@ -152,6 +153,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       keyManagement,
       idempotency,
       webhooks,
+      rateLimiter: config.rateLimit > 0 ? new RateLimiter(storage.rateLimits, { perMinute: config.rateLimit, burst: config.rateLimitBurst }) : null,
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,

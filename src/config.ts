@@ -86,6 +86,10 @@ export interface Config {
   webhookDisableAfterSeconds: number;
   /** How often a worker looks for due webhook deliveries. */
   webhookPollMs: number;
+  /** Requests a minute per API key, shared by every process; 0: no limit. */
+  rateLimit: number;
+  /** Requests one key may send at once (the token bucket's size). */
+  rateLimitBurst: number;
 }
 
 /** Credentials and addresses of model providers, each read from its customary variable. */
@@ -362,6 +366,14 @@ const SETTINGS = [
     help: 'a webhook endpoint failing this long is disabled',
     parse: integer(1, 365 * 86_400),
     fallback: 3 * 86_400,
+  },
+  { key: 'rateLimit', env: 'KILN_RATE_LIMIT', help: 'requests a minute per API key (0: no limit)', parse: integer(0, 10_000_000), fallback: 0 },
+  {
+    key: 'rateLimitBurst',
+    env: 'KILN_RATE_LIMIT_BURST',
+    help: 'requests one API key may send at once (default: KILN_RATE_LIMIT)',
+    parse: integer(1, 10_000_000),
+    fallback: (_env, earlier) => Math.max(1, earlier.rateLimit!),
   },
   { key: 'webhookPollMs', env: 'KILN_WEBHOOK_POLL_MS', help: 'how often due webhook deliveries are looked for', parse: integer(10, 600_000), fallback: 1000 },
 ] satisfies Setting<keyof Config>[] as Setting<keyof Config>[];

@@ -15,6 +15,7 @@ export interface Storage {
   artifacts: ArtifactStore;
   idempotency: IdempotencyStore;
   webhooks: WebhookStore;
+  rateLimits: RateLimitStore;
   close(): Promise<void>;
 }
 
@@ -305,4 +306,13 @@ export interface WebhookStore {
   ): Promise<boolean>;
   /** Lets go of every delivery lease (start-up of the only process: none can still be held). */
   releaseAllLeases(): Promise<void>;
+}
+
+/** Token buckets shared by every process. */
+export interface RateLimitStore {
+  /**
+   * Refills `bucket` (at `perMs` tokens a millisecond, up to `burst`) to `nowMs` and takes one
+   * token when there is one, atomically. Returns whether it took one and the tokens left.
+   */
+  take(bucket: string, nowMs: number, perMs: number, burst: number): Promise<{ allowed: boolean; tokens: number }>;
 }

@@ -241,6 +241,22 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX webhook_deliveries_by_task ON webhook_deliveries (task_id) WHERE task_id IS NOT NULL',
     ],
   },
+  {
+    version: 10,
+    name: 'request rate buckets and turn budgets',
+    statements: (dialect) => [
+      `CREATE TABLE rate_limit_buckets (
+        api_key_id TEXT PRIMARY KEY,
+        tokens ${dialect === 'postgres' ? 'DOUBLE PRECISION' : 'REAL'} NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        allowed INTEGER NOT NULL
+      )`,
+      'ALTER TABLE tasks ADD COLUMN max_tokens INTEGER',
+      'ALTER TABLE tasks ADD COLUMN max_duration_seconds INTEGER',
+      'ALTER TABLE agents ADD COLUMN max_tokens INTEGER',
+      'ALTER TABLE agents ADD COLUMN max_duration_seconds INTEGER',
+    ],
+  },
 ];
 
 /**

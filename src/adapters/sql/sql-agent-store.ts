@@ -13,11 +13,14 @@ interface AgentRow {
   tool_policy: string | null;
   auto_execute: number;
   is_default: number;
+  max_tokens: number | null;
+  max_duration_seconds: number | null;
   created_at: string;
   updated_at: string;
 }
 
-const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, is_default, created_at, updated_at';
+const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, is_default, created_at, updated_at, max_tokens, max_duration_seconds';
+const PLACEHOLDERS = COLUMNS.split(',').map(() => '?').join(', ');
 
 function fromRow(row: AgentRow): Agent {
   return {
@@ -31,6 +34,8 @@ function fromRow(row: AgentRow): Agent {
     isDefault: Boolean(Number(row.is_default)),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
+    maxDurationSeconds: row.max_duration_seconds === null ? null : Number(row.max_duration_seconds),
   };
 }
 
@@ -46,6 +51,8 @@ function params(agent: Agent): SqlValue[] {
     agent.isDefault ? 1 : 0,
     agent.createdAt,
     agent.updatedAt,
+    agent.maxTokens ?? null,
+    agent.maxDurationSeconds ?? null,
   ];
 }
 
@@ -53,7 +60,7 @@ export class SqlAgentStore implements AgentStore {
   constructor(private readonly db: Database) {}
 
   async create(agent: Agent): Promise<void> {
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params(agent));
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS})`, params(agent));
   }
 
   async get(userId: string, id: string): Promise<Agent | undefined> {
@@ -68,8 +75,20 @@ export class SqlAgentStore implements AgentStore {
 
   async update(agent: Agent): Promise<void> {
     await this.db.run(
-      'UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, updated_at = ? WHERE id = ? AND user_id = ?',
-      [agent.name, agent.systemPrompt, agent.model, agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null, agent.autoExecute ? 1 : 0, agent.updatedAt, agent.id, agent.userId],
+      `UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, updated_at = ?, max_tokens = ?, max_duration_seconds = ?
+        WHERE id = ? AND user_id = ?`,
+      [
+        agent.name,
+        agent.systemPrompt,
+        agent.model,
+        agent.toolPolicy ? JSON.stringify(agent.toolPolicy) : null,
+        agent.autoExecute ? 1 : 0,
+        agent.updatedAt,
+        agent.maxTokens ?? null,
+        agent.maxDurationSeconds ?? null,
+        agent.id,
+        agent.userId,
+      ],
     );
   }
 
@@ -89,7 +108,7 @@ export class SqlAgentStore implements AgentStore {
       updatedAt: now,
     };
     // Two requests may race to create it; the unique index lets one win and the other reads it.
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, params(agent));
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT DO NOTHING`, params(agent));
     const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
     return fromRow(row!);
   }

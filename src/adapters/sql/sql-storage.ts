@@ -4,6 +4,7 @@ import { migrate } from './migrations.js';
 import { SqlAgentStore } from './sql-agent-store.js';
 import { SqlArtifactStore } from './sql-artifact-store.js';
 import { SqlIdempotencyStore } from './sql-idempotency-store.js';
+import { SqlRateLimitStore } from './sql-rate-limit-store.js';
 import { SqlTaskStore } from './sql-task-store.js';
 import { SqlUserStore } from './sql-user-store.js';
 import { SqlWebhookStore } from './sql-webhook-store.js';
@@ -23,6 +24,7 @@ export async function openSqlStorage(db: Database, options: { webhookRetryMs?: n
     artifacts: new SqlArtifactStore(db, outbox),
     idempotency: new SqlIdempotencyStore(db),
     webhooks: new SqlWebhookStore(db),
+    rateLimits: new SqlRateLimitStore(db),
     close: () => db.close(),
   };
 }

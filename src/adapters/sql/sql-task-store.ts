@@ -36,8 +36,8 @@ export class SqlTaskStore implements TaskStore {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
            show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
-           message_count, turn, turn_start_seq, last_event_seq, queued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           message_count, turn, turn_start_seq, last_event_seq, queued_at, max_tokens, max_duration_seconds)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -66,6 +66,8 @@ export class SqlTaskStore implements TaskStore {
           task.turnStartSeq,
           task.lastEventSeq,
           task.createdAt,
+          task.maxTokens ?? null,
+          task.maxDurationSeconds ?? null,
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));

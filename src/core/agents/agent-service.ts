@@ -11,6 +11,8 @@ export interface AgentSettings {
   model: string | null;
   toolPolicy: ToolPolicy | null;
   autoExecute: boolean;
+  maxTokens?: number | null;
+  maxDurationSeconds?: number | null;
 }
 
 /** Agents of a user: create, read, change; the default agent is made on first use. */

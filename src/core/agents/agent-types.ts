@@ -14,6 +14,10 @@ export interface Agent {
   toolPolicy: ToolPolicy | null;
   autoExecute: boolean;
   isDefault: boolean;
+  /** Tokens one turn of its tasks may use, unless a task sets its own (null: no limit). */
+  maxTokens?: number | null;
+  /** Wall-clock seconds one turn of its tasks may run, unless a task sets its own (null: no limit). */
+  maxDurationSeconds?: number | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -31,6 +31,9 @@ export interface CreateTaskInput {
   env: Record<string, string> | null;
   secrets: Record<string, string> | null;
   files: StagedFile[];
+  /** Limits of each turn; null: the agent's (or none). */
+  maxTokens?: number | null;
+  maxDurationSeconds?: number | null;
 }
 
 export interface FollowUpInput {
@@ -122,6 +125,8 @@ export class TaskService {
         turn: 1,
         turnStartSeq: 0,
         lastEventSeq: 0,
+        maxTokens: input.maxTokens ?? null,
+        maxDurationSeconds: input.maxDurationSeconds ?? null,
       };
       const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
       if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));

@@ -6,6 +6,7 @@ import type { DownloadLinks } from '../../core/artifacts/download-links.js';
 import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
 import type { IdempotencyKeys } from '../../core/idempotency/idempotency-keys.js';
+import type { RateLimiter } from '../../core/quotas/rate-limiter.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
 import type { WebhookEndpoints } from '../../core/webhooks/webhook-endpoints.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
@@ -26,6 +27,8 @@ export interface FaceDeps {
   keyManagement: KeyManagement;
   idempotency: IdempotencyKeys;
   webhooks: WebhookEndpoints;
+  /** Requests per API key; null when unlimited (KILN_RATE_LIMIT unset). */
+  rateLimiter: RateLimiter | null;
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

@@ -12,6 +12,7 @@ import { registerBodyParsers } from './body-parsers.js';
 import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
 import { idempotentRoutes } from './idempotency.js';
+import { limitRequestRate } from './rate-limit.js';
 import { guardInput } from './input-guard.js';
 import { internalRoutes } from './internal-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
@@ -95,6 +96,7 @@ export async function buildHttpServer(
     await signedFileRoute(app, deps);
     app.decorateRequest('caller', null);
     idempotentRoutes(app, deps.idempotency, deps.logger);
+    if (deps.rateLimiter) limitRequestRate(app, deps.rateLimiter);
     await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });
     await app.register(async (face) => syntropicFace(face, deps), { prefix: '/syntropic' });

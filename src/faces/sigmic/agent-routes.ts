@@ -17,6 +17,8 @@ export async function agentRoutes(app: FastifyInstance, deps: FaceDeps): Promise
       model: body.model ?? null,
       toolPolicy: (body.toolPolicy as ToolPolicy | null | undefined) ?? null,
       autoExecute: body.autoExecute ?? true,
+      maxTokens: body.maxTokens ?? null,
+      maxDurationSeconds: body.maxDurationSeconds ?? null,
     });
     return { success: true, data: agentView(agent) };
   });

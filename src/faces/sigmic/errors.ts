@@ -22,6 +22,7 @@ const EDGE_CODES: Record<number, string> = {
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',
+  429: 'RATE_LIMITED',
   431: 'HEADERS_TOO_LARGE',
 };
 

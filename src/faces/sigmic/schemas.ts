@@ -24,12 +24,25 @@ function tag(field: string) {
     .max(200, `${field} may be at most 200 characters`);
 }
 
+/** A per-turn budget: a whole number from 1, or null for none. */
+function budget(field: string) {
+  return z
+    .number({ error: `${field} must be a whole number or null` })
+    .int(`${field} must be a whole number`)
+    .min(1, `${field} must be at least 1`)
+    .max(2_147_483_647, `${field} must be at most 2147483647`)
+    .nullable()
+    .optional();
+}
+
 export const agentSettings = z.object({
   name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200),
   systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
   model: z.string({ error: 'model must be a string like "openai:gpt-4.1"' }).min(1).max(200).nullable().optional(),
   toolPolicy: toolPolicy.nullable().optional(),
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
+  maxTokens: budget('maxTokens'),
+  maxDurationSeconds: budget('maxDurationSeconds'),
 });
 
 export const agentChanges = agentSettings.partial().strict();
@@ -56,6 +69,8 @@ export const createTaskJson = z.object({
   phaseId: tag('phaseId').nullable().optional(),
   env: z.unknown().optional(),
   secrets: z.unknown().optional(),
+  maxTokens: budget('maxTokens'),
+  maxDurationSeconds: budget('maxDurationSeconds'),
 });
 
 export const createTaskForm = z.object({
@@ -67,6 +82,8 @@ export const createTaskForm = z.object({
   phaseId: tag('phaseId').optional(),
   showInHistory: z.string().optional(),
   autoExecute: z.string().optional(),
+  maxTokens: z.string().optional(),
+  maxDurationSeconds: z.string().optional(),
 });
 
 export const followUpJson = z.object({

@@ -57,6 +57,8 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
       env: envMap(body.env, 'env'),
       secrets: envMap(body.secrets, 'secrets'),
       files: [],
+      maxTokens: body.maxTokens ?? null,
+      maxDurationSeconds: body.maxDurationSeconds ?? null,
     });
     return { success: true, data: created };
   });
@@ -157,6 +159,8 @@ function fromForm(raw: unknown, files: StagedFile[]): CreateTaskInput {
     env: null,
     secrets: null,
     files,
+    maxTokens: fields.maxTokens === undefined || fields.maxTokens === '' ? null : queryInteger(fields.maxTokens, 'maxTokens', 0, 1),
+    maxDurationSeconds: fields.maxDurationSeconds === undefined || fields.maxDurationSeconds === '' ? null : queryInteger(fields.maxDurationSeconds, 'maxDurationSeconds', 0, 1),
   };
 }
 

@@ -127,6 +127,8 @@ export function agentView(agent: Agent) {
     toolPolicy: agent.toolPolicy,
     autoExecute: agent.autoExecute,
     isDefault: agent.isDefault,
+    maxTokens: agent.maxTokens ?? null,
+    maxDurationSeconds: agent.maxDurationSeconds ?? null,
     createdAt: agent.createdAt,
     updatedAt: agent.updatedAt,
   };
