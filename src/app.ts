@@ -14,6 +14,7 @@ import { KeyManagement } from './core/auth/key-management.js';
 import { EventHub } from './core/events/event-hub.js';
 import { IdempotencyKeys } from './core/idempotency/idempotency-keys.js';
 import { RateLimiter } from './core/quotas/rate-limiter.js';
+import { TaskPurger } from './core/retention/task-purger.js';
 import { Housekeeping } from './core/runner/housekeeping.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
@@ -65,6 +66,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   }
   const keyManagement = new KeyManagement({ users: storage.users, keys });
   const idempotency = new IdempotencyKeys(storage.idempotency);
+  const purger = new TaskPurger(
+    { retention: storage.retention, artifacts: storage.artifacts, blobs, workspaces, logger },
+    { retentionDays: config.retentionDays > 0 ? config.retentionDays : null, blobGraceMs: config.blobGraceSeconds * 1000 },
+  );
   const webhookSender = new HttpWebhookSender({ allowPrivate: config.webhookAllowPrivate, timeoutMs: config.webhookTimeoutMs });
   const webhooks = new WebhookEndpoints({ store: storage.webhooks, sender: webhookSender, retryMs: config.webhookRetrySeconds * 1000 });
   const chores = new Housekeeping(logger);
@@ -125,6 +130,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     : null;
 
   if (servesApi) chores.every('removing expired idempotency keys', 10 * 60_000, () => idempotency.removeExpired());
+  if (runsTurns) chores.every('removing tasks past their retention', 60 * 60_000, () => purger.sweep());
 
   // The processes that run turns deliver webhooks, in a loop of their own.
   const dispatcher = runsTurns
@@ -153,6 +159,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       keyManagement,
       idempotency,
       webhooks,
+      purger,
       rateLimiter: config.rateLimit > 0 ? new RateLimiter(storage.rateLimits, { perMinute: config.rateLimit, burst: config.rateLimitBurst }) : null,
       workspaces,
       logger,
@@ -197,7 +204,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         if (!config.databaseUrl) await storage.webhooks.releaseAllLeases();
         dispatcher!.start();
       }
-      collectOrphanBlobs(blobs, storage, logger);
+      collectOrphanBlobs(blobs, storage, logger, config.blobGraceSeconds * 1000);
       chores.start();
       logger.notice(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
@@ -239,12 +246,12 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
 /**
  * Removes blobs that no version refers to (left by a crash between storing bytes and recording
- * their version). Runs in the background; only blobs older than an hour are considered, so
- * writes in progress are never touched.
+ * their version). Runs in the background; only blobs not written for `graceMs`
+ * (KILN_BLOB_GRACE_SECONDS) are considered, so writes in progress are never touched.
  */
-function collectOrphanBlobs(blobs: BlobStore, storage: Storage, logger: Logger): void {
+function collectOrphanBlobs(blobs: BlobStore, storage: Storage, logger: Logger, graceMs: number): void {
   blobs
-    .collectGarbage((sha) => storage.artifacts.isBlobReferenced(sha), new Date(Date.now() - 3_600_000))
+    .collectGarbage((sha) => storage.artifacts.isBlobReferenced(sha), new Date(Date.now() - graceMs))
     .then((removed) => removed > 0 && logger.info(`removed ${removed} unreferenced blob(s)`))
     .catch((error) => logger.error('blob clean-up failed', { error: errorMessage(error) }));
 }

@@ -90,6 +90,10 @@ export interface Config {
   rateLimit: number;
   /** Requests one key may send at once (the token bucket's size). */
   rateLimitBurst: number;
+  /** Ended tasks idle for longer are removed (an agent's retentionDays wins); 0: kept for good. */
+  retentionDays: number;
+  /** Blobs no version refers to are removed only when not written for this long. */
+  blobGraceSeconds: number;
 }
 
 /** Credentials and addresses of model providers, each read from its customary variable. */
@@ -366,6 +370,20 @@ const SETTINGS = [
     help: 'a webhook endpoint failing this long is disabled',
     parse: integer(1, 365 * 86_400),
     fallback: 3 * 86_400,
+  },
+  {
+    key: 'retentionDays',
+    env: 'KILN_RETENTION_DAYS',
+    help: 'ended tasks idle for more days are removed with their files (0: kept for good)',
+    parse: integer(0, 36_500),
+    fallback: 0,
+  },
+  {
+    key: 'blobGraceSeconds',
+    env: 'KILN_BLOB_GRACE_SECONDS',
+    help: 'blobs no version refers to are removed once not written for this long',
+    parse: integer(0, 30 * 86_400),
+    fallback: 3600,
   },
   { key: 'rateLimit', env: 'KILN_RATE_LIMIT', help: 'requests a minute per API key (0: no limit)', parse: integer(0, 10_000_000), fallback: 0 },
   {

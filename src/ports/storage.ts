@@ -16,6 +16,7 @@ export interface Storage {
   idempotency: IdempotencyStore;
   webhooks: WebhookStore;
   rateLimits: RateLimitStore;
+  retention: RetentionStore;
   close(): Promise<void>;
 }
 
@@ -315,4 +316,26 @@ export interface RateLimitStore {
    * token when there is one, atomically. Returns whether it took one and the tokens left.
    */
   take(bucket: string, nowMs: number, perMs: number, burst: number): Promise<{ allowed: boolean; tokens: number }>;
+}
+
+/**
+ * Removing tasks for good, a small batch per transaction, so that no lock is held for long. A
+ * task being removed is marked first, so that a removal cut short (a crash) is finished later.
+ */
+export interface RetentionStore {
+  /**
+   * Up to `limit` ended tasks to remove: those whose last activity is older than their agent's
+   * `retentionDays`, or else `defaultDays` (none when null), counted back from `now`; and those
+   * whose removal was started.
+   */
+  expired(now: Date, defaultDays: number | null, limit: number): Promise<string[]>;
+  /** Marks an ended task as being removed (of `userId` only, unless null). */
+  beginPurge(taskId: string, userId: string | null, now: string): Promise<'marked' | 'executing' | 'missing'>;
+  /**
+   * Removes up to `limit` rows of the task's events, conversation, webhook deliveries and
+   * artifact versions, in one transaction. Returns how many, and the hashes of removed versions.
+   */
+  purgeBatch(taskId: string, limit: number): Promise<{ removed: number; blobs: string[] }>;
+  /** Removes the task itself and its artifacts (once their versions are gone). */
+  finishPurge(taskId: string): Promise<void>;
 }

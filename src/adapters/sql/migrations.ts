@@ -257,6 +257,15 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'ALTER TABLE agents ADD COLUMN max_duration_seconds INTEGER',
     ],
   },
+  {
+    version: 11,
+    name: 'retention: per-agent retention, purges in progress',
+    statements: () => [
+      'ALTER TABLE agents ADD COLUMN retention_days INTEGER',
+      'ALTER TABLE tasks ADD COLUMN purging_since TEXT',
+      'CREATE INDEX tasks_by_last_activity ON tasks (last_activity_at)',
+    ],
+  },
 ];
 
 /**

@@ -15,11 +15,12 @@ interface AgentRow {
   is_default: number;
   max_tokens: number | null;
   max_duration_seconds: number | null;
+  retention_days: number | null;
   created_at: string;
   updated_at: string;
 }
 
-const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, is_default, created_at, updated_at, max_tokens, max_duration_seconds';
+const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days';
 const PLACEHOLDERS = COLUMNS.split(',').map(() => '?').join(', ');
 
 function fromRow(row: AgentRow): Agent {
@@ -36,6 +37,7 @@ function fromRow(row: AgentRow): Agent {
     updatedAt: row.updated_at,
     maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
     maxDurationSeconds: row.max_duration_seconds === null ? null : Number(row.max_duration_seconds),
+    retentionDays: row.retention_days === null ? null : Number(row.retention_days),
   };
 }
 
@@ -53,6 +55,7 @@ function params(agent: Agent): SqlValue[] {
     agent.updatedAt,
     agent.maxTokens ?? null,
     agent.maxDurationSeconds ?? null,
+    agent.retentionDays ?? null,
   ];
 }
 
@@ -75,8 +78,8 @@ export class SqlAgentStore implements AgentStore {
 
   async update(agent: Agent): Promise<void> {
     await this.db.run(
-      `UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, updated_at = ?, max_tokens = ?, max_duration_seconds = ?
-        WHERE id = ? AND user_id = ?`,
+      `UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, updated_at = ?, max_tokens = ?, max_duration_seconds = ?,
+         retention_days = ? WHERE id = ? AND user_id = ?`,
       [
         agent.name,
         agent.systemPrompt,
@@ -86,6 +89,7 @@ export class SqlAgentStore implements AgentStore {
         agent.updatedAt,
         agent.maxTokens ?? null,
         agent.maxDurationSeconds ?? null,
+        agent.retentionDays ?? null,
         agent.id,
         agent.userId,
       ],

@@ -5,6 +5,7 @@ import { SqlAgentStore } from './sql-agent-store.js';
 import { SqlArtifactStore } from './sql-artifact-store.js';
 import { SqlIdempotencyStore } from './sql-idempotency-store.js';
 import { SqlRateLimitStore } from './sql-rate-limit-store.js';
+import { SqlRetentionStore } from './sql-retention-store.js';
 import { SqlTaskStore } from './sql-task-store.js';
 import { SqlUserStore } from './sql-user-store.js';
 import { SqlWebhookStore } from './sql-webhook-store.js';
@@ -25,6 +26,7 @@ export async function openSqlStorage(db: Database, options: { webhookRetryMs?: n
     idempotency: new SqlIdempotencyStore(db),
     webhooks: new SqlWebhookStore(db),
     rateLimits: new SqlRateLimitStore(db),
+    retention: new SqlRetentionStore(db),
     close: () => db.close(),
   };
 }

@@ -121,7 +121,7 @@ export class SqlTaskStore implements TaskStore {
       const opened = await tx.run(
         `UPDATE tasks SET status = 'running', turn = turn + 1, turn_start_seq = last_event_seq, started_at = ?,
            completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1, secrets_holder = ?
-         WHERE id = ? AND status IN ${IDLE}`,
+         WHERE id = ? AND status IN ${IDLE} AND purging_since IS NULL`,
         [now, now, now, secretsHolder, taskId],
       );
       if (opened.changes === 0) return 'busy';

@@ -13,6 +13,7 @@ export interface AgentSettings {
   autoExecute: boolean;
   maxTokens?: number | null;
   maxDurationSeconds?: number | null;
+  retentionDays?: number | null;
 }
 
 /** Agents of a user: create, read, change; the default agent is made on first use. */

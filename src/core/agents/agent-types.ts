@@ -18,6 +18,8 @@ export interface Agent {
   maxTokens?: number | null;
   /** Wall-clock seconds one turn of its tasks may run, unless a task sets its own (null: no limit). */
   maxDurationSeconds?: number | null;
+  /** Days after their last activity its tasks are removed, instead of KILN_RETENTION_DAYS (null: that). */
+  retentionDays?: number | null;
   createdAt: string;
   updatedAt: string;
 }

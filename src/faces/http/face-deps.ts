@@ -7,6 +7,7 @@ import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
 import type { IdempotencyKeys } from '../../core/idempotency/idempotency-keys.js';
 import type { RateLimiter } from '../../core/quotas/rate-limiter.js';
+import type { TaskPurger } from '../../core/retention/task-purger.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
 import type { WebhookEndpoints } from '../../core/webhooks/webhook-endpoints.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
@@ -27,6 +28,7 @@ export interface FaceDeps {
   keyManagement: KeyManagement;
   idempotency: IdempotencyKeys;
   webhooks: WebhookEndpoints;
+  purger: TaskPurger;
   /** Requests per API key; null when unlimited (KILN_RATE_LIMIT unset). */
   rateLimiter: RateLimiter | null;
   workspaces: Workspaces;

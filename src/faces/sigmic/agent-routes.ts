@@ -19,6 +19,7 @@ export async function agentRoutes(app: FastifyInstance, deps: FaceDeps): Promise
       autoExecute: body.autoExecute ?? true,
       maxTokens: body.maxTokens ?? null,
       maxDurationSeconds: body.maxDurationSeconds ?? null,
+      retentionDays: body.retentionDays ?? null,
     });
     return { success: true, data: agentView(agent) };
   });

@@ -43,6 +43,13 @@ export const agentSettings = z.object({
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
   maxTokens: budget('maxTokens'),
   maxDurationSeconds: budget('maxDurationSeconds'),
+  retentionDays: z
+    .number({ error: 'retentionDays must be a whole number of days or null' })
+    .int('retentionDays must be a whole number of days')
+    .min(1, 'retentionDays must be at least 1')
+    .max(36_500, 'retentionDays must be at most 36500')
+    .nullable()
+    .optional(),
 });
 
 export const agentChanges = agentSettings.partial().strict();

@@ -115,6 +115,11 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     return { success: true, data: result };
   });
 
+  app.post<{ Params: { id: string } }>('/tasks/:id/purge', { config: { idempotent: true } }, async function purgeTask(request) {
+    await deps.purger.purge(caller(request), request.params.id);
+    return { success: true, data: { id: request.params.id, purged: true } };
+  });
+
   app.delete<{ Params: { id: string } }>('/tasks/:id', async function cancelTask(request) {
     await deps.tasks.cancel(caller(request), request.params.id);
     return { success: true, data: { message: 'Task cancelled' } };

@@ -129,6 +129,7 @@ export function agentView(agent: Agent) {
     isDefault: agent.isDefault,
     maxTokens: agent.maxTokens ?? null,
     maxDurationSeconds: agent.maxDurationSeconds ?? null,
+    retentionDays: agent.retentionDays ?? null,
     createdAt: agent.createdAt,
     updatedAt: agent.updatedAt,
   };
