@@ -112,6 +112,9 @@ export const streamQuery = z.object({
   lastEventId: z.string({ error: 'lastEventId must be given once, as a whole number' }).optional(),
 });
 
+/** Purging takes no options: a body with fields is refused rather than ignored. */
+export const purgeBody = z.object({}).strict();
+
 export const approveBody = z.object({
   outcome: z.enum(['proceed_once', 'proceed_always', 'cancel'], {
     error: 'outcome must be one of proceed_once, proceed_always, cancel',

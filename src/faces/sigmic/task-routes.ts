@@ -17,6 +17,7 @@ import {
   formBoolean,
   listQuery,
   parseInput,
+  purgeBody,
   queryInteger,
   streamQuery,
 } from './schemas.js';
@@ -116,6 +117,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
   });
 
   app.post<{ Params: { id: string } }>('/tasks/:id/purge', { config: { idempotent: true } }, async function purgeTask(request) {
+    parseInput(purgeBody, request.body);
     await deps.purger.purge(caller(request), request.params.id);
     return { success: true, data: { id: request.params.id, purged: true } };
   });
