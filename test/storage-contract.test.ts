@@ -77,6 +77,8 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
     turn: 1,
     turnStartSeq: 0,
     lastEventSeq: 0,
+    maxTokens: null,
+    maxDurationSeconds: null,
     ...overrides,
   };
 }
@@ -319,7 +321,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];
         await Promise.all(pools.map(({ db }) => migrate(db)));
         const rows = await pools[0]!.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-        assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2, 3, 4, 5, 6, 7]);
+        assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
       }));
   });
 }
