@@ -49,6 +49,10 @@ export interface Task {
   /** Sequence number of the last event before the current turn began. */
   turnStartSeq: number;
   lastEventSeq: number;
+  /** Tokens (input and output) one turn may use; null or absent: the agent's, or no limit. */
+  maxTokens?: number | null;
+  /** Wall-clock seconds one turn may run; null or absent: the agent's, or no limit. */
+  maxDurationSeconds?: number | null;
 }
 
 export interface AttachedFile {
