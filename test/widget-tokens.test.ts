@@ -271,6 +271,24 @@ describe('widget apps and the token exchange', () => {
     await expectInvalid(fresh.key!, 'deleting the app ends its tokens at once');
   });
 
+  it('lets a widget page send an Idempotency-Key and see that an answer was replayed', async () => {
+    const app = await apps.create({ name: 'Shop', allowedOrigins: [SHOP] });
+    const ann = await apps.endUser(app, 'ann');
+    const preflight = await fetch(`${kiln.url}/api/v1/tasks`, {
+      method: 'OPTIONS',
+      headers: { origin: SHOP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, idempotency-key' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /idempotency-key/);
+    const send = () => ann.request('POST', '/api/v1/tasks', { json: { message: 'once' }, headers: { origin: SHOP, 'idempotency-key': 'checkout-7' } });
+    const first = await send();
+    const again = await send();
+    assert.equal(again.body.data.id, first.body.data.id);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.match(again.headers.get('access-control-expose-headers') ?? '', /idempotent-replayed/);
+    assert.match(again.headers.get('access-control-expose-headers') ?? '', /retry-after/);
+  });
+
   it('never accepts an API key from a web page unless KILN_CORS_ORIGINS lists its origin', async () => {
     const listed = await startKiln({ env: { KILN_CORS_ORIGINS: 'https://admin.example, http://localhost:5173' } });
     try {
