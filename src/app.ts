@@ -3,6 +3,7 @@ import { outboundFetch } from './adapters/http/outbound-fetch.js';
 import { SecretClient } from './adapters/http/secret-client.js';
 import { SdkMcpConnector } from './adapters/mcp/sdk-mcp-connector.js';
 import { MeteredBlobStore } from './adapters/metered-blob-store.js';
+import { HttpWebhookSender } from './adapters/http/webhook-sender.js';
 import { ModelRegistry, UnknownModel } from './adapters/models/model-registry.js';
 import { openBlobStore, openCommandRunner, openSignals, openStorage } from './backends.js';
 import { ConfigError, type Config } from './config.js';
@@ -17,6 +18,10 @@ import { KeyManagement } from './core/auth/key-management.js';
 import { deriveKey, encryptionKey } from './core/crypto/encryption-key.js';
 import { SealedBox } from './core/crypto/sealed-box.js';
 import { EventHub } from './core/events/event-hub.js';
+import { IdempotencyKeys } from './core/idempotency/idempotency-keys.js';
+import { RateLimiter } from './core/quotas/rate-limiter.js';
+import { TaskPurger } from './core/retention/task-purger.js';
+import { Housekeeping } from './core/runner/housekeeping.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
 import { WorkerPool } from './core/runner/worker-pool.js';
@@ -25,6 +30,8 @@ import { SecretVault } from './core/tasks/secret-vault.js';
 import { TaskService } from './core/tasks/task-service.js';
 import { WidgetApps } from './core/widgets/widget-apps.js';
 import { WidgetTokens } from './core/widgets/widget-tokens.js';
+import { WebhookDispatcher } from './core/webhooks/webhook-dispatcher.js';
+import { WebhookEndpoints } from './core/webhooks/webhook-endpoints.js';
 import { Workspaces } from './core/workspace/workspaces.js';
 import { OpenStreams } from './faces/http/open-streams.js';
 import { buildHttpServer } from './faces/http/server.js';
@@ -83,6 +90,14 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
     logger.warn('KILN_API_KEY was revoked and stays refused; set a new key to use one');
   }
   const keyManagement = new KeyManagement({ users: storage.users, keys });
+  const idempotency = new IdempotencyKeys(storage.idempotency);
+  const purger = new TaskPurger(
+    { retention: storage.retention, artifacts: storage.artifacts, blobs, workspaces, logger },
+    { retentionDays: config.retentionDays > 0 ? config.retentionDays : null, blobGraceMs: config.blobGraceSeconds * 1000 },
+  );
+  const webhookSender = new HttpWebhookSender({ allowPrivate: config.webhookAllowPrivate, timeoutMs: config.webhookTimeoutMs });
+  const webhooks = new WebhookEndpoints({ store: storage.webhooks, sender: webhookSender, retryMs: config.webhookRetrySeconds * 1000 });
+  const chores = new Housekeeping(logger);
 
   const hub = new EventHub({ delivered: (lag) => metrics.eventsDelivered(lag) });
   const bus = await openSignals(db, { hub, storage, logger });
@@ -152,6 +167,22 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       )
     : null;
 
+  if (servesApi) chores.every('removing expired idempotency keys', 10 * 60_000, () => idempotency.removeExpired());
+  if (runsTurns) chores.every('removing tasks past their retention', 60 * 60_000, () => purger.sweep());
+
+  // The processes that run turns deliver webhooks, in a loop of their own.
+  const dispatcher = runsTurns
+    ? new WebhookDispatcher(
+        { store: storage.webhooks, sender: webhookSender, logger },
+        {
+          pollMs: config.webhookPollMs,
+          timeoutMs: config.webhookTimeoutMs,
+          retryBaseMs: config.webhookRetryBaseMs,
+          disableAfterMs: config.webhookDisableAfterSeconds * 1000,
+        },
+      )
+    : null;
+
   let ready = false;
   let stopping: Promise<void> | null = null;
   const http = await buildHttpServer(
@@ -169,6 +200,10 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
       widgetTokens,
       corsOrigins: config.corsOrigins,
       sessions: new ConsoleSessions({ keys, users: storage.users, signer: signedUrls }, CONSOLE_SESSION_MS),
+      idempotency,
+      webhooks,
+      purger,
+      rateLimiter: config.rateLimit > 0 ? new RateLimiter(storage.rateLimits, { perMinute: config.rateLimit, burst: config.rateLimitBurst }) : null,
       workspaces,
       logger,
       heartbeatMs: config.heartbeatMs,
@@ -218,8 +253,12 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         );
         if (recovered > 0) logger.warn(`${recovered} interrupted turn(s) from the previous run marked failed`);
         pool!.start();
+        // With SQLite this is the only process: a delivery still leased was cut off by a crash.
+        if (!config.databaseUrl) await storage.webhooks.releaseAllLeases();
+        dispatcher!.start();
       }
-      collectOrphanBlobs(blobs, storage, logger);
+      collectOrphanBlobs(blobs, storage, logger, config.blobGraceSeconds * 1000);
+      chores.start();
       logger.notice(`model: ${model.description}`);
       const address = await http.listen({ port: config.port, host: config.host });
       if (servesApi && !config.publicUrl && !isLoopback(config.host)) {
@@ -248,7 +287,9 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         // Streams end with a reconnect hint before the server closes their connections.
         await streams.closeAll(STREAM_RETRY_MS, 1000);
         await http.close();
+        await chores.stop();
         await pool?.stop(config.shutdownGraceMs);
+        await dispatcher?.stop();
         forgetEndedSecrets();
         await bus.close();
         await storage.close();
@@ -261,12 +302,12 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
 /**
  * Removes blobs that no version refers to (left by a crash between storing bytes and recording
- * their version). Runs in the background; only blobs older than an hour are considered, so
- * writes in progress are never touched.
+ * their version). Runs in the background; only blobs not written for `graceMs`
+ * (KILN_BLOB_GRACE_SECONDS) are considered, so writes in progress are never touched.
  */
-function collectOrphanBlobs(blobs: BlobStore, storage: Storage, logger: Logger): void {
+function collectOrphanBlobs(blobs: BlobStore, storage: Storage, logger: Logger, graceMs: number): void {
   blobs
-    .collectGarbage((sha) => storage.artifacts.isBlobReferenced(sha), new Date(Date.now() - 3_600_000))
+    .collectGarbage((sha) => storage.artifacts.isBlobReferenced(sha), new Date(Date.now() - graceMs))
     .then((removed) => removed > 0 && logger.info(`removed ${removed} unreferenced blob(s)`))
     .catch((error) => logger.error('blob clean-up failed', { error: errorMessage(error) }));
 }

@@ -36,7 +36,7 @@ export async function openDatabase(config: Config): Promise<Database> {
 /** Opens the storage the config names (creating and migrating it as needed). */
 export async function openStorage(config: Config): Promise<{ db: Database; storage: Storage }> {
   const db = await openDatabase(config);
-  return { db, storage: await openSqlStorage(db) };
+  return { db, storage: await openSqlStorage(db, { webhookRetryMs: config.webhookRetrySeconds * 1000 }) };
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {

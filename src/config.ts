@@ -87,6 +87,26 @@ export interface Config {
   maxConnections: number;
   /** Open connections from one remote address. */
   maxConnectionsPerAddress: number;
+  /** Webhook endpoints may be loopback, private or link-local addresses (otherwise refused). */
+  webhookAllowPrivate: boolean;
+  /** Time one webhook delivery attempt may take, connection included. */
+  webhookTimeoutMs: number;
+  /** First delay before a failed delivery is tried again; each later one doubles, up to an hour. */
+  webhookRetryBaseMs: number;
+  /** How long a delivery is retried before it is given up. */
+  webhookRetrySeconds: number;
+  /** An endpoint whose every delivery failed for this long is disabled. */
+  webhookDisableAfterSeconds: number;
+  /** How often a worker looks for due webhook deliveries. */
+  webhookPollMs: number;
+  /** Requests a minute per API key, shared by every process; 0: no limit. */
+  rateLimit: number;
+  /** Requests one key may send at once (the token bucket's size). */
+  rateLimitBurst: number;
+  /** Ended tasks idle for longer are removed (an agent's retentionDays wins); 0: kept for good. */
+  retentionDays: number;
+  /** Blobs no version refers to are removed only when not written for this long. */
+  blobGraceSeconds: number;
   /** `text` (one readable line per entry) or `json` (one JSON object per line). */
   logFormat: LogFormat;
   /** `/metrics`: `off`, `on` (open to anyone who reaches the port) or `token` (needs `metricsToken` as a bearer token). */
@@ -180,6 +200,8 @@ const text: Parser<string> = (raw, name) => {
   if (raw.trim() === '') throw new ConfigError(`${name} is set but empty; unset it or give it a value.`);
   return raw.trim();
 };
+
+const yesNo: Parser<boolean> = (raw, name) => oneOf(['true', 'false'])(raw, name) === 'true';
 
 const API_KEY_SHAPE = /^kiln_[0-9a-f]{64}$/;
 
@@ -414,6 +436,58 @@ const SETTINGS = [
     parse: integer(1000, 10_000_000),
     fallback: 100_000,
   },
+  {
+    key: 'webhookAllowPrivate',
+    env: 'KILN_WEBHOOK_ALLOW_PRIVATE',
+    help: 'true lets webhook endpoints be loopback, private or link-local addresses',
+    parse: yesNo,
+    fallback: false,
+  },
+  { key: 'webhookTimeoutMs', env: 'KILN_WEBHOOK_TIMEOUT_MS', help: 'time one webhook delivery attempt may take', parse: integer(100, 300_000), fallback: 10_000 },
+  {
+    key: 'webhookRetryBaseMs',
+    env: 'KILN_WEBHOOK_RETRY_BASE_MS',
+    help: 'first delay before a failed webhook delivery is retried (doubles, up to an hour)',
+    parse: integer(10, 3_600_000),
+    fallback: 5_000,
+  },
+  {
+    key: 'webhookRetrySeconds',
+    env: 'KILN_WEBHOOK_RETRY_SECONDS',
+    help: 'how long a webhook delivery is retried before it is given up',
+    parse: integer(1, 30 * 86_400),
+    fallback: 86_400,
+  },
+  {
+    key: 'webhookDisableAfterSeconds',
+    env: 'KILN_WEBHOOK_DISABLE_AFTER_SECONDS',
+    help: 'a webhook endpoint failing this long is disabled',
+    parse: integer(1, 365 * 86_400),
+    fallback: 3 * 86_400,
+  },
+  {
+    key: 'retentionDays',
+    env: 'KILN_RETENTION_DAYS',
+    help: 'ended tasks idle for more days are removed with their files (0: kept for good)',
+    parse: integer(0, 36_500),
+    fallback: 0,
+  },
+  {
+    key: 'blobGraceSeconds',
+    env: 'KILN_BLOB_GRACE_SECONDS',
+    help: 'blobs no version refers to are removed once not written for this long',
+    parse: integer(0, 30 * 86_400),
+    fallback: 3600,
+  },
+  { key: 'rateLimit', env: 'KILN_RATE_LIMIT', help: 'requests a minute per API key (0: no limit)', parse: integer(0, 10_000_000), fallback: 0 },
+  {
+    key: 'rateLimitBurst',
+    env: 'KILN_RATE_LIMIT_BURST',
+    help: 'requests one API key may send at once (default: KILN_RATE_LIMIT)',
+    parse: integer(1, 10_000_000),
+    fallback: (_env, earlier) => Math.max(1, earlier.rateLimit!),
+  },
+  { key: 'webhookPollMs', env: 'KILN_WEBHOOK_POLL_MS', help: 'how often due webhook deliveries are looked for', parse: integer(10, 600_000), fallback: 1000 },
 ] satisfies Setting<keyof Config>[] as Setting<keyof Config>[];
 
 const PROVIDER_VARIABLES: { key: keyof ProviderSettings; env: string; help: string; url?: boolean }[] = [

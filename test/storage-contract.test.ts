@@ -79,6 +79,8 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
     turnStartSeq: 0,
     lastEventSeq: 0,
     traceParent: null,
+    maxTokens: null,
+    maxDurationSeconds: null,
     ...overrides,
   };
 }
@@ -357,7 +359,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await Promise.all(pools.map(({ db }) => migrate(db)));
         const rows = await pools[0]!.db.all<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
         const versions = rows.map((r) => Number(r.version));
-        assert.ok(versions.length >= 10, `every migration applied (${versions.join(', ')})`);
+        assert.ok(versions.length >= 14, `every migration applied (${versions.join(', ')})`);
         assert.deepEqual(versions, versions.map((_, i) => i + 1), 'each migration once, in order');
       }));
   });

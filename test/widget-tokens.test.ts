@@ -100,6 +100,8 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
         ['GET', `/api/v1/widget-apps/${shop.id}`],
         ['POST', `/api/v1/widget-apps/${shop.id}/rotate-secret`],
         ['DELETE', `/api/v1/widget-apps/${shop.id}`],
+        ['GET', '/api/v1/webhooks'],
+        ['POST', '/api/v1/webhooks', { url: 'https://hooks.example/kiln', events: ['task.completed'] }],
         ['GET', '/gumloop/agents'],
         ['GET', '/syntropic/artifacts'],
       ];
@@ -110,10 +112,39 @@ for (const backend of ['SQLite', 'PostgreSQL'] as const) {
       const mcp = await ann.request('POST', '/mcp', { json: { jsonrpc: '2.0', id: 1, method: 'tools/list' }, headers: { accept: 'application/json, text/event-stream' } });
       assert.equal(mcp.status, 403);
       // Fields the app decides are not the end user's to set.
-      for (const field of [{ systemPrompt: 'obey me' }, { autoExecute: true }, { agentId: 'x' }, { model: 'offline' }, { env: { A: 'b' } }, { secrets: { A: 'b' } }, { toolPolicy: { run_command: 'allow' } }]) {
+      const fields: Record<string, unknown>[] = [{ systemPrompt: 'obey me' }, { autoExecute: true }, { agentId: 'x' }, { model: 'offline' }, { env: { A: 'b' } }, { secrets: { A: 'b' } }, { toolPolicy: { run_command: 'allow' } }];
+      // A task's own budgets would replace those of the app's agent.
+      fields.push({ maxTokens: 1_000_000 }, { maxDurationSeconds: 86_400 });
+      for (const field of fields) {
         const response = await ann.post('/api/v1/tasks', { message: 'hi', ...field });
         assert.deepEqual([response.status, response.body.error.code], [403, 'FORBIDDEN'], JSON.stringify(field));
       }
+      // Purging is the owner's: the end user's own ended task stays.
+      const own = await ann.createTask({ message: 'keep me' });
+      await ann.waitForEnd(own);
+      const purge = await ann.post(`/api/v1/tasks/${own}/purge`, {});
+      assert.deepEqual([purge.status, purge.body.error.code], [403, 'FORBIDDEN']);
+      assert.equal((await ann.get(`/api/v1/tasks/${own}`)).status, 200);
+    });
+
+    it("keeps each end user's Idempotency-Keys their own", async () => {
+      const apps = new WidgetAppsApi(Api.of(kiln));
+      const shop = await apps.create({ name: 'Shop' });
+      const ann = await apps.endUser(shop, 'ann');
+      const ben = await apps.endUser(shop, 'ben');
+      const send = (caller: Api) => caller.request('POST', '/api/v1/tasks', { json: { message: 'same words' }, headers: { 'idempotency-key': 'order-1' } });
+      const annFirst = await send(ann);
+      const benFirst = await send(ben);
+      assert.equal(annFirst.status, 200);
+      assert.equal(benFirst.status, 200);
+      assert.equal(benFirst.headers.get('idempotent-replayed'), null, "ben's request is not answered with ann's");
+      assert.notEqual(benFirst.body.data.id, annFirst.body.data.id);
+      assert.equal((await ben.get(`/api/v1/tasks/${benFirst.body.data.id}`)).status, 200);
+      const annAgain = await send(ann);
+      assert.equal(annAgain.headers.get('idempotent-replayed'), 'true');
+      assert.equal(annAgain.body.data.id, annFirst.body.data.id);
+      const owner = await Api.of(kiln).request('POST', '/api/v1/tasks', { json: { message: 'same words' }, headers: { 'idempotency-key': 'order-1' } });
+      assert.equal(owner.headers.get('idempotent-replayed'), null, "the owner's key of the same spelling is another key");
     });
   });
 }
@@ -238,6 +269,24 @@ describe('widget apps and the token exchange', () => {
     assert.equal((await fresh.get('/api/v1/tasks')).status, 200);
     await owner.request('DELETE', `/api/v1/widget-apps/${app.id}`);
     await expectInvalid(fresh.key!, 'deleting the app ends its tokens at once');
+  });
+
+  it('lets a widget page send an Idempotency-Key and see that an answer was replayed', async () => {
+    const app = await apps.create({ name: 'Shop', allowedOrigins: [SHOP] });
+    const ann = await apps.endUser(app, 'ann');
+    const preflight = await fetch(`${kiln.url}/api/v1/tasks`, {
+      method: 'OPTIONS',
+      headers: { origin: SHOP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type, idempotency-key' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /idempotency-key/);
+    const send = () => ann.request('POST', '/api/v1/tasks', { json: { message: 'once' }, headers: { origin: SHOP, 'idempotency-key': 'checkout-7' } });
+    const first = await send();
+    const again = await send();
+    assert.equal(again.body.data.id, first.body.data.id);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.match(again.headers.get('access-control-expose-headers') ?? '', /idempotent-replayed/);
+    assert.match(again.headers.get('access-control-expose-headers') ?? '', /retry-after/);
   });
 
   it('never accepts an API key from a web page unless KILN_CORS_ORIGINS lists its origin', async () => {

@@ -39,6 +39,10 @@ export class MeteredBlobStore implements BlobStore {
     return this.inner.has(sha256);
   }
 
+  remove(sha256: string, writtenBefore: Date): Promise<boolean> {
+    return this.inner.remove(sha256, writtenBefore);
+  }
+
   collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number> {
     return this.inner.collectGarbage(isReferenced, olderThan);
   }

@@ -7,6 +7,11 @@
  */
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
+  /**
+   * A stable code that names this error more precisely than its kind (`IDEMPOTENCY_KEY_REUSED`);
+   * faces answer it as their code instead of the kind's.
+   */
+  readonly apiCode?: string;
 }
 
 export type DomainErrorKind =
@@ -153,4 +158,19 @@ export class InvalidExpiresIn extends DomainError {
 export function specificCodeOf(error: DomainError): string | undefined {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : undefined;
+}
+/** An `Idempotency-Key` already used for a different request (other route, fields or files). */
+export class IdempotencyKeyReused extends Conflict {
+  override readonly apiCode = 'IDEMPOTENCY_KEY_REUSED';
+  constructor() {
+    super('This Idempotency-Key was already used for a different request (another route, other fields or other files) in the last 24 hours. Use a new key for a new request.');
+  }
+}
+
+/** The first request with this `Idempotency-Key` is still being worked on. */
+export class IdempotencyInProgress extends Conflict {
+  override readonly apiCode = 'IDEMPOTENCY_IN_PROGRESS';
+  constructor() {
+    super('A request with this Idempotency-Key is still in progress. Retry in a moment: you will get its answer.');
+  }
 }

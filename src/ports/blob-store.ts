@@ -11,6 +11,8 @@ export interface BlobStore {
    * source with {@link BlobTooLarge}.
    */
   put(source: Readable, options?: { maxBytes?: number }): Promise<{ sha256: string; size: number }>;
+  // put and putFile of bytes already stored mark the blob as just written, so that a removal
+  // (which spares blobs written recently) cannot take it between the write and its version.
   /**
    * Stores a local file whose hash is already known (computed while it was received). `file` may
    * be a `/proc/self/fd/N` path of a file the caller has opened.
@@ -24,6 +26,11 @@ export interface BlobStore {
    * Stores that cannot do this leave it out, and Kiln serves its own signed links.
    */
   presignedUrl?(sha256: string, filename: string, mediaType: string, ttlSeconds: number): Promise<string>;
+  /**
+   * Removes one blob unless it was written (or written again) at or after `writtenBefore`.
+   * Returns whether it was removed. The caller checks that no version refers to it.
+   */
+  remove(sha256: string, writtenBefore: Date): Promise<boolean>;
   /** Removes blobs no version refers to, written before `olderThan`; returns how many. */
   collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number>;
 }

@@ -3,6 +3,7 @@ import type { Agent } from '../core/agents/agent-types.js';
 import type { Artifact, ArtifactVersion, NewVersion } from '../core/artifacts/artifact-types.js';
 import type { Message, Task } from '../core/tasks/task-types.js';
 import type { EndUserCaller, EndUserScope, WidgetAppRecord } from '../core/widgets/widget-types.js';
+import type { AttemptOutcome, DueDelivery, WebhookDelivery, WebhookEndpoint } from '../core/webhooks/webhook-types.js';
 
 /**
  * Storage contracts the core depends on. Each method that changes more than one row does so
@@ -14,6 +15,10 @@ export interface Storage {
   agents: AgentStore;
   artifacts: ArtifactStore;
   widgets: WidgetStore;
+  idempotency: IdempotencyStore;
+  webhooks: WebhookStore;
+  rateLimits: RateLimitStore;
+  retention: RetentionStore;
   close(): Promise<void>;
 }
 
@@ -286,4 +291,111 @@ export class TurnLost extends Error {
   constructor(readonly taskId: string) {
     super(`task ${taskId}: this worker no longer owns the turn`);
   }
+}
+
+/** The answer recorded for an idempotent request, replayed to a repeat of it. */
+export interface StoredAnswer {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** A request of one user under one `Idempotency-Key`, as recorded. */
+export interface IdempotencyRecord {
+  fingerprint: string;
+  /** The answer, once the first request has one; null while it is being worked on. */
+  answer: StoredAnswer | null;
+  /** While being worked on: until when its worker's claim holds. */
+  lockedUntil: string | null;
+}
+
+export interface IdempotencyStore {
+  /**
+   * Claims `key` of `userId` for `owner` until `lockedUntil`: when no live record holds it (none,
+   * one expired before `now`, or one whose worker's claim ran out before `now` with the same
+   * fingerprint). Returns null when claimed, else the record that holds the key.
+   */
+  claim(userId: string, key: string, fingerprint: string, owner: string, now: string, lockedUntil: string, expiresAt: string): Promise<IdempotencyRecord | null>;
+  /** Extends `owner`'s claim. */
+  renew(userId: string, key: string, owner: string, lockedUntil: string): Promise<void>;
+  /** Records the answer of `owner`'s claim; from then on it is replayed. */
+  complete(userId: string, key: string, owner: string, answer: StoredAnswer): Promise<void>;
+  /** Gives up `owner`'s claim without an answer, so that the same request may run again. */
+  release(userId: string, key: string, owner: string): Promise<void>;
+  /** Removes up to `limit` records that expired before `now`; returns how many. */
+  removeExpired(now: string, limit: number): Promise<number>;
+}
+
+/** A change to an endpoint; absent fields stay as they are. */
+export interface EndpointChanges {
+  url?: string;
+  events?: WebhookEndpoint['events'];
+  description?: string | null;
+  /** Enabling clears the reason it was disabled and its failure streak. */
+  enabled?: boolean;
+}
+
+export interface WebhookStore {
+  createEndpoint(endpoint: WebhookEndpoint, secret: string): Promise<void>;
+  endpoint(userId: string, id: string): Promise<WebhookEndpoint | undefined>;
+  endpoints(userId: string): Promise<WebhookEndpoint[]>;
+  updateEndpoint(userId: string, id: string, changes: EndpointChanges, now: string): Promise<WebhookEndpoint | undefined>;
+  /** Removes an endpoint with its deliveries; false when there was none. */
+  deleteEndpoint(userId: string, id: string): Promise<boolean>;
+  /** The endpoint's deliveries, newest first. */
+  deliveries(endpointId: string, limit: number): Promise<WebhookDelivery[]>;
+  delivery(endpointId: string, id: string): Promise<WebhookDelivery | undefined>;
+  /** Queues a delivery again, now, retried afresh until `giveUpAfter`. */
+  redeliver(endpointId: string, id: string, now: string, giveUpAfter: string): Promise<WebhookDelivery | undefined>;
+  /**
+   * Claims up to `limit` deliveries that are due (of enabled endpoints, not held by a live
+   * lease) for `owner` until `leaseUntil`, counting an attempt for each.
+   */
+  claimDue(owner: string, now: string, leaseUntil: string, limit: number): Promise<DueDelivery[]>;
+  /**
+   * Records an attempt of a delivery `owner` holds: succeeded, or failed and due again at
+   * `nextAttemptAt` (given up when null). A failure streak older than `disableBefore` disables
+   * the endpoint with `reason`. Returns false when the lease was no longer `owner`'s.
+   */
+  recordAttempt(
+    owner: string,
+    delivery: DueDelivery,
+    outcome: AttemptOutcome,
+    now: string,
+    nextAttemptAt: string | null,
+    disable: { before: string; reason: string },
+  ): Promise<boolean>;
+  /** Lets go of every delivery lease (start-up of the only process: none can still be held). */
+  releaseAllLeases(): Promise<void>;
+}
+
+/** Token buckets shared by every process. */
+export interface RateLimitStore {
+  /**
+   * Refills `bucket` (at `perMs` tokens a millisecond, up to `burst`) to `nowMs` and takes one
+   * token when there is one, atomically. Returns whether it took one and the tokens left.
+   */
+  take(bucket: string, nowMs: number, perMs: number, burst: number): Promise<{ allowed: boolean; tokens: number }>;
+}
+
+/**
+ * Removing tasks for good, a small batch per transaction, so that no lock is held for long. A
+ * task being removed is marked first, so that a removal cut short (a crash) is finished later.
+ */
+export interface RetentionStore {
+  /**
+   * Up to `limit` ended tasks to remove: those whose last activity is older than their agent's
+   * `retentionDays`, or else `defaultDays` (none when null), counted back from `now`; and those
+   * whose removal was started.
+   */
+  expired(now: Date, defaultDays: number | null, limit: number): Promise<string[]>;
+  /** Marks an ended task as being removed (of `userId` only, unless null). */
+  beginPurge(taskId: string, userId: string | null, now: string): Promise<'marked' | 'executing' | 'missing'>;
+  /**
+   * Removes up to `limit` rows of the task's events, conversation, webhook deliveries and
+   * artifact versions, in one transaction. Returns how many, and the hashes of removed versions.
+   */
+  purgeBatch(taskId: string, limit: number): Promise<{ removed: number; blobs: string[] }>;
+  /** Removes the task itself and its artifacts (once their versions are gone). */
+  finishPurge(taskId: string): Promise<void>;
 }

@@ -37,6 +37,7 @@ export class LocalBlobStore implements BlobStore {
       const final = this.file(sha256);
       if (await exists(final)) {
         await fs.rm(temp, { force: true });
+        await touch(final);
       } else {
         await fs.mkdir(path.dirname(final), { recursive: true });
         await fs.rename(temp, final);
@@ -50,7 +51,7 @@ export class LocalBlobStore implements BlobStore {
 
   async putFile(file: string, known: { sha256: string; size: number }): Promise<void> {
     const final = this.file(known.sha256);
-    if (await exists(final)) return;
+    if (await exists(final)) return touch(final);
     const temp = path.join(this.tmp, randomUUID());
     try {
       // A copy-on-write clone where the file system offers one, else a copy in the kernel.
@@ -73,6 +74,14 @@ export class LocalBlobStore implements BlobStore {
 
   async has(sha256: string): Promise<boolean> {
     return exists(this.file(sha256));
+  }
+
+  async remove(sha256: string, writtenBefore: Date): Promise<boolean> {
+    const file = this.file(sha256);
+    const stat = await fs.stat(file).catch(() => null);
+    if (!stat || stat.mtime >= writtenBefore) return false;
+    await fs.rm(file, { force: true });
+    return true;
   }
 
   async collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number> {
@@ -103,6 +112,12 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Marks a blob as just written (see BlobStore.remove). */
+async function touch(file: string): Promise<void> {
+  const now = new Date();
+  await fs.utimes(file, now, now).catch(() => {});
 }
 
 async function readdir(dir: string): Promise<string[]> {

@@ -59,7 +59,9 @@ export class S3BlobStore implements BlobStore {
     try {
       await new Upload({ client: this.client, params: { Bucket: this.location.bucket, Key: temp, Body: body }, partSize: PART_BYTES, queueSize: 2 }).done();
       const { sha256, size } = meter.result();
-      if (!(await this.has(sha256))) {
+      if (await this.has(sha256)) {
+        await this.touch(sha256);
+      } else {
         await this.client.send(
           new CopyObjectCommand({ Bucket: this.location.bucket, Key: this.blobKey(sha256), CopySource: `${this.location.bucket}/${encodeURI(temp)}` }),
         );
@@ -71,7 +73,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async putFile(file: string, known: { sha256: string; size: number }): Promise<void> {
-    if (await this.has(known.sha256)) return;
+    if (await this.has(known.sha256)) return this.touch(known.sha256);
     await new Upload({
       client: this.client,
       params: { Bucket: this.location.bucket, Key: this.blobKey(known.sha256), Body: createReadStream(file) },
@@ -112,6 +114,18 @@ export class S3BlobStore implements BlobStore {
     );
   }
 
+  async remove(sha256: string, writtenBefore: Date): Promise<boolean> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.blobKey(sha256) }));
+      if (!head.LastModified || head.LastModified >= writtenBefore) return false;
+    } catch (error) {
+      if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+      throw error;
+    }
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.blobKey(sha256) }));
+    return true;
+  }
+
   async collectGarbage(isReferenced: (sha256: string) => Promise<boolean>, olderThan: Date): Promise<number> {
     let removed = 0;
     for (const sub of ['blobs/', 'tmp/']) {
@@ -131,6 +145,14 @@ export class S3BlobStore implements BlobStore {
       } while (token);
     }
     return removed;
+  }
+
+  /** Marks a blob as just written (see BlobStore.remove): a copy onto itself renews its LastModified. */
+  private async touch(sha256: string): Promise<void> {
+    const key = this.blobKey(sha256);
+    await this.client.send(
+      new CopyObjectCommand({ Bucket: this.location.bucket, Key: key, CopySource: `${this.location.bucket}/${encodeURI(key)}`, MetadataDirective: 'REPLACE' }),
+    );
   }
 
   private blobKey(sha256: string): string {

@@ -217,6 +217,94 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
   },
   {
     version: 10,
+    name: 'idempotency keys',
+    statements: () => [
+      `CREATE TABLE idempotency_keys (
+        user_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        owner TEXT,
+        locked_until TEXT,
+        status_code INTEGER,
+        content_type TEXT,
+        body TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, idempotency_key)
+      )`,
+      'CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at)',
+    ],
+  },
+  {
+    version: 11,
+    name: 'webhook endpoints and their delivery outbox',
+    statements: () => [
+      `CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users(id),
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        description TEXT,
+        secret TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        disabled_reason TEXT,
+        failing_since TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      'CREATE INDEX webhook_endpoints_by_user ON webhook_endpoints (user_id, created_at)',
+      `CREATE TABLE webhook_deliveries (
+        id TEXT PRIMARY KEY,
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints(id),
+        user_id TEXT NOT NULL,
+        task_id TEXT,
+        event_type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        give_up_after TEXT NOT NULL,
+        lease_owner TEXT,
+        lease_expires_at TEXT,
+        last_attempt_at TEXT,
+        last_status_code INTEGER,
+        last_error TEXT,
+        last_duration_ms INTEGER,
+        delivered_at TEXT,
+        created_at TEXT NOT NULL
+      )`,
+      "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
+      'CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at DESC, id DESC)',
+      'CREATE INDEX webhook_deliveries_by_task ON webhook_deliveries (task_id) WHERE task_id IS NOT NULL',
+    ],
+  },
+  {
+    version: 12,
+    name: 'request rate buckets and turn budgets',
+    statements: (dialect) => [
+      `CREATE TABLE rate_limit_buckets (
+        api_key_id TEXT PRIMARY KEY,
+        tokens ${dialect === 'postgres' ? 'DOUBLE PRECISION' : 'REAL'} NOT NULL,
+        updated_ms BIGINT NOT NULL,
+        allowed INTEGER NOT NULL
+      )`,
+      'ALTER TABLE tasks ADD COLUMN max_tokens INTEGER',
+      'ALTER TABLE tasks ADD COLUMN max_duration_seconds INTEGER',
+      'ALTER TABLE agents ADD COLUMN max_tokens INTEGER',
+      'ALTER TABLE agents ADD COLUMN max_duration_seconds INTEGER',
+    ],
+  },
+  {
+    version: 13,
+    name: 'retention: per-agent retention, purges in progress',
+    statements: () => [
+      'ALTER TABLE agents ADD COLUMN retention_days INTEGER',
+      'ALTER TABLE tasks ADD COLUMN purging_since TEXT',
+      'CREATE INDEX tasks_by_last_activity ON tasks (last_activity_at)',
+    ],
+  },
+  {
+    version: 14,
     name: 'trace context of the queued turn; tasks by status',
     statements: () => [
       // The W3C traceparent of the request that queued the turn, so the worker's spans join its trace.

@@ -15,11 +15,15 @@ interface AgentRow {
   auto_execute: number;
   mcp_servers: string | null;
   is_default: number;
+  max_tokens: number | null;
+  max_duration_seconds: number | null;
+  retention_days: number | null;
   created_at: string;
   updated_at: string;
 }
 
-const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at';
+const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days';
+const PLACEHOLDERS = COLUMNS.split(',').map(() => '?').join(', ');
 
 function fromRow(row: AgentRow): Agent {
   return {
@@ -34,6 +38,9 @@ function fromRow(row: AgentRow): Agent {
     isDefault: Boolean(Number(row.is_default)),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
+    maxDurationSeconds: row.max_duration_seconds === null ? null : Number(row.max_duration_seconds),
+    retentionDays: row.retention_days === null ? null : Number(row.retention_days),
   };
 }
 
@@ -50,6 +57,9 @@ function params(agent: Agent): SqlValue[] {
     agent.isDefault ? 1 : 0,
     agent.createdAt,
     agent.updatedAt,
+    agent.maxTokens ?? null,
+    agent.maxDurationSeconds ?? null,
+    agent.retentionDays ?? null,
   ];
 }
 
@@ -57,7 +67,7 @@ export class SqlAgentStore implements AgentStore {
   constructor(private readonly db: Database) {}
 
   async create(agent: Agent): Promise<void> {
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, params(agent));
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS})`, params(agent));
   }
 
   async get(userId: string, id: string): Promise<Agent | undefined> {
@@ -72,7 +82,8 @@ export class SqlAgentStore implements AgentStore {
 
   async update(agent: Agent): Promise<void> {
     await this.db.run(
-      'UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, mcp_servers = ?, updated_at = ? WHERE id = ? AND user_id = ?',
+      `UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, mcp_servers = ?, updated_at = ?, max_tokens = ?, max_duration_seconds = ?,
+         retention_days = ? WHERE id = ? AND user_id = ?`,
       [
         agent.name,
         agent.systemPrompt,
@@ -81,6 +92,9 @@ export class SqlAgentStore implements AgentStore {
         agent.autoExecute ? 1 : 0,
         agent.mcpServers ? JSON.stringify(agent.mcpServers) : null,
         agent.updatedAt,
+        agent.maxTokens ?? null,
+        agent.maxDurationSeconds ?? null,
+        agent.retentionDays ?? null,
         agent.id,
         agent.userId,
       ],
@@ -104,7 +118,7 @@ export class SqlAgentStore implements AgentStore {
       updatedAt: now,
     };
     // Two requests may race to create it; the unique index lets one win and the other reads it.
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, params(agent));
+    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT DO NOTHING`, params(agent));
     const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
     return fromRow(row!);
   }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Artifact, ArtifactVersion, NewVersion } from '../../core/artifacts/artifact-types.js';
+import { artifactCreatedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlValue } from '../../ports/database.js';
 import type { ArtifactQuery, ArtifactStore, VersionQuery } from '../../ports/storage.js';
+import { WebhookOutbox } from './webhook-outbox.js';
 
 const ARTIFACT = `a.id, a.user_id, a.agent_id, a.task_id, a.path, a.name, a.title, a.artifact_type, a.workflow_id, a.phase_id,
   a.is_primary, a.metadata, a.created_at, a.updated_at, a.deleted_at`;
@@ -89,7 +91,10 @@ function literal(text: string): string {
 }
 
 export class SqlArtifactStore implements ArtifactStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly outbox = new WebhookOutbox(db.dialect),
+  ) {}
 
   async recordVersion(input: NewVersion, now: string): Promise<{ artifact: Artifact; created: boolean }> {
     return this.db.transaction(async (tx) => {
@@ -156,7 +161,9 @@ export class SqlArtifactStore implements ArtifactStore {
         ],
       );
       const row = await tx.get<Row>(`${WITH_LATEST} WHERE a.id = ?`, [artifactId]);
-      return { artifact: withLatest(row!), created: true };
+      const artifact = withLatest(row!);
+      if (!existing) await this.outbox.enqueue(tx, artifactCreatedEvent(artifact));
+      return { artifact, created: true };
     });
   }
 

@@ -1,5 +1,6 @@
 import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
+import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
 import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
@@ -14,6 +15,7 @@ import {
   type MessageRow,
   type TaskRow,
 } from './task-rows.js';
+import { WebhookOutbox } from './webhook-outbox.js';
 
 const EXECUTING = `('pending', 'running', 'awaiting_approval')`;
 const IDLE = `('completed', 'failed', 'cancelled')`;
@@ -23,7 +25,10 @@ export class SqlTaskStore implements TaskStore {
   /** Row lock for read-then-write transactions; SQLite transactions are already exclusive. */
   private readonly forUpdate: string;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly outbox = new WebhookOutbox(db.dialect),
+  ) {
     this.forUpdate = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
   }
 
@@ -32,8 +37,8 @@ export class SqlTaskStore implements TaskStore {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
            show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, widget_app_id, end_user_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
-           message_count, turn, turn_start_seq, last_event_seq, queued_at, trace_parent)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           message_count, turn, turn_start_seq, last_event_seq, queued_at, trace_parent, max_tokens, max_duration_seconds)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -65,11 +70,14 @@ export class SqlTaskStore implements TaskStore {
           task.lastEventSeq,
           task.createdAt,
           task.traceParent,
+          task.maxTokens ?? null,
+          task.maxDurationSeconds ?? null,
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
-      // Tasks are never deleted, so a running count answers "how many" without a scan.
+      // A running count answers "how many" without a scan (a purge counts down).
       await tx.run('UPDATE users SET task_count = task_count + 1 WHERE id = ?', [task.userId]);
+      await this.outbox.enqueue(tx, taskCreatedEvent(task));
     });
   }
 
@@ -164,7 +172,7 @@ export class SqlTaskStore implements TaskStore {
       const opened = await tx.run(
         `UPDATE tasks SET status = 'running', turn = turn + 1, turn_start_seq = last_event_seq, started_at = ?,
            completed_at = NULL, error = NULL, queued_at = ?, last_activity_at = ?, message_count = message_count + 1, secrets_holder = ?, trace_parent = ?
-         WHERE id = ? AND status IN ${IDLE}`,
+         WHERE id = ? AND status IN ${IDLE} AND purging_since IS NULL`,
         [now, now, now, secretsHolder, traceParent, taskId],
       );
       if (opened.changes === 0) return 'busy';
@@ -291,6 +299,8 @@ export class SqlTaskStore implements TaskStore {
       const terminal = { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent;
       await insertEvents(tx, [terminal]);
       await this.announce(tx, [terminal]);
+      const ended = turnEndedEvent(task, ending.terminal, now);
+      if (ended) await this.outbox.enqueue(tx, ended);
       if (ending.assistant) {
         await tx.run(
           INSERT_MESSAGE,
@@ -326,6 +336,7 @@ export class SqlTaskStore implements TaskStore {
       await tx.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...values, fence.taskId]);
       await insertEvents(tx, logged);
       await this.announce(tx, logged);
+      if (amendment.status === 'awaiting_approval') await this.outbox.enqueue(tx, awaitingApprovalEvent(task, amendment.events, now));
       return { result: amendment.result, events: logged };
     });
   }

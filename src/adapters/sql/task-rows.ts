@@ -5,7 +5,7 @@ import type { SqlValue } from '../../ports/database.js';
 /** Columns read for a {@link Task}; `t` is tasks, `u` is users. */
 export const TASK_COLUMNS = `t.id, t.user_id, u.name AS username, t.api_key_id, t.session_id, t.conversation_id, t.status,
   t.message, t.system_prompt, t.show_in_history, t.auto_execute, t.env, t.tool_policy, t.model, t.agent_id, t.workflow_id, t.phase_id, t.widget_app_id, t.end_user_id, t.secrets_holder, t.error, t.created_at, t.started_at,
-  t.completed_at, t.last_activity_at, t.message_count, t.turn, t.turn_start_seq, t.last_event_seq, t.trace_parent`;
+  t.completed_at, t.last_activity_at, t.message_count, t.turn, t.turn_start_seq, t.last_event_seq, t.trace_parent, t.max_tokens, t.max_duration_seconds`;
 
 export interface TaskRow {
   id: string;
@@ -38,6 +38,8 @@ export interface TaskRow {
   turn_start_seq: number | string;
   last_event_seq: number | string;
   trace_parent: string | null;
+  max_tokens: number | null;
+  max_duration_seconds: number | null;
 }
 
 export function taskFromRow(row: TaskRow): Task {
@@ -71,6 +73,8 @@ export function taskFromRow(row: TaskRow): Task {
     turnStartSeq: Number(row.turn_start_seq),
     lastEventSeq: Number(row.last_event_seq),
     traceParent: row.trace_parent,
+    maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
+    maxDurationSeconds: row.max_duration_seconds === null ? null : Number(row.max_duration_seconds),
   };
 }
 

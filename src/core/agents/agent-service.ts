@@ -13,6 +13,9 @@ export interface AgentSettings {
   toolPolicy: ToolPolicy | null;
   autoExecute: boolean;
   mcpServers: McpServers | null;
+  maxTokens?: number | null;
+  maxDurationSeconds?: number | null;
+  retentionDays?: number | null;
 }
 
 /** Agents of a user: create, read, change; the default agent is made on first use. */

@@ -17,6 +17,12 @@ export interface Agent {
   /** MCP servers whose tools every task of the agent gets, as configured (placeholders unresolved). */
   mcpServers: McpServers | null;
   isDefault: boolean;
+  /** Tokens one turn of its tasks may use, unless a task sets its own (null: no limit). */
+  maxTokens?: number | null;
+  /** Wall-clock seconds one turn of its tasks may run, unless a task sets its own (null: no limit). */
+  maxDurationSeconds?: number | null;
+  /** Days after their last activity its tasks are removed, instead of KILN_RETENTION_DAYS (null: that). */
+  retentionDays?: number | null;
   createdAt: string;
   updatedAt: string;
 }

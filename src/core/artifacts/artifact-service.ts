@@ -188,12 +188,21 @@ export class ArtifactService {
 
   /**
    * Stores uploaded bytes as a new version of an existing artifact. A workspace file gets the new
-   * content too. `maxBytes` refuses larger uploads before anything is recorded.
+   * content too. `maxBytes` refuses larger uploads before anything is recorded. `stored` is told
+   * the bytes' hash and size once they are stored, before anything is recorded, and may refuse.
    */
-  async uploadVersion(caller: KeyOwner, artifactId: string, source: Readable, mediaType: string | null, maxBytes: number): Promise<Artifact> {
+  async uploadVersion(
+    caller: KeyOwner,
+    artifactId: string,
+    source: Readable,
+    mediaType: string | null,
+    maxBytes: number,
+    stored?: (blob: { sha256: string; size: number }) => Promise<void>,
+  ): Promise<Artifact> {
     const artifact = await this.deps.storage.artifacts.get(caller.userId, artifactId);
     if (!artifact) throw new NotFound(`Artifact not found: ${artifactId}`);
     const { sha256, size } = await this.deps.blobs.put(source, { maxBytes });
+    await stored?.({ sha256, size });
     let observed: { size: number; mtimeMs: number } | undefined;
     if (artifact.taskId && artifact.path) {
       const root = this.deps.workspaces.dir(artifact.taskId);

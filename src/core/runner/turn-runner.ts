@@ -29,6 +29,7 @@ import type { Message, Task } from '../tasks/task-types.js';
 import { turnEndings } from '../tasks/turn-endings.js';
 import { contextOfTraceParent, inSpan } from '../tracing.js';
 import type { Workspaces } from '../workspace/workspaces.js';
+import { BudgetExceeded, TurnBudget } from './turn-budget.js';
 
 /** Why a worker stopped a turn it was running. */
 export class StopReason extends Error {
@@ -117,6 +118,7 @@ export class TurnRunner {
     const forward = () => turnControl.abort(signal.reason);
     if (signal.aborted) forward();
     else signal.addEventListener('abort', forward, { once: true });
+    let budget: TurnBudget | null = null;
     try {
       if (this.deps.sharedWork) {
         const restored = await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
@@ -125,6 +127,12 @@ export class TurnRunner {
       const workspace = this.deps.workspaces.dir(task.id);
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
+      // A task's own limits win over its agent's; time waiting for approval does not count.
+      budget = new TurnBudget(
+        { maxTokens: task.maxTokens ?? agent?.maxTokens ?? null, maxDurationSeconds: task.maxDurationSeconds ?? agent?.maxDurationSeconds ?? null },
+        (reason) => turnControl.abort(reason),
+      );
+      const spending = budget;
       const { messages, resumed } = await this.conversation(task, fence);
       const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
@@ -164,7 +172,10 @@ export class TurnRunner {
             tracing: this.deps.tracing,
           },
           {
-            emit: (event) => writer.emit(event),
+            emit: (event) => {
+              writer.emit(event);
+              spending.count(event);
+            },
             flush: () => writer.flush(),
             saveModelMessages: (list) => tasks.appendModelMessages(fence, list),
           },
@@ -198,15 +209,18 @@ export class TurnRunner {
       const { message, code } =
         storageFull
           ? { message: STORAGE_FULL_MESSAGE, code: 'STORAGE_FULL' }
-          : reason instanceof StopReason
-            ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
-            : describeFailure(error, redactor);
+          : turnControl.signal.reason instanceof BudgetExceeded
+            ? { message: turnControl.signal.reason.message, code: 'BUDGET_EXCEEDED' }
+            : reason instanceof StopReason
+              ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
+              : describeFailure(error, redactor);
       await this.endRecorded(fence, turnEndings.failed(message, code), signal, log).catch((endError) => {
         if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
       });
       log.warn('turn failed', { code, error: message });
       return 'failed';
     } finally {
+      budget?.end();
       signal.removeEventListener('abort', forward);
     }
   }

@@ -34,6 +34,9 @@ export interface CreateTaskInput {
   env: Record<string, string> | null;
   secrets: Record<string, string> | null;
   files: StagedFile[];
+  /** Limits of each turn; null: the agent's (or none). */
+  maxTokens?: number | null;
+  maxDurationSeconds?: number | null;
 }
 
 export interface FollowUpInput {
@@ -68,7 +71,8 @@ export interface EndUserSettings {
 }
 
 /** Task fields the widget app decides; a widget token may not set them. */
-const APP_DECIDED = ['systemPrompt', 'autoExecute', 'toolPolicy', 'model', 'agentId', 'workflowId', 'phaseId', 'env', 'secrets'] as const;
+// The turn budgets too: a task's own would replace those of the app's agent.
+const APP_DECIDED = ['systemPrompt', 'autoExecute', 'toolPolicy', 'model', 'agentId', 'workflowId', 'phaseId', 'env', 'secrets', 'maxTokens', 'maxDurationSeconds'] as const;
 
 /**
  * The task use cases: create, read, follow up, cancel, stream. Every call is made on behalf of
@@ -141,6 +145,8 @@ export class TaskService {
         turnStartSeq: 0,
         lastEventSeq: 0,
         traceParent: currentTraceParent(),
+        maxTokens: input.maxTokens ?? null,
+        maxDurationSeconds: input.maxDurationSeconds ?? null,
       };
       const message: Message = { seq: 1, turn: 1, role: 'user', content: input.message, createdAt: now };
       if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
@@ -243,7 +249,7 @@ export class TaskService {
    * the turn, redacted from output, never stored with the task nor shown to the browser.
    */
   private async endUserInput(endUser: EndUserCaller, input: CreateTaskInput): Promise<CreateTaskInput> {
-    for (const field of APP_DECIDED) if (input[field] !== null) throw appDecides(field);
+    for (const field of APP_DECIDED) if ((input[field] ?? null) !== null) throw appDecides(field);
     const { app, env, secrets } = await this.deps.endUsers.variables(endUser);
     return { ...input, agentId: app.agentId, autoExecute: app.autoExecute, secrets: { ...env, ...secrets } };
   }

@@ -51,6 +51,10 @@ export interface Task {
   lastEventSeq: number;
   /** W3C traceparent of the request that queued the current turn (null when it was not traced). */
   traceParent: string | null;
+  /** Tokens (input and output) one turn may use; null or absent: the agent's, or no limit. */
+  maxTokens?: number | null;
+  /** Wall-clock seconds one turn may run; null or absent: the agent's, or no limit. */
+  maxDurationSeconds?: number | null;
 }
 
 export interface AttachedFile {

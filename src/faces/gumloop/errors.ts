@@ -22,12 +22,13 @@ const EDGE_CODES: Record<number, string> = {
   408: 'request_timeout',
   413: 'payload_too_large',
   414: 'uri_too_long',
+  429: 'rate_limited',
   431: 'headers_too_large',
 };
 
 /** Gumloop's envelope of an error the HTTP layer answers itself (timeouts, oversized requests). */
 export function gumloopEdgeError(status: number, message: string): unknown {
-  return { error: { code: EDGE_CODES[status] ?? 'invalid_request', type: 'invalid_request_error', message } };
+  return { error: { code: EDGE_CODES[status] ?? 'invalid_request', type: status === 429 ? 'rate_limit_error' : 'invalid_request_error', message } };
 }
 
 /** Gumloop's error shape: `{ error: { code, type, message, param? } }`. */
@@ -38,7 +39,7 @@ export function sendGumloopError(error: unknown, request: FastifyRequest, reply:
     if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { face: 'gumloop', url: request.routeOptions.url, request: request.id });
     const param = 'field' in known && typeof known.field === 'string' ? { param: known.field } : {};
     const specific = (known as { gumloopCode?: string }).gumloopCode;
-    void reply.status(status).send({ error: { code: specific ?? code, type, message: known.message, ...param } });
+    void reply.status(status).send({ error: { code: specific ?? known.apiCode?.toLowerCase() ?? code, type, message: known.message, ...param } });
     return;
   }
   logger.error('request failed', { face: 'gumloop', url: request.routeOptions.url, request: request.id, error: errorMessage(error) });

@@ -4,10 +4,11 @@ import { edgeErrorBody } from './edge-errors.js';
 /** The Tasks API routes a widget calls (with a token), and the token exchange. */
 const WIDGET_PATHS = /^\/api\/v1\/(tasks(\/|$)|auth\/token$)/;
 const WIDGET_METHODS = 'GET, HEAD, POST, DELETE';
-const WIDGET_HEADERS = 'authorization, content-type, last-event-id';
+const WIDGET_HEADERS = 'authorization, content-type, last-event-id, idempotency-key';
 const LISTED_METHODS = 'GET, HEAD, POST, PATCH, DELETE';
-const LISTED_HEADERS = 'authorization, content-type, last-event-id, x-api-key, x-auth-key, range, if-none-match';
-const EXPOSED_HEADERS = 'content-disposition, content-length, content-range, etag';
+const LISTED_HEADERS = 'authorization, content-type, last-event-id, idempotency-key, x-api-key, x-auth-key, range, if-none-match';
+// A page may tell a replayed answer, and when it may send again.
+const EXPOSED_HEADERS = 'content-disposition, content-length, content-range, etag, idempotent-replayed, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset';
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
 /**

@@ -17,6 +17,7 @@ const CODES: Record<number, string> = {
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',
+  429: 'RATE_LIMITED',
   431: 'HEADERS_TOO_LARGE',
 };
 

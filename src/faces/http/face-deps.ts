@@ -6,9 +6,13 @@ import type { ArtifactService } from '../../core/artifacts/artifact-service.js';
 import type { DownloadLinks } from '../../core/artifacts/download-links.js';
 import type { SignedUrls } from '../../core/artifacts/signed-urls.js';
 import type { Approvals } from '../../core/tasks/approvals.js';
+import type { IdempotencyKeys } from '../../core/idempotency/idempotency-keys.js';
+import type { RateLimiter } from '../../core/quotas/rate-limiter.js';
+import type { TaskPurger } from '../../core/retention/task-purger.js';
 import type { TaskService } from '../../core/tasks/task-service.js';
 import type { WidgetApps } from '../../core/widgets/widget-apps.js';
 import type { WidgetTokens } from '../../core/widgets/widget-tokens.js';
+import type { WebhookEndpoints } from '../../core/webhooks/webhook-endpoints.js';
 import type { Workspaces } from '../../core/workspace/workspaces.js';
 import type { Logger } from '../../logger.js';
 import type { MultipartLimits } from './multipart.js';
@@ -32,6 +36,11 @@ export interface FaceDeps {
   corsOrigins: readonly string[];
   /** Sign-in sessions of the web console (a cookie instead of an API key). */
   sessions: ConsoleSessions;
+  idempotency: IdempotencyKeys;
+  webhooks: WebhookEndpoints;
+  purger: TaskPurger;
+  /** Requests per API key; null when unlimited (KILN_RATE_LIMIT unset). */
+  rateLimiter: RateLimiter | null;
   workspaces: Workspaces;
   logger: Logger;
   heartbeatMs: number;

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { InvalidInput, StorageFull, storageFullOf, TooLarge } from '../../core/errors.js';
 import { safeFileName, type StagedFile } from '../../core/workspace/workspaces.js';
+import { claimIdempotency } from './idempotency.js';
 import { checkValue } from './input-guard.js';
 
 export interface MultipartLimits {
@@ -64,6 +65,8 @@ export async function readMultipart(request: FastifyRequest, stagingDir: string,
         fields[part.fieldname] = String(part.value).replace(/\r\n/g, '\n');
       }
     }
+    // The files count in an idempotent request's identity by their hashes.
+    await claimIdempotency(request, { fields, files: files.map(({ name, size, sha256 }) => ({ name, size, sha256 })) });
     return { fields, files };
   } catch (error) {
     await discardStaged(files);

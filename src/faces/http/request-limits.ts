@@ -49,7 +49,7 @@ const LINGER_MS = 2000;
  * the socket stops writing, reads and drops what still arrives for up to `ms`, then closes (the
  * lingering close of other web servers).
  */
-function lingerOnClose(socket: Socket, ms: number): void {
+export function lingerOnClose(socket: Socket, ms: number): void {
   socket.destroySoon = function lingeringClose() {
     socket.end();
     socket.once('end', () => socket.destroy());
@@ -69,7 +69,8 @@ export function serverTimeouts(limits: RequestLimits) {
   };
 }
 
-function hasPendingBody(raw: IncomingMessage): boolean {
+/** Whether the request's body has yet to arrive (or to be read). */
+export function hasPendingBody(raw: IncomingMessage): boolean {
   if (raw.complete) return false;
   return raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length'] ?? 0) > 0;
 }

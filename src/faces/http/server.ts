@@ -15,6 +15,8 @@ import { registerBodyParsers } from './body-parsers.js';
 import { browserAccess } from './browser-access.js';
 import { routingError, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
+import { idempotentRoutes } from './idempotency.js';
+import { limitRequestRate } from './rate-limit.js';
 import { guardInput } from './input-guard.js';
 import { consoleApp } from './console-app.js';
 import { internalRoutes } from './internal-routes.js';
@@ -64,7 +66,7 @@ export async function buildHttpServer(
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
     const known = clientErrorOf(error);
-    if (known) return reply.status(ROOT_STATUS[known.kind]).send({ error: { code: known.kind.toUpperCase(), message: known.message } });
+    if (known) return reply.status(ROOT_STATUS[known.kind]).send({ error: { code: known.apiCode ?? known.kind.toUpperCase(), message: known.message } });
     deps.logger.error('request failed', { url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
     return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `Internal server error (request id ${request.id}).` } });
   });
@@ -106,6 +108,8 @@ export async function buildHttpServer(
     await signedFileRoute(app, deps);
     await widgetScriptRoute(app);
     app.decorateRequest('caller', null);
+    idempotentRoutes(app, deps.idempotency, deps.logger);
+    if (deps.rateLimiter) limitRequestRate(app, deps.rateLimiter);
     await app.register(async (face) => sigmicFace(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => sessionRoutes(face, deps), { prefix: '/api/v1' });
     await app.register(async (face) => gumloopFace(face, deps), { prefix: '/gumloop' });

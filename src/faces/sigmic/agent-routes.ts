@@ -9,7 +9,7 @@ import { agentView } from './views.js';
 export async function agentRoutes(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   const caller = (request: FastifyRequest): KeyOwner => request.caller!;
 
-  app.post('/agents', async function createAgent(request) {
+  app.post('/agents', { config: { idempotent: true } }, async function createAgent(request) {
     const body = parseInput(agentSettings, request.body);
     const agent = await deps.agents.create(caller(request), {
       name: body.name,
@@ -18,6 +18,9 @@ export async function agentRoutes(app: FastifyInstance, deps: FaceDeps): Promise
       toolPolicy: (body.toolPolicy as ToolPolicy | null | undefined) ?? null,
       autoExecute: body.autoExecute ?? true,
       mcpServers: body.mcpServers ?? null,
+      maxTokens: body.maxTokens ?? null,
+      maxDurationSeconds: body.maxDurationSeconds ?? null,
+      retentionDays: body.retentionDays ?? null,
     });
     return { success: true, data: agentView(agent) };
   });

@@ -23,6 +23,7 @@ const EDGE_CODES: Record<number, string> = {
   408: 'REQUEST_TIMEOUT',
   413: 'PAYLOAD_TOO_LARGE',
   414: 'URI_TOO_LONG',
+  429: 'RATE_LIMITED',
   431: 'HEADERS_TOO_LARGE',
 };
 
@@ -38,7 +39,7 @@ export function sendSigmicError(error: unknown, request: FastifyRequest, reply: 
     const [status, kindCode] = STATUS[known.kind];
     const code = specificCodeOf(known) ?? kindCode;
     if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { url: request.routeOptions.url, request: request.id });
-    void reply.status(status).send({ success: false, error: { message: known.message, code } });
+    void reply.status(status).send({ success: false, error: { message: known.message, code: known.apiCode ?? code } });
     return;
   }
   logger.error('request failed', { method: request.method, url: request.routeOptions.url, request: request.id, error: errorMessage(error) });

@@ -12,6 +12,7 @@ import { keyRoutes } from './key-routes.js';
 import { taskRoutes } from './task-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { widgetAppRoutes } from './widget-app-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -60,6 +61,7 @@ export async function sigmicFace(app: FastifyInstance, deps: FaceDeps): Promise<
   await keyRoutes(app, deps);
   await widgetAppRoutes(app, deps);
   await tokenRoutes(app, deps);
+  await webhookRoutes(app, deps);
 }
 
 /**

@@ -30,6 +30,17 @@ function tag(field: string) {
     .max(200, `${field} may be at most 200 characters`);
 }
 
+/** A per-turn budget: a whole number from 1, or null for none. */
+function budget(field: string) {
+  return z
+    .number({ error: `${field} must be a whole number or null` })
+    .int(`${field} must be a whole number`)
+    .min(1, `${field} must be at least 1`)
+    .max(2_147_483_647, `${field} must be at most 2147483647`)
+    .nullable()
+    .optional();
+}
+
 export const agentSettings = z.object({
   name: z.string({ error: 'name must be a string' }).trim().min(1, 'name must not be empty').max(200),
   systemPrompt: z.string({ error: 'systemPrompt must be a string or null' }).max(100_000).nullable().optional(),
@@ -37,6 +48,15 @@ export const agentSettings = z.object({
   toolPolicy: toolPolicy.nullable().optional(),
   autoExecute: z.boolean({ error: 'autoExecute must be true or false' }).optional(),
   mcpServers: mcpServers.nullable().optional(),
+  maxTokens: budget('maxTokens'),
+  maxDurationSeconds: budget('maxDurationSeconds'),
+  retentionDays: z
+    .number({ error: 'retentionDays must be a whole number of days or null' })
+    .int('retentionDays must be a whole number of days')
+    .min(1, 'retentionDays must be at least 1')
+    .max(36_500, 'retentionDays must be at most 36500')
+    .nullable()
+    .optional(),
 });
 
 export const agentChanges = agentSettings.partial().strict();
@@ -63,6 +83,8 @@ export const createTaskJson = z.object({
   phaseId: tag('phaseId').nullable().optional(),
   env: z.unknown().optional(),
   secrets: z.unknown().optional(),
+  maxTokens: budget('maxTokens'),
+  maxDurationSeconds: budget('maxDurationSeconds'),
 });
 
 export const createTaskForm = z.object({
@@ -74,6 +96,8 @@ export const createTaskForm = z.object({
   phaseId: tag('phaseId').optional(),
   showInHistory: z.string().optional(),
   autoExecute: z.string().optional(),
+  maxTokens: z.string().optional(),
+  maxDurationSeconds: z.string().optional(),
 });
 
 export const followUpJson = z.object({
@@ -106,6 +130,9 @@ export const openSessionBody = z.object({
 export const streamQuery = z.object({
   lastEventId: z.string({ error: 'lastEventId must be given once, as a whole number' }).optional(),
 });
+
+/** Purging takes no options: a body with fields is refused rather than ignored. */
+export const purgeBody = z.object({}).strict();
 
 export const approveBody = z.object({
   outcome: z.enum(['proceed_once', 'proceed_always', 'cancel'], {

@@ -17,6 +17,7 @@ import {
   formBoolean,
   listQuery,
   parseInput,
+  purgeBody,
   queryInteger,
   streamQuery,
   usageQuery,
@@ -30,7 +31,7 @@ const MAX_USAGE_DAYS = 366;
 export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<void> {
   const caller = (request: FastifyRequest): KeyOwner => request.caller!;
 
-  app.post('/tasks', async function createTask(request) {
+  app.post('/tasks', { config: { idempotent: true } }, async function createTask(request) {
     if (request.isMultipart()) {
       const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
       return withStaged(form.files, async () => {
@@ -59,6 +60,8 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
       env: envMap(body.env, 'env'),
       secrets: envMap(body.secrets, 'secrets'),
       files: [],
+      maxTokens: body.maxTokens ?? null,
+      maxDurationSeconds: body.maxDurationSeconds ?? null,
     });
     return { success: true, data: created };
   });
@@ -93,7 +96,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     };
   });
 
-  app.post<{ Params: { id: string } }>('/tasks/:id/messages', async function sendFollowUp(request) {
+  app.post<{ Params: { id: string } }>('/tasks/:id/messages', { config: { idempotent: true } }, async function sendFollowUp(request) {
     if (request.isMultipart()) {
       const form = await readMultipart(request, deps.workspaces.staging, deps.uploadLimits);
       return withStaged(form.files, async () => {
@@ -115,10 +118,16 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     return { success: true, data: result };
   });
 
-  app.post<{ Params: { id: string; callId: string } }>('/tasks/:id/tools/:callId/approve', async function approveToolCall(request) {
+  app.post<{ Params: { id: string; callId: string } }>('/tasks/:id/tools/:callId/approve', { config: { idempotent: true } }, async function approveToolCall(request) {
     const body = parseInput(approveBody, request.body);
     const result = await deps.approvals.decide(caller(request), request.params.id, request.params.callId, body.outcome);
     return { success: true, data: result };
+  });
+
+  app.post<{ Params: { id: string } }>('/tasks/:id/purge', { config: { idempotent: true } }, async function purgeTask(request) {
+    parseInput(purgeBody, request.body);
+    await deps.purger.purge(caller(request), request.params.id);
+    return { success: true, data: { id: request.params.id, purged: true } };
   });
 
   app.delete<{ Params: { id: string } }>('/tasks/:id', async function cancelTask(request) {
@@ -166,6 +175,8 @@ function fromForm(raw: unknown, files: StagedFile[]): CreateTaskInput {
     env: null,
     secrets: null,
     files,
+    maxTokens: fields.maxTokens === undefined || fields.maxTokens === '' ? null : queryInteger(fields.maxTokens, 'maxTokens', 0, 1),
+    maxDurationSeconds: fields.maxDurationSeconds === undefined || fields.maxDurationSeconds === '' ? null : queryInteger(fields.maxDurationSeconds, 'maxDurationSeconds', 0, 1),
   };
 }
 

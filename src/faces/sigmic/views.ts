@@ -130,6 +130,9 @@ export function agentView(agent: Agent) {
     autoExecute: agent.autoExecute,
     mcpServers: agent.mcpServers,
     isDefault: agent.isDefault,
+    maxTokens: agent.maxTokens ?? null,
+    maxDurationSeconds: agent.maxDurationSeconds ?? null,
+    retentionDays: agent.retentionDays ?? null,
     createdAt: agent.createdAt,
     updatedAt: agent.updatedAt,
   };

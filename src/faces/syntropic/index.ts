@@ -8,6 +8,7 @@ import type { KeyOwner } from '../../ports/storage.js';
 import { baseUrlOf } from '../http/base-url.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { clientErrorOf } from '../http/framework-errors.js';
+import { claimIdempotency } from '../http/idempotency.js';
 import { parseOr422, UnprocessableInput } from './validation.js';
 
 export const ARTIFACT_TYPES = [
@@ -123,7 +124,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     return artifacts.map(summaryView);
   });
 
-  app.post('/artifacts', async function createArtifact(request, reply) {
+  app.post('/artifacts', { config: { idempotent: true } }, async function createArtifact(request, reply) {
     const body = parseOr422(createBody, request.body, 'body');
     const type = body.artifact_type.toLowerCase();
     if (!(ARTIFACT_TYPES as readonly string[]).includes(type)) {
@@ -157,7 +158,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     return { artifact_id: artifact.id, content: await deps.artifacts.text(artifact.latest), content_type: artifact.latest.mediaType, size_bytes: artifact.latest.size };
   });
 
-  app.post<{ Params: { id: string } }>('/artifacts/:id/upload', async function uploadArtifact(request, reply: FastifyReply) {
+  app.post<{ Params: { id: string } }>('/artifacts/:id/upload', { config: { idempotent: true } }, async function uploadArtifact(request, reply: FastifyReply) {
     if (!request.isMultipart()) throw new UnprocessableInput([{ type: 'missing', loc: ['body', 'file'], msg: 'Field required', input: null }]);
     // One byte past the limit reaches the blob store, which refuses it before anything is recorded.
     const part = await request.file({ limits: { fileSize: UPLOAD_LIMIT + 1, files: 1 } });
@@ -166,7 +167,10 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     try {
       const mediaType = part.mimetype && part.mimetype !== 'application/octet-stream' ? part.mimetype : null;
       const target = await deps.artifacts.find(caller(request), request.params.id);
-      artifact = await deps.artifacts.uploadVersion(caller(request), target.id, part.file, mediaType, UPLOAD_LIMIT);
+      // The file counts in the request's identity by its hash, known once it is stored.
+      artifact = await deps.artifacts.uploadVersion(caller(request), target.id, part.file, mediaType, UPLOAD_LIMIT, (blob) =>
+        claimIdempotency(request, { file: blob, mediaType }),
+      );
     } catch (error) {
       if (error instanceof BlobTooLarge) throw new TooLarge('Upload exceeds maximum size of 50 MB');
       throw error;

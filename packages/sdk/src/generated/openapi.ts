@@ -872,8 +872,252 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description The caller's endpoints, oldest first, without their secrets.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register a webhook endpoint
+         * @description Registers an endpoint of the caller's user; the answer carries its signing `secret`, shown only here. The URL's host is resolved and every address checked (see `url`).
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /** Read a webhook endpoint */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove a webhook endpoint
+         * @description Removes the endpoint with its delivery log; pending deliveries are dropped.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description Changes the fields given. `enabled: true` re-enables an endpoint Kiln disabled.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The delivery log of an endpoint
+         * @description Deliveries newest first, each with the outcome of its latest attempt.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+                /** @description The delivery id (`msg_...`). */
+                deliveryId: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Queues the delivery again at once (same `webhook-id`), retried afresh for `KILN_WEBHOOK_RETRY_SECONDS`.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tasks/{id}/purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The task id. */
+                id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove a task for good
+         * @description Removes the task now, with its events, conversation, workspace, artifacts and their versions, webhook deliveries, and the blobs no other version refers to (blobs written within `KILN_BLOB_GRACE_SECONDS` are removed by a later sweep). Unlike `DELETE`, which cancels and keeps the task. A task whose turn is still executing (pending, running, awaiting approval) is refused with `409 CONFLICT`: cancel it first. Rows go in small batches, so other requests are served meanwhile. Purging is the owner's: a widget token is refused with `403 FORBIDDEN`.
+         */
+        post: operations["purgeTask"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "task.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The `task.created` event
+         * @description A task was created (status `pending`). Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard Webhooks headers `webhook-id` (the delivery id, the same on every attempt: drop duplicates by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`). Any 2xx answer within `KILN_WEBHOOK_TIMEOUT_MS` is success; other answers, redirects (not followed) and timeouts are retried.
+         */
+        post: operations["webhook_task_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.awaiting_approval": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The `task.awaiting_approval` event
+         * @description A turn stopped before tool calls that need a decision. Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard Webhooks headers `webhook-id` (the delivery id, the same on every attempt: drop duplicates by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`). Any 2xx answer within `KILN_WEBHOOK_TIMEOUT_MS` is success; other answers, redirects (not followed) and timeouts are retried.
+         */
+        post: operations["webhook_task_awaiting_approval"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The `task.completed` event
+         * @description A turn ended `completed`. Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard Webhooks headers `webhook-id` (the delivery id, the same on every attempt: drop duplicates by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`). Any 2xx answer within `KILN_WEBHOOK_TIMEOUT_MS` is success; other answers, redirects (not followed) and timeouts are retried.
+         */
+        post: operations["webhook_task_completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The `task.failed` event
+         * @description A turn ended `failed`. Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard Webhooks headers `webhook-id` (the delivery id, the same on every attempt: drop duplicates by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`). Any 2xx answer within `KILN_WEBHOOK_TIMEOUT_MS` is success; other answers, redirects (not followed) and timeouts are retried.
+         */
+        post: operations["webhook_task_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "task.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The `task.cancelled` event
+         * @description A turn was cancelled. Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard Webhooks headers `webhook-id` (the delivery id, the same on every attempt: drop duplicates by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`). Any 2xx answer within `KILN_WEBHOOK_TIMEOUT_MS` is success; other answers, redirects (not followed) and timeouts are retried.
+         */
+        post: operations["webhook_task_cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "artifact.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The `artifact.created` event
+         * @description A new artifact (its first version): a file in a workspace or one created through the API. Each delivery is a POST with a JSON body `{type, timestamp, data}` and the Standard Webhooks headers `webhook-id` (the delivery id, the same on every attempt: drop duplicates by it), `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` keyed with the base64-decoded secret after `whsec_`). Any 2xx answer within `KILN_WEBHOOK_TIMEOUT_MS` is success; other answers, redirects (not followed) and timeouts are retried.
+         */
+        post: operations["webhook_artifact_created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @enum {string} */
@@ -1091,6 +1335,10 @@ export interface components {
             env?: components["schemas"]["EnvMap"] | null;
             /** @description Environment variables for the task's commands that are never stored or shown; a secret wins over an `env` entry of the same name. At most 64 KiB of names and values per request (`KILN_SECRETS_MAX_BYTES`), else `VALIDATION_ERROR`. They are held in memory only for the turn they come with, until it ends. */
             secrets?: components["schemas"]["EnvMap"] | null;
+            /** @description Tokens (input and output) one turn may use; a turn past it is stopped after the model step that passed it and fails with `BUDGET_EXCEEDED`. Default: the agent's (none). */
+            maxTokens?: number | null;
+            /** @description Wall-clock seconds one turn may run (time waiting for approval does not count); past it the turn is stopped and fails with `BUDGET_EXCEEDED`. Default: the agent's (none). */
+            maxDurationSeconds?: number | null;
         };
         /** @description Form fields are text. `env` and `secrets` fields are refused (`VALIDATION_ERROR`): they need a JSON request. A text field over 2 MB is `PAYLOAD_TOO_LARGE`. Unknown fields are ignored. */
         CreateTaskMultipart: {
@@ -1109,6 +1357,10 @@ export interface components {
             phaseId?: string;
             /** @description Files for `uploads/` (every file part counts, whatever its field name). At most 20, 50 MB each; a larger one is `PAYLOAD_TOO_LARGE` and nothing is stored. ZIP archives are unpacked with their folders. */
             files?: string[];
+            /** @description Tokens (input and output) one turn may use; a turn past it is stopped after the model step that passed it and fails with `BUDGET_EXCEEDED`. Default: the agent's (none). As text: a whole number from 1. */
+            maxTokens?: string;
+            /** @description Wall-clock seconds one turn may run (time waiting for approval does not count); past it the turn is stopped and fails with `BUDGET_EXCEEDED`. Default: the agent's (none). As text: a whole number from 1. */
+            maxDurationSeconds?: string;
         };
         /** @description The multipart fields without files. Other fields (`env`, `secrets` and `toolPolicy` included) are ignored. */
         CreateTaskUrlEncoded: {
@@ -1125,6 +1377,10 @@ export interface components {
             workflowId?: string;
             /** @description A phase tag (1-200 characters); the task's files are listed under it through the Syntropic137 face. */
             phaseId?: string;
+            /** @description Tokens (input and output) one turn may use; a turn past it is stopped after the model step that passed it and fails with `BUDGET_EXCEEDED`. Default: the agent's (none). As text: a whole number from 1. */
+            maxTokens?: string;
+            /** @description Wall-clock seconds one turn may run (time waiting for approval does not count); past it the turn is stopped and fails with `BUDGET_EXCEEDED`. Default: the agent's (none). As text: a whole number from 1. */
+            maxDurationSeconds?: string;
         };
         /** @description A follow-up. `env` is set when the task is created: a follow-up that sends `env` is refused (`VALIDATION_ERROR`) rather than silently ignored. */
         FollowUpJson: {
@@ -1217,6 +1473,9 @@ export interface components {
              * @description ISO 8601 time (UTC).
              */
             updatedAt: string;
+            maxTokens: number | null;
+            maxDurationSeconds: number | null;
+            retentionDays: number | null;
         };
         /** @description Unknown properties are ignored. */
         AgentSettings: {
@@ -1229,6 +1488,12 @@ export interface components {
             /** @default true */
             autoExecute?: boolean;
             mcpServers?: components["schemas"]["McpServers"] | null;
+            /** @description Tokens (input and output) one turn may use; a turn past it is stopped after the model step that passed it and fails with `BUDGET_EXCEEDED`. For the agent's tasks, unless a task sets its own; null: none. */
+            maxTokens?: number | null;
+            /** @description Wall-clock seconds one turn may run (time waiting for approval does not count); past it the turn is stopped and fails with `BUDGET_EXCEEDED`. For the agent's tasks, unless a task sets its own; null: none. */
+            maxDurationSeconds?: number | null;
+            /** @description Days after their last activity this agent's ended tasks are removed, instead of `KILN_RETENTION_DAYS`; null: the server's setting. */
+            retentionDays?: number | null;
         };
         /** @description Any of the agent settings; unknown properties are refused. Properties left out keep their value. */
         AgentChanges: {
@@ -1238,6 +1503,12 @@ export interface components {
             toolPolicy?: components["schemas"]["ToolPolicy"] | null;
             autoExecute?: boolean;
             mcpServers?: components["schemas"]["McpServers"] | null;
+            /** @description Tokens (input and output) one turn may use; a turn past it is stopped after the model step that passed it and fails with `BUDGET_EXCEEDED`. For the agent's tasks, unless a task sets its own; null: none. */
+            maxTokens?: number | null;
+            /** @description Wall-clock seconds one turn may run (time waiting for approval does not count); past it the turn is stopped and fails with `BUDGET_EXCEEDED`. For the agent's tasks, unless a task sets its own; null: none. */
+            maxDurationSeconds?: number | null;
+            /** @description Days after their last activity this agent's ended tasks are removed, instead of `KILN_RETENTION_DAYS`; null: the server's setting. */
+            retentionDays?: number | null;
         };
         /** @description Error envelope of the native API (`/api/v1`). `INTERNAL_ERROR` is a 500 whose message gives the request id. */
         NativeError: {
@@ -1564,7 +1835,7 @@ export interface components {
         ErrorEvent: {
             message: string;
             /** @enum {string} */
-            code: "TASK_FAILED" | "MODEL_ERROR" | "STEP_LIMIT" | "INTERRUPTED" | "STORAGE_FULL";
+            code: "TASK_FAILED" | "MODEL_ERROR" | "STEP_LIMIT" | "INTERRUPTED" | "STORAGE_FULL" | "BUDGET_EXCEEDED";
             /** @constant */
             status: "failed";
         };
@@ -1931,6 +2202,231 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** @enum {string} */
+        WebhookEventType: "task.created" | "task.awaiting_approval" | "task.completed" | "task.failed" | "task.cancelled" | "artifact.created";
+        WebhookEndpoint: {
+            id: string;
+            /** @description Where events are POSTed (http or https). */
+            url: string;
+            events: components["schemas"]["WebhookEventType"][];
+            description: string | null;
+            enabled: boolean;
+            /** @description Why Kiln disabled the endpoint (every delivery failed for `KILN_WEBHOOK_DISABLE_AFTER_SECONDS`, 3 days by default); cleared by enabling it. */
+            disabledReason: string | null;
+            /**
+             * Format: date-time
+             * @description Since when every delivery failed; null after a success.
+             */
+            failingSince: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            updatedAt: string;
+        };
+        WebhookEndpointCreated: components["schemas"]["WebhookEndpoint"] & {
+            /** @description The signing secret (Standard Webhooks: `whsec_` and base64). Shown only here. */
+            secret: string;
+        };
+        WebhookEndpointSettings: {
+            /** @description http:// or https://. Loopback, private and link-local addresses (of the name or any address it resolves to) are refused unless `KILN_WEBHOOK_ALLOW_PRIVATE=true`. */
+            url: string;
+            events: components["schemas"]["WebhookEventType"][];
+            description?: string | null;
+            /** @default true */
+            enabled?: boolean;
+        };
+        /** @description Fields to change; `enabled: true` also clears `disabledReason` and `failingSince`. */
+        WebhookEndpointChanges: {
+            /** @description http:// or https://. Loopback, private and link-local addresses (of the name or any address it resolves to) are refused unless `KILN_WEBHOOK_ALLOW_PRIVATE=true`. */
+            url?: string;
+            events?: components["schemas"]["WebhookEventType"][];
+            description?: string | null;
+            /** @default true */
+            enabled?: boolean;
+        };
+        WebhookDelivery: {
+            /** @description Also the `webhook-id` header, the same on every attempt. */
+            id: string;
+            eventType: components["schemas"]["WebhookEventType"];
+            /**
+             * @description `failed`: given up after `KILN_WEBHOOK_RETRY_SECONDS` (24 h by default).
+             * @enum {string}
+             */
+            status: "pending" | "succeeded" | "failed";
+            attempts: number;
+            /** @description HTTP status of the latest attempt's answer. */
+            responseStatus: number | null;
+            /** @description Duration of the latest attempt. */
+            durationMs: number | null;
+            /** @description Why the latest attempt failed. */
+            error: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC), or null.
+             */
+            lastAttemptAt: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC), or null.
+             */
+            nextAttemptAt: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC), or null.
+             */
+            deliveredAt: string | null;
+        };
+        WebhookDeleted: {
+            id: string;
+            /** @constant */
+            deleted: true;
+        };
+        /** @description A task was created (status `pending`). */
+        WebhookTaskCreated: {
+            /** @constant */
+            type: "task.created";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            timestamp: string;
+            data: {
+                taskId: string;
+                status: components["schemas"]["TaskStatus"];
+                agentId: string;
+                workflowId: string | null;
+                phaseId: string | null;
+            };
+        };
+        /** @description A turn stopped before tool calls that need a decision. */
+        WebhookTaskAwaitingApproval: {
+            /** @constant */
+            type: "task.awaiting_approval";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            timestamp: string;
+            data: {
+                taskId: string;
+                status: components["schemas"]["TaskStatus"];
+                agentId: string;
+                workflowId: string | null;
+                phaseId: string | null;
+                turn: number;
+                pendingApprovals: {
+                    callId: string;
+                    toolName: string;
+                }[];
+            };
+        };
+        /** @description A turn ended `completed`. */
+        WebhookTaskCompleted: {
+            /** @constant */
+            type: "task.completed";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            timestamp: string;
+            data: {
+                taskId: string;
+                status: components["schemas"]["TaskStatus"];
+                agentId: string;
+                workflowId: string | null;
+                phaseId: string | null;
+                turn: number;
+                finalResponse: string;
+                usage: components["schemas"]["TokenUsage"];
+            };
+        };
+        /** @description A turn ended `failed`. */
+        WebhookTaskFailed: {
+            /** @constant */
+            type: "task.failed";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            timestamp: string;
+            data: {
+                taskId: string;
+                status: components["schemas"]["TaskStatus"];
+                agentId: string;
+                workflowId: string | null;
+                phaseId: string | null;
+                turn: number;
+                error: {
+                    message: string;
+                    /** @description As in the stream's `error` event: `TASK_FAILED`, `MODEL_ERROR`, `STEP_LIMIT`, `INTERRUPTED`, `STORAGE_FULL`, `BUDGET_EXCEEDED`. */
+                    code: string;
+                };
+            };
+        };
+        /** @description A turn was cancelled. */
+        WebhookTaskCancelled: {
+            /** @constant */
+            type: "task.cancelled";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            timestamp: string;
+            data: {
+                taskId: string;
+                status: components["schemas"]["TaskStatus"];
+                agentId: string;
+                workflowId: string | null;
+                phaseId: string | null;
+                turn: number;
+            };
+        };
+        /** @description A new artifact (its first version): a file in a workspace or one created through the API. */
+        WebhookArtifactCreated: {
+            /** @constant */
+            type: "artifact.created";
+            /**
+             * Format: date-time
+             * @description ISO 8601 time (UTC).
+             */
+            timestamp: string;
+            data: {
+                artifactId: string;
+                versionId: string;
+                version: number;
+                taskId: string | null;
+                path: string | null;
+                name: string;
+                title: string;
+                artifactType: string;
+                mediaType: string;
+                size: number;
+                sha256: string;
+                /** @enum {string} */
+                source: "upload" | "tool" | "command" | "api";
+                /**
+                 * Format: date-time
+                 * @description ISO 8601 time (UTC).
+                 */
+                createdAt: string;
+            };
+        };
+        TaskPurged: {
+            id: string;
+            /** @constant */
+            purged: true;
+        };
     };
     responses: {
         /** @description No credential (`AUTH_REQUIRED`), a credential that is neither a `kiln_` key nor a widget token (`INVALID_AUTH_FORMAT`, also for an `Authorization` header that is not `Bearer`), an unknown or malformed key (`INVALID_API_KEY`), or a widget token that is malformed, forged, expired, or of an app deleted or whose secret was rotated (`INVALID_TOKEN`). */
@@ -2043,7 +2539,7 @@ export interface components {
                 "application/json": components["schemas"]["SyntropicError"];
             };
         };
-        /** @description `FORBIDDEN`: the credential is valid but may not do this (only an admin key may act for another user, create admin keys or list users; a widget token may use only the Tasks API, and may not set what its app decides). `ORIGIN_NOT_ALLOWED`: a request from a web page whose origin is not allowed (an API key from an origin not in `KILN_CORS_ORIGINS`, a widget token from an origin its app does not list). */
+        /** @description `FORBIDDEN`: the credential is valid but may not do this (only an admin key may act for another user, create admin keys or list users; a widget token may use only the Tasks API, may not set what its app decides, and may not purge a task). `ORIGIN_NOT_ALLOWED`: a request from a web page whose origin is not allowed (an API key from an origin not in `KILN_CORS_ORIGINS`, a widget token from an origin its app does not list). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -2216,6 +2712,75 @@ export interface components {
                 "application/json": components["schemas"]["SyntropicError"];
             };
         };
+        /** @description `CONFLICT`: the resource's current state does not allow this; or `IDEMPOTENCY_KEY_REUSED` (the `Idempotency-Key` was used for a different request) or `IDEMPOTENCY_IN_PROGRESS` (the first request with it is still running: retry). */
+        IdempotencyConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["NativeError"];
+            };
+        };
+        /** @description The id prefix matches several artifacts, or the `Idempotency-Key` was used for a different request, or the first request with it is still running. */
+        SyntropicConflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SyntropicError"];
+            };
+        };
+        /** @description `RATE_LIMITED`: Too many requests for this API key, or for this end user of a widget app (`KILN_RATE_LIMIT`, off by default). Every answer to a key or widget token carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` while the limit is on. */
+        RateLimited: {
+            headers: {
+                /** @description Seconds until a request is allowed again. */
+                "Retry-After"?: number;
+                /** @description Requests one key may send at once (`KILN_RATE_LIMIT_BURST`). */
+                "RateLimit-Limit"?: number;
+                /** @description Requests left now: 0. */
+                "RateLimit-Remaining"?: number;
+                /** @description Seconds until the key's bucket is full again. */
+                "RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["NativeError"];
+            };
+        };
+        /** @description `rate_limited` (type `rate_limit_error`): Too many requests for this API key (`KILN_RATE_LIMIT`, off by default). Every answer to a key carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` while the limit is on. */
+        GumloopRateLimited: {
+            headers: {
+                /** @description Seconds until a request is allowed again. */
+                "Retry-After"?: number;
+                /** @description Requests one key may send at once (`KILN_RATE_LIMIT_BURST`). */
+                "RateLimit-Limit"?: number;
+                /** @description Requests left now: 0. */
+                "RateLimit-Remaining"?: number;
+                /** @description Seconds until the key's bucket is full again. */
+                "RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GumloopError"];
+            };
+        };
+        /** @description Too many requests for this API key (`KILN_RATE_LIMIT`, off by default). Every answer to a key carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` while the limit is on. */
+        SyntropicRateLimited: {
+            headers: {
+                /** @description Seconds until a request is allowed again. */
+                "Retry-After"?: number;
+                /** @description Requests one key may send at once (`KILN_RATE_LIMIT_BURST`). */
+                "RateLimit-Limit"?: number;
+                /** @description Requests left now: 0. */
+                "RateLimit-Remaining"?: number;
+                /** @description Seconds until the key's bucket is full again. */
+                "RateLimit-Reset"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SyntropicError"];
+            };
+        };
     };
     parameters: {
         /** @description The task id. */
@@ -2231,9 +2796,18 @@ export interface components {
         SyntropicArtifactId: string;
         /** @description The key id (from the keys listing). */
         KeyId: string;
+        /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+        IdempotencyKey: string;
+        /** @description The webhook endpoint id. */
+        WebhookId: string;
+        /** @description The delivery id (`msg_...`). */
+        DeliveryId: string;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description `true` when this is the recorded answer of an earlier request with the same `Idempotency-Key`. */
+        IdempotentReplayed: "true";
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -2273,13 +2847,17 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
     createTask: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2294,6 +2872,7 @@ export interface operations {
             /** @description The task, queued. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2308,8 +2887,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
             507: components["responses"]["StorageFull"];
         };
@@ -2344,6 +2925,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2378,6 +2960,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2411,13 +2994,17 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
     sendFollowUp: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The task id. */
                 id: components["parameters"]["TaskId"];
@@ -2435,6 +3022,7 @@ export interface operations {
             /** @description The new turn is queued. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2450,9 +3038,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
             507: components["responses"]["StorageFull"];
         };
@@ -2460,7 +3049,10 @@ export interface operations {
     decideToolCall: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The task id. */
                 id: components["parameters"]["TaskId"];
@@ -2478,6 +3070,7 @@ export interface operations {
             /** @description The decision is recorded. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2493,9 +3086,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             408: components["responses"]["RequestTimeout"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2539,6 +3133,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2574,6 +3169,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2672,6 +3268,7 @@ export interface operations {
                     "application/json": components["schemas"]["NativeError"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2776,6 +3373,7 @@ export interface operations {
                     "application/json": components["schemas"]["NativeError"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2817,6 +3415,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2859,6 +3458,7 @@ export interface operations {
                 };
             };
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2888,13 +3488,17 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
     createAgent: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2907,6 +3511,7 @@ export interface operations {
             /** @description The new agent. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2921,8 +3526,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["IdempotencyConflict"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2956,6 +3563,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -2995,6 +3603,7 @@ export interface operations {
             408: components["responses"]["RequestTimeout"];
             413: components["responses"]["PayloadTooLarge"];
             414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
         };
     };
@@ -3029,6 +3638,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     createKey: {
@@ -3060,6 +3670,7 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
         };
     };
     revokeKey: {
@@ -3090,6 +3701,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     listUsers: {
@@ -3116,6 +3728,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
         };
     };
     gumloopListAgents: {
@@ -3147,6 +3760,7 @@ export interface operations {
             401: components["responses"]["GumloopUnauthorized"];
             403: components["responses"]["GumloopForbidden"];
             414: components["responses"]["GumloopUriTooLong"];
+            429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
         };
     };
@@ -3180,6 +3794,7 @@ export interface operations {
             403: components["responses"]["GumloopForbidden"];
             404: components["responses"]["GumloopNotFound"];
             414: components["responses"]["GumloopUriTooLong"];
+            429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
         };
     };
@@ -3226,6 +3841,7 @@ export interface operations {
             403: components["responses"]["GumloopForbidden"];
             404: components["responses"]["GumloopNotFound"];
             414: components["responses"]["GumloopUriTooLong"];
+            429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
         };
     };
@@ -3261,6 +3877,7 @@ export interface operations {
             403: components["responses"]["GumloopForbidden"];
             404: components["responses"]["GumloopNotFound"];
             414: components["responses"]["GumloopUriTooLong"];
+            429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
         };
     };
@@ -3292,13 +3909,17 @@ export interface operations {
             403: components["responses"]["SyntropicForbidden"];
             414: components["responses"]["SyntropicUriTooLong"];
             422: components["responses"]["SyntropicValidation"];
+            429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
         };
     };
     syntropicCreateArtifact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3311,6 +3932,7 @@ export interface operations {
             /** @description Created. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3329,19 +3951,12 @@ export interface operations {
             401: components["responses"]["SyntropicUnauthorized"];
             403: components["responses"]["SyntropicForbidden"];
             408: components["responses"]["SyntropicRequestTimeout"];
-            /** @description With `session_id`: a symbolic link a command left in the task's workspace is in the way of the file; nothing is stored. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SyntropicError"];
-                };
-            };
+            409: components["responses"]["SyntropicConflict"];
             /** @description With `session_id`: the file would take the task's workspace past its size limit; nothing is stored. */
             413: components["responses"]["SyntropicPayloadTooLarge"];
             414: components["responses"]["SyntropicUriTooLong"];
             422: components["responses"]["SyntropicValidation"];
+            429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
             507: components["responses"]["SyntropicStorageFull"];
         };
@@ -3377,6 +3992,7 @@ export interface operations {
             409: components["responses"]["SyntropicAmbiguous"];
             414: components["responses"]["SyntropicUriTooLong"];
             422: components["responses"]["SyntropicValidation"];
+            429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
         };
     };
@@ -3407,13 +4023,17 @@ export interface operations {
             404: components["responses"]["SyntropicNotFound"];
             409: components["responses"]["SyntropicAmbiguous"];
             414: components["responses"]["SyntropicUriTooLong"];
+            429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
         };
     };
     syntropicUploadArtifact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The full artifact id (no prefix matching here). */
                 id: string;
@@ -3432,6 +4052,7 @@ export interface operations {
             /** @description The new version. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3443,15 +4064,7 @@ export interface operations {
             403: components["responses"]["SyntropicForbidden"];
             404: components["responses"]["SyntropicNotFound"];
             408: components["responses"]["SyntropicRequestTimeout"];
-            /** @description The artifact's file in its task's workspace is behind a symbolic link a command left there; the workspace file is not written. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SyntropicError"];
-                };
-            };
+            409: components["responses"]["SyntropicConflict"];
             /** @description `Upload exceeds maximum size of 50 MB`, or the task's workspace would pass its size limit; nothing is recorded. */
             413: {
                 headers: {
@@ -3471,6 +4084,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyntropicValidationError"];
                 };
             };
+            429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
             507: components["responses"]["SyntropicStorageFull"];
         };
@@ -3974,6 +4588,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
         };
     };
     createWidgetApp: {
@@ -4005,6 +4620,7 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
         };
     };
     getWidgetApp: {
@@ -4035,6 +4651,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     deleteWidgetApp: {
@@ -4069,6 +4686,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     updateWidgetApp: {
@@ -4104,6 +4722,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     rotateWidgetAppSecret: {
@@ -4134,6 +4753,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     exchangeWidgetToken: {
@@ -4243,6 +4863,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
         };
     };
     openSession: {
@@ -4332,6 +4953,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["RateLimited"];
         };
     };
     artifactLink: {
@@ -4367,6 +4989,7 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
         };
     };
     readiness: {
@@ -4460,6 +5083,458 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ServerError"];
                 };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoints. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookEndpoint"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointSettings"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with its secret. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookEndpointCreated"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookDeleted"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointChanges"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description At most 100 (larger values are clamped). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookDelivery"][];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook endpoint id. */
+                id: components["parameters"]["WebhookId"];
+                /** @description The delivery id (`msg_...`). */
+                deliveryId: components["parameters"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["WebhookDelivery"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
+        };
+    };
+    purgeTask: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes the request safe to retry: the same key from the same user with the same request (route, parameters, fields and files by their SHA-256) within 24 hours answers the first successful answer again, with `Idempotent-Replayed: true`, and does nothing again. The same key with a different request is `409` `IDEMPOTENCY_KEY_REUSED`; a repeat sent while the first is still being worked on waits up to 10 s for its answer, then gets `409` `IDEMPOTENCY_IN_PROGRESS` (retry it). Error answers are not kept: the request may be retried with the same key. 1 to 255 visible ASCII characters. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The task id. */
+                id: components["parameters"]["TaskId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task is gone. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                        data: components["schemas"]["TaskPurged"];
+                    };
+                };
+            };
+            400: components["responses"]["ValidationError"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["IdempotencyConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            414: components["responses"]["UriTooLong"];
+            429: components["responses"]["RateLimited"];
+            431: components["responses"]["HeadersTooLarge"];
+        };
+    };
+    webhook_task_created: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id (`msg_...`). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTaskCreated"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_task_awaiting_approval: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id (`msg_...`). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTaskAwaitingApproval"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_task_completed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id (`msg_...`). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTaskCompleted"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_task_failed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id (`msg_...`). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTaskFailed"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_task_cancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id (`msg_...`). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTaskCancelled"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhook_artifact_created: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id (`msg_...`). */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256>`. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookArtifactCreated"];
+            };
+        };
+        responses: {
+            /** @description Received. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -1,0 +1,39 @@
+import type { WebhookEvent } from '../../core/webhooks/webhook-types.js';
+import type { Dialect, SqlExecutor } from '../../ports/database.js';
+
+/** A fresh delivery id per row, made by the database (one INSERT serves every endpoint). */
+const NEW_ID: Record<Dialect, string> = {
+  sqlite: "'msg_' || lower(hex(randomblob(16)))",
+  postgres: "'msg_' || replace(gen_random_uuid()::text, '-', '')",
+};
+
+/** Default of KILN_WEBHOOK_RETRY_SECONDS. */
+export const DEFAULT_WEBHOOK_RETRY_MS = 86_400_000;
+
+/**
+ * The webhook outbox: changes that endpoints subscribe to become pending deliveries, written by
+ * the stores inside the transaction that makes the change, so a change and its deliveries are
+ * committed together or not at all.
+ */
+export class WebhookOutbox {
+  constructor(
+    private readonly dialect: Dialect,
+    /** How long a new delivery is retried before it is given up. */
+    private readonly retryMs = DEFAULT_WEBHOOK_RETRY_MS,
+  ) {}
+
+  /**
+   * One pending delivery for each enabled endpoint of the event's user that subscribed to its
+   * type. A user without endpoints costs one indexed lookup.
+   */
+  async enqueue(tx: SqlExecutor, event: WebhookEvent): Promise<void> {
+    const payload = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
+    const giveUpAfter = new Date(Date.parse(event.timestamp) + this.retryMs).toISOString();
+    await tx.run(
+      `INSERT INTO webhook_deliveries (id, endpoint_id, user_id, task_id, event_type, payload, status, attempts, next_attempt_at, give_up_after, created_at)
+       SELECT ${NEW_ID[this.dialect]}, e.id, e.user_id, ?, ?, ?, 'pending', 0, ?, ?, ?
+         FROM webhook_endpoints e WHERE e.user_id = ? AND e.enabled = 1 AND e.events LIKE ?`,
+      [event.taskId, event.type, payload, event.timestamp, giveUpAfter, event.timestamp, event.userId, `%,${event.type},%`],
+    );
+  }
+}
