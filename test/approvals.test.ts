@@ -131,6 +131,8 @@ describe('tool approvals', () => {
     assert.equal((await api.waitForEnd(id)).data.finalResponse, 'run_command: success');
     const late = await approve(api, id, call!.callId, 'cancel');
     assert.equal(late.status, 409);
+    assert.match(late.body.error.message, /already decided \(proceed_once\); the first decision stands/, 'also once the turn has ended');
+    assert.deepEqual((await approve(api, id, call!.callId, 'proceed_once')).body.data, { approved: true }, 'and the same decision is still accepted');
   });
 
   it('refuses a follow-up while calls wait, saying why', async () => {

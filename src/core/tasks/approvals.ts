@@ -57,8 +57,12 @@ export class Approvals {
       return { approved };
     }
     // Not pending in the current turn: a call of an earlier turn, or of a turn that has ended.
-    const known = (await tasks.eventsOfType(task.id, ['tool_call'])).some((e) => e.type === 'tool_call' && e.data.callId === callId);
-    if (!known) throw new NotFound(`Tool call ${callId} not found in this task`);
+    const logged = await tasks.eventsOfType(task.id, ['tool_call', 'tool_approval']);
+    if (!logged.some((e) => e.type === 'tool_call' && e.data.callId === callId)) throw new NotFound(`Tool call ${callId} not found in this task`);
+    // The first decision stands also once its turn has moved on or ended.
+    const previous = decisionOn(logged, callId);
+    if (previous === outcome) return { approved };
+    if (previous) throw new Conflict(`Tool call ${callId} was already decided (${previous}); the first decision stands.`);
     const latest = await tasks.get(task.id);
     throw new Conflict(`Tool call ${callId} is no longer awaiting approval (the task is ${latest?.status ?? task.status}).`);
   }
