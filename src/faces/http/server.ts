@@ -10,7 +10,6 @@ import { sessionRoutes } from '../sigmic/session-routes.js';
 import { syntropicFace } from '../syntropic/index.js';
 import { errorMessage } from '../../logger.js';
 import { KILN_VERSION } from '../../version.js';
-import type { DomainErrorKind } from '../../core/errors.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { browserAccess } from './browser-access.js';
 import { routingError, unparsableRequest } from './edge-errors.js';
@@ -25,24 +24,12 @@ import { signedFileRoute } from './signed-file-route.js';
 import { widgetScriptRoute } from './widget-script-route.js';
 import type { FaceDeps } from './face-deps.js';
 import { applyRequestLimits, serverTimeouts, type RequestLimits } from './request-limits.js';
+import { HTTP_STATUS } from './domain-status.js';
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
 const ROOT = new URL('../../../../', import.meta.url);
 const OPENAPI = new URL('docs/openapi.json', ROOT);
 const CONSOLE_DIST = new URL('packages/console/dist/', ROOT);
-
-const ROOT_STATUS: Record<DomainErrorKind, number> = {
-  auth_required: 401,
-  invalid_api_key: 401,
-  invalid_auth_format: 401,
-  forbidden: 403,
-  not_found: 404,
-  invalid_input: 400,
-  invalid_env: 400,
-  conflict: 409,
-  too_large: 413,
-  storage_full: 507,
-};
 
 /**
  * The HTTP server: `/healthz`, the web console and the API faces, each mounted under its own prefix with its own
@@ -66,7 +53,7 @@ export async function buildHttpServer(
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
     const known = clientErrorOf(error);
-    if (known) return reply.status(ROOT_STATUS[known.kind]).send({ error: { code: known.apiCode ?? known.kind.toUpperCase(), message: known.message } });
+    if (known) return reply.status(HTTP_STATUS[known.kind]).send({ error: { code: known.apiCode ?? known.kind.toUpperCase(), message: known.message } });
     deps.logger.error('request failed', { url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
     return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `Internal server error (request id ${request.id}).` } });
   });

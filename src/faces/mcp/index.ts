@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { DomainErrorKind } from '../../core/errors.js';
 import { errorMessage } from '../../logger.js';
 import type { FaceDeps } from '../http/face-deps.js';
 import { clientErrorOf } from '../http/framework-errors.js';
 import { rpcError } from './errors.js';
 import { registerTools } from './tools.js';
+import { HTTP_STATUS } from '../http/domain-status.js';
 
 const VERSION = (JSON.parse(fs.readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -15,19 +15,6 @@ const INSTRUCTIONS =
   'Kiln runs AI-agent tasks in private workspaces. create_task starts one (give waitSeconds to wait for its answer); ' +
   'a task created with autoExecute false stops before each tool call until decide_approval decides it; ' +
   'send_message continues a finished task; list_artifacts and read_artifact read the files it wrote.';
-
-const STATUS: Record<DomainErrorKind, number> = {
-  auth_required: 401,
-  invalid_api_key: 401,
-  invalid_auth_format: 401,
-  not_found: 404,
-  invalid_input: 400,
-  invalid_env: 400,
-  conflict: 409,
-  too_large: 413,
-  storage_full: 507,
-  forbidden: 403,
-};
 
 /**
  * Kiln as an MCP server (Streamable HTTP, stateless), mounted at `/mcp`. Each POST carries
@@ -41,7 +28,7 @@ export async function mcpFace(app: FastifyInstance, deps: FaceDeps): Promise<voi
       return sendRpcError(reply, 415, 'Unsupported Content-Type: MCP messages are sent as application/json.');
     }
     const known = clientErrorOf(error);
-    if (known) return sendRpcError(reply, STATUS[known.kind], known.message);
+    if (known) return sendRpcError(reply, HTTP_STATUS[known.kind], known.message);
     deps.logger.error('request failed', { face: 'mcp', request: request.id, error: errorMessage(error) });
     return sendRpcError(reply, 500, `Internal server error (request id ${request.id}); the server log has the details.`);
   });

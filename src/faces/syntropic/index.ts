@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Artifact } from '../../core/artifacts/artifact-types.js';
-import { AuthRequired, InvalidInput, TooLarge, type DomainErrorKind } from '../../core/errors.js';
+import { AuthRequired, InvalidInput, TooLarge } from '../../core/errors.js';
 import { errorMessage } from '../../logger.js';
 import { BlobTooLarge } from '../../ports/blob-store.js';
 import type { KeyOwner } from '../../ports/storage.js';
@@ -10,6 +10,7 @@ import type { FaceDeps } from '../http/face-deps.js';
 import { clientErrorOf } from '../http/framework-errors.js';
 import { claimIdempotency } from '../http/idempotency.js';
 import { parseOr422, UnprocessableInput } from './validation.js';
+import { HTTP_STATUS } from '../http/domain-status.js';
 
 export const ARTIFACT_TYPES = [
   'research_summary', 'analysis_report', 'plan', 'requirements', 'design_doc', 'code', 'configuration', 'script', 'documentation',
@@ -18,19 +19,6 @@ export const ARTIFACT_TYPES = [
 ] as const;
 
 const UPLOAD_LIMIT = 50 * 1024 * 1024;
-
-const STATUS: Record<DomainErrorKind, number> = {
-  auth_required: 401,
-  invalid_api_key: 401,
-  invalid_auth_format: 401,
-  not_found: 404,
-  invalid_input: 400,
-  invalid_env: 400,
-  conflict: 409,
-  too_large: 413,
-  forbidden: 403,
-  storage_full: 507,
-};
 
 const integer = (field: string, min: number, max: number, fallback: number) =>
   z
@@ -97,7 +85,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     if (known) {
       if (known.kind === 'storage_full') deps.logger.error('the disk is full: a request was refused', { face: 'syntropic', url: request.routeOptions.url, request: request.id });
       if (known.kind === 'auth_required' || known.kind === 'invalid_api_key') reply.header('www-authenticate', 'Basic realm="kiln", charset="UTF-8"');
-      return reply.status(STATUS[known.kind]).send({ detail: known.message });
+      return reply.status(HTTP_STATUS[known.kind]).send({ detail: known.message });
     }
     deps.logger.error('request failed', { face: 'syntropic', url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
     return reply.status(500).send({ detail: `Internal server error (request id ${request.id})` });
