@@ -97,7 +97,7 @@ describe('Kiln as an MCP server', () => {
 
     const again = await callTool(client, 'decide_approval', { taskId: waiting.taskId, callId: pending.callId, outcome: 'cancel' });
     assert.equal(again.isError, true);
-    assert.match(again.content[0]!.text!, /^CONFLICT: Tool call .* no longer awaiting approval/);
+    assert.match(again.content[0]!.text!, /^CONFLICT: Tool call .* was already decided \(proceed_once\); the first decision stands/);
   });
 
   it('gives binary files as a description with a download link that works without a key', async () => {
