@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APICallError } from '@ai-sdk/provider';
-import { streamText, type LanguageModel, type LanguageModelUsage, type ModelMessage, type ToolResultPart } from 'ai';
+import { APICallError, type LanguageModelV3, type LanguageModelV3StreamPart, type LanguageModelV3Usage } from '@ai-sdk/provider';
+import type { ModelMessage, ToolResultPart } from 'ai';
 import type { TaskEventBody, TokenUsage } from '../events/event-types.js';
 import { describeModelError, isTransient, retryAfterMs } from './model-errors.js';
+import { ModelConversation } from './model-prompt.js';
 import type { Redactor } from './redactor.js';
+import { StepMessage } from './step-message.js';
 import type { ToolGate } from './tool-gate.js';
 import type { ToolContext, ToolOutcome } from './tool-types.js';
 import type { TurnTools } from './turn-tools.js';
@@ -17,7 +19,7 @@ export interface TurnSink {
 }
 
 export interface AgentTurn {
-  model: LanguageModel;
+  model: LanguageModelV3;
   system: string;
   /** The conversation up to and including the current user message. */
   messages: ModelMessage[];
@@ -49,11 +51,11 @@ export type AgentTurnResult = { kind: 'completed' } | { kind: 'awaiting_approval
  * have no results yet are taken up again.
  */
 export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<AgentTurnResult> {
-  const messages = [...turn.messages];
-  let calls = unansweredCalls(messages);
+  const conversation = new ModelConversation(turn.system, turn.messages);
+  let calls = unansweredCalls(turn.messages);
   for (let step = 0; step < turn.maxSteps; step++) {
     if (calls.length === 0) {
-      calls = await modelStep(turn, messages, sink);
+      calls = await modelStep(turn, conversation, sink);
       if (calls.length === 0) return { kind: 'completed' };
     }
     const waiting = calls.filter((call) => !call.invalid && turn.gate.verdict(call).kind === 'ask');
@@ -62,7 +64,7 @@ export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<Age
     const results: ToolResultPart[] = [];
     for (const call of calls) results.push(await runCall(turn, sink, call));
     const toolMessage: ModelMessage = { role: 'tool', content: results };
-    messages.push(toolMessage);
+    conversation.append([toolMessage]);
     await sink.flush();
     await sink.saveModelMessages([toolMessage]);
     calls = [];
@@ -99,7 +101,7 @@ async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Prom
 }
 
 /** Tool calls of the conversation's last message when no results follow them (a step parked for approval). */
-function unansweredCalls(messages: ModelMessage[]): PlannedCall[] {
+function unansweredCalls(messages: readonly ModelMessage[]): PlannedCall[] {
   const last = messages[messages.length - 1];
   if (!last || last.role !== 'assistant' || typeof last.content === 'string') return [];
   return last.content
@@ -120,11 +122,11 @@ export interface PlannedCall {
  * long as nothing of it has reached the client yet. Each retry is announced with a `retrying`
  * status event.
  */
-async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink): Promise<PlannedCall[]> {
+async function modelStep(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink): Promise<PlannedCall[]> {
   for (let attempt = 1; ; attempt++) {
     const progress = { emitted: false };
     try {
-      return await modelCall(turn, messages, sink, progress);
+      return await modelCall(turn, conversation, sink, progress);
     } catch (error) {
       if (!(error instanceof ModelCallFailed) || turn.signal.aborted) throw error;
       const described = describeModelError(error.cause);
@@ -153,19 +155,13 @@ class ModelCallFailed extends Error {
   }
 }
 
-/** One model call: streams its text and thoughts, saves its message, returns the tool calls it asked for. */
-async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink, progress: { emitted: boolean }): Promise<PlannedCall[]> {
-  const result = streamText({
-    model: turn.model,
-    system: turn.system,
-    messages,
-    tools: turn.tools.definitions,
-    abortSignal: turn.signal,
-    maxRetries: 0,
-    onError: () => {},
-  });
+/**
+ * One model call, straight on the provider's stream (`doStream`): streams its text and thoughts,
+ * saves its message, returns the tool calls it asked for.
+ */
+async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink, progress: { emitted: boolean }): Promise<PlannedCall[]> {
   const calls: PlannedCall[] = [];
-  const reasoning = new Map<string, string>();
+  const step = new StepMessage();
   const counted: TaskEventBody[] = [];
   const countingSink: TurnSink = {
     ...sink,
@@ -177,63 +173,86 @@ async function modelCall(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
   const text = new ContentStream(turn.redactor, countingSink);
 
   try {
-    for await (const part of result.fullStream) {
+    const tools = await turn.tools.functionTools();
+    const { stream } = await turn.model.doStream({
+      prompt: conversation.prompt,
+      ...(tools.length > 0 ? { tools, toolChoice: { type: 'auto' } } : {}),
+      abortSignal: turn.signal,
+    });
+    const reader = stream.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      const part: LanguageModelV3StreamPart = read.value;
       switch (part.type) {
+        case 'text-start':
+          step.start('text', part.id, part.providerMetadata);
+          break;
         case 'text-delta':
-          text.push(part.text);
+          step.delta('text', part.id, part.delta, part.providerMetadata);
+          text.push(part.delta);
           break;
         case 'text-end':
+          step.end('text', part.id, part.providerMetadata);
           text.end();
           break;
+        case 'reasoning-start':
+          step.start('reasoning', part.id, part.providerMetadata);
+          break;
         case 'reasoning-delta':
-          reasoning.set(part.id, (reasoning.get(part.id) ?? '') + part.text);
+          step.delta('reasoning', part.id, part.delta, part.providerMetadata);
           break;
         case 'reasoning-end': {
-          const description = turn.redactor.text(reasoning.get(part.id) ?? '').trim();
-          reasoning.delete(part.id);
+          const description = turn.redactor.text(step.end('reasoning', part.id, part.providerMetadata)).trim();
           if (description) countingSink.emit({ type: 'thought', data: { subject: 'Thinking', description } });
           break;
         }
         case 'tool-call': {
-          const invalid = 'invalid' in part && part.invalid ? describeInvalidCall(part.toolName, 'error' in part ? part.error : undefined) : undefined;
-          const args = isRecord(part.input) ? part.input : {};
+          if (part.providerExecuted) break;
+          const parsed = await turn.tools.parseCall(part.toolName, part.input);
+          const invalid = parsed.ok ? undefined : describeInvalidCall(part.toolName, parsed.error);
+          step.call({
+            type: 'tool-call',
+            toolCallId: part.toolCallId,
+            toolName: part.toolName,
+            input: invalid && !isRecord(parsed.input) ? {} : parsed.input,
+            ...(part.providerMetadata ? { providerOptions: part.providerMetadata } : {}),
+          });
+          const args = isRecord(parsed.input) ? parsed.input : {};
           calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
           break;
         }
-        case 'finish-step':
+        case 'finish':
           counted.push({ type: 'usage', data: usageOf(part.usage) });
           break;
         case 'error':
           throw new ModelCallFailed(part.error);
-        case 'abort':
-          throw turn.signal.reason ?? new Error('aborted');
         default:
           break;
       }
     }
   } catch (error) {
-    if (error instanceof ModelCallFailed || turn.signal.aborted) throw error;
+    if (turn.signal.aborted) throw turn.signal.reason ?? error;
+    if (error instanceof ModelCallFailed) throw error;
     throw new ModelCallFailed(error);
   }
   text.end();
   for (const event of counted) sink.emit(event);
-  const response = await result.response;
-  const stepMessages = turn.redactor.deep(response.messages);
-  messages.push(...stepMessages);
+  const message = step.message();
+  const stepMessages = message ? [turn.redactor.deep(message)] : [];
+  conversation.append(stepMessages);
   await sink.flush();
   await sink.saveModelMessages(stepMessages);
   return calls;
 }
 
-function usageOf(usage: LanguageModelUsage): TokenUsage {
-  const input = usage.inputTokens ?? 0;
-  const output = usage.outputTokens ?? 0;
+function usageOf(usage: LanguageModelV3Usage): TokenUsage {
+  const input = usage.inputTokens.total ?? 0;
+  const output = usage.outputTokens.total ?? 0;
   return {
     inputTokens: input,
     outputTokens: output,
     totalTokens: input + output,
-    reasoningTokens: usage.outputTokenDetails?.reasoningTokens ?? 0,
-    cachedInputTokens: usage.inputTokenDetails?.cacheReadTokens ?? 0,
+    reasoningTokens: usage.outputTokens.reasoning ?? 0,
+    cachedInputTokens: usage.inputTokens.cacheRead ?? 0,
   };
 }
 
