@@ -27,7 +27,8 @@ export interface AgentTurn {
   toolContext: ToolContext;
   maxSteps: number;
   redactor: Redactor;
-  gate: ToolGate;
+  /** Read only when the model calls a tool (it needs the task's past approvals). */
+  gate: () => Promise<ToolGate>;
   retry: { retries: number; baseMs: number };
   signal: AbortSignal;
 }
@@ -42,27 +43,36 @@ export class TurnFailure extends Error {
   }
 }
 
-export type AgentTurnResult = { kind: 'completed' } | { kind: 'awaiting_approval'; calls: PlannedCall[] };
+/**
+ * A completed turn hands back its last step's model messages unsaved: they are written with the
+ * end of the turn, in the same transaction.
+ */
+export type AgentTurnResult = { kind: 'completed'; messages: ModelMessage[] } | { kind: 'awaiting_approval'; calls: PlannedCall[] };
 
 /**
  * Runs the agent loop for one turn: model step, its tool calls, next model step, until the
- * model answers without calling a tool. Each step's messages are saved as it completes, so a
- * turn parked for approval resumes from the saved conversation: the calls of its last step that
+ * model answers without calling a tool. Each step that calls tools is saved as it completes
+ * (the last step goes with the end of the turn), so a turn parked for approval resumes from the saved conversation: the calls of its last step that
  * have no results yet are taken up again.
  */
 export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<AgentTurnResult> {
   const conversation = new ModelConversation(turn.system, turn.messages);
   let calls = unansweredCalls(turn.messages);
+  let gate: ToolGate | null = null;
   for (let step = 0; step < turn.maxSteps; step++) {
     if (calls.length === 0) {
-      calls = await modelStep(turn, conversation, sink);
-      if (calls.length === 0) return { kind: 'completed' };
+      const answer = await modelStep(turn, conversation, sink);
+      if (answer.calls.length === 0) return { kind: 'completed', messages: answer.messages };
+      await sink.flush();
+      await sink.saveModelMessages(answer.messages);
+      calls = answer.calls;
     }
-    const waiting = calls.filter((call) => !call.invalid && turn.gate.verdict(call).kind === 'ask');
+    gate ??= await turn.gate();
+    const waiting = calls.filter((call) => !call.invalid && gate!.verdict(call).kind === 'ask');
     if (waiting.length > 0) return { kind: 'awaiting_approval', calls: waiting };
 
     const results: ToolResultPart[] = [];
-    for (const call of calls) results.push(await runCall(turn, sink, call));
+    for (const call of calls) results.push(await runCall(turn, gate, sink, call));
     const toolMessage: ModelMessage = { role: 'tool', content: results };
     conversation.append([toolMessage]);
     await sink.flush();
@@ -75,11 +85,11 @@ export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<Age
   );
 }
 
-async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Promise<ToolResultPart> {
+async function runCall(turn: AgentTurn, gate: ToolGate, sink: TurnSink, call: PlannedCall): Promise<ToolResultPart> {
   const args = turn.redactor.deep(call.args);
   const server = turn.tools.serverOf(call.toolName);
   const base = { callId: call.callId, toolName: call.toolName, ...(server ? { server } : {}) };
-  const verdict = call.invalid ? ({ kind: 'run' } as const) : turn.gate.verdict(call);
+  const verdict = call.invalid ? ({ kind: 'run' } as const) : gate.verdict(call);
   if (verdict.kind === 'refuse') {
     if (verdict.byPolicy) sink.emit({ type: 'tool_call', data: { ...base, status: 'cancelled', args } });
     sink.emit({ type: 'tool_result', data: { ...base, status: 'cancelled', output: verdict.reason } });
@@ -122,7 +132,7 @@ export interface PlannedCall {
  * long as nothing of it has reached the client yet. Each retry is announced with a `retrying`
  * status event.
  */
-async function modelStep(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink): Promise<PlannedCall[]> {
+async function modelStep(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink): Promise<ModelAnswer> {
   for (let attempt = 1; ; attempt++) {
     const progress = { emitted: false };
     try {
@@ -155,11 +165,17 @@ class ModelCallFailed extends Error {
   }
 }
 
+/** What one model step produced: its messages (redacted, not saved yet) and the tool calls it asked for. */
+interface ModelAnswer {
+  messages: ModelMessage[];
+  calls: PlannedCall[];
+}
+
 /**
  * One model call, straight on the provider's stream (`doStream`): streams its text and thoughts,
- * saves its message, returns the tool calls it asked for.
+ * returns its message and the tool calls it asked for.
  */
-async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink, progress: { emitted: boolean }): Promise<PlannedCall[]> {
+async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink, progress: { emitted: boolean }): Promise<ModelAnswer> {
   const calls: PlannedCall[] = [];
   const step = new StepMessage();
   const counted: TaskEventBody[] = [];
@@ -237,11 +253,9 @@ async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink:
   text.end();
   for (const event of counted) sink.emit(event);
   const message = step.message();
-  const stepMessages = message ? [turn.redactor.deep(message)] : [];
-  conversation.append(stepMessages);
-  await sink.flush();
-  await sink.saveModelMessages(stepMessages);
-  return calls;
+  const messages = message ? [turn.redactor.deep(message)] : [];
+  conversation.append(messages);
+  return { messages, calls };
 }
 
 function usageOf(usage: LanguageModelV3Usage): TokenUsage {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import type { KeyOwner, Storage } from '../../ports/storage.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentService } from '../agents/agent-service.js';
+import { userModelMessage } from '../agent/user-message.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
@@ -145,7 +146,7 @@ export class TaskService {
       for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload', [], now, file.known);
       // Held before the task is queued, so that the worker that claims it finds them.
       if (hasSecrets(input.secrets)) releaseSecrets = this.deps.secrets.hold(id, task.turn, input.secrets);
-      await storage.tasks.create(task, message);
+      await storage.tasks.create(task, message, userModelMessage(message));
     } catch (error) {
       releaseSecrets();
       await fs.rm(workspaces.dir(id), { recursive: true, force: true });
@@ -191,7 +192,7 @@ export class TaskService {
     if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
     const releaseSecrets = hasSecrets(input.secrets) ? this.deps.secrets.hold(task.id, task.turn + 1, input.secrets) : () => {};
     const holder = hasSecrets(input.secrets) ? this.deps.secretsHolder() : null;
-    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder).catch((error) => {
+    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder, userModelMessage(message)).catch((error) => {
       releaseSecrets();
       throw error;
     });
@@ -207,13 +208,13 @@ export class TaskService {
   async cancel(caller: KeyOwner, id: string): Promise<void> {
     const task = await this.owned(caller, id);
     if (task.status === 'cancelled') return;
-    const terminal = await this.deps.storage.tasks.endTurn({ taskId: task.id, turn: task.turn }, turnEndings.cancelled, new Date().toISOString());
-    if (!terminal) {
+    const logged = await this.deps.storage.tasks.endTurn({ taskId: task.id, turn: task.turn }, turnEndings.cancelled, new Date().toISOString());
+    if (!logged) {
       const now = await this.owned(caller, id);
       if (now.status === 'cancelled') return;
       throw new Conflict(`Task is already ${now.status}; only pending, running or awaiting_approval tasks can be cancelled.`);
     }
-    this.deps.hub.publish(task.id, [terminal]);
+    this.deps.hub.publish(task.id, logged);
     this.deps.signals.stop(task.id);
     this.deps.signals.turnEnded(task.id, task.turn);
   }
