@@ -18,6 +18,8 @@ export class TurnTools {
   constructor(
     private readonly builtins: ToolExecutor,
     private readonly mcp: McpToolbox,
+    /** Makes the task's workspace, once, before the first call runs. */
+    private readonly workspaceReady: () => Promise<unknown>,
   ) {
     this.definitions = { ...builtins.definitions, ...mcp.definitions() };
   }
@@ -66,10 +68,11 @@ export class TurnTools {
     return this.mcp.serverOf(name);
   }
 
-  execute(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
+  async execute(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
+    await this.workspaceReady();
     if (this.mcp.has(name)) return this.mcp.call(name, args, ctx);
     if (this.builtins.offers(name) || !name.includes('__')) return this.builtins.execute(name, args, ctx);
     // A call made earlier (it waited for approval) to a tool whose server is not connected now.
-    return Promise.resolve({ status: 'error', output: `The MCP tool "${name}" is not available in this turn: its server is not connected or no longer offers it.` });
+    return { status: 'error', output: `The MCP tool "${name}" is not available in this turn: its server is not connected or no longer offers it.` };
   }
 }

@@ -100,6 +100,9 @@ export class TurnRunner {
         if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
       }
       const workspace = this.deps.workspaces.dir(task.id);
+      // Made when the turn first needs it (a tool, an MCP server): a chat turn never touches files.
+      let made: Promise<unknown> | null = null;
+      const ensureWorkspace = () => (made ??= this.deps.workspaces.create(task.id));
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
       const { messages, resumed } = await this.conversation(task, fence);
@@ -108,6 +111,7 @@ export class TurnRunner {
       if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
       const env = { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets };
       const commands = redactingCommands(this.deps.commands, redactor);
+      if (agent?.mcpServers) await ensureWorkspace();
       const mcp = await McpToolbox.open(agent?.mcpServers ?? null, this.deps.mcp(commands), {
         taskId: task.id,
         workspace,
@@ -123,7 +127,7 @@ export class TurnRunner {
         log.warn('MCP server not available for this turn', { problem });
       }
       let result: Awaited<ReturnType<typeof runAgentTurn>>;
-      const tools = new TurnTools(new ToolExecutor(commands, this.deps.toolLimits, this.deps.web), mcp);
+      const tools = new TurnTools(new ToolExecutor(commands, this.deps.toolLimits, this.deps.web), mcp, ensureWorkspace);
       try {
         result = await runAgentTurn(
           {

@@ -106,7 +106,8 @@ export class TaskService {
     const toolPolicy = agent.toolPolicy || input.toolPolicy ? { ...agent.toolPolicy, ...input.toolPolicy } : null;
     const id = randomUUID();
     const now = new Date().toISOString();
-    await workspaces.create(id);
+    // The workspace is made when something first goes in it: here for uploads, else by the turn.
+    if (input.files.length > 0) await workspaces.create(id);
     let releaseSecrets = () => {};
     try {
       const attachedFiles = await workspaces.adoptUploads(id, input.files);
@@ -186,6 +187,7 @@ export class TaskService {
     this.deps.secrets.check(input.secrets);
     const task = await this.owned(caller, id);
     if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
+    if (input.files.length > 0) await this.deps.workspaces.create(task.id);
     const attachedFiles = await this.deps.workspaces.adoptUploads(task.id, input.files);
     for (const file of attachedFiles) await this.deps.recorder.recordFile({ ...task, turn: task.turn + 1 }, file.path, 'upload', [], undefined, file.known);
     const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
