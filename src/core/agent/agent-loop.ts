@@ -188,6 +188,7 @@ async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink:
   };
   const text = new ContentStream(turn.redactor, countingSink);
 
+  let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | null = null;
   try {
     const tools = await turn.tools.functionTools();
     const { stream } = await turn.model.doStream({
@@ -195,7 +196,7 @@ async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink:
       ...(tools.length > 0 ? { tools, toolChoice: { type: 'auto' } } : {}),
       abortSignal: turn.signal,
     });
-    const reader = stream.getReader();
+    reader = stream.getReader();
     for (let read = await reader.read(); !read.done; read = await reader.read()) {
       const part: LanguageModelV3StreamPart = read.value;
       switch (part.type) {
@@ -246,6 +247,8 @@ async function modelCall(turn: AgentTurn, conversation: ModelConversation, sink:
       }
     }
   } catch (error) {
+    // A step left part way (an error part, a bad delta) lets go of the provider's response.
+    void reader?.cancel().catch(() => {});
     if (turn.signal.aborted) throw turn.signal.reason ?? error;
     if (error instanceof ModelCallFailed) throw error;
     throw new ModelCallFailed(error);
