@@ -153,6 +153,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             retry: { retries: config.modelRetries, baseMs: config.modelRetryBaseMs },
             contextTokens: config.contextTokens,
             instruments: metrics,
+            tracing: tracing.enabled,
           }),
         },
         {
