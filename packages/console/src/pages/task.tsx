@@ -1,4 +1,4 @@
-import type { Message, TaskDetail, UploadProgress as Progress } from '@kiln/sdk';
+import type { Message, TaskDetail, TokenUsage, UploadProgress as Progress } from '@kiln/sdk';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { errorText, isAbort, kiln } from '../api.js';
 import { FilePicker, UploadProgress } from '../components/file-picker.js';
@@ -51,6 +51,8 @@ export function TaskPage({ id, tab }: { id: string; tab: 'conversation' | 'files
  */
 function Conversation({ id, task, onChange }: { id: string; task: TaskDetail | null; onChange: () => void }) {
   const [entries, setEntries] = useState<Entry[]>([]);
+  /** The last turn's usage when the task had finished before this page followed it. */
+  const [finishedUsage, setFinishedUsage] = useState<TokenUsage | null>(null);
   const [reconnecting, setReconnecting] = useState(false);
   const [streaming, setStreaming] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -87,8 +89,12 @@ function Conversation({ id, task, onChange }: { id: string; task: TaskDetail | n
             continue;
           }
           if ('id' in event && typeof event.id === 'number') lastId.current = event.id;
-          // A finished task's stream ends with its last terminal event, already in the history.
-          if (idle) continue;
+          // A finished task's stream ends with its last terminal event, already in the history
+          // but for the turn's usage.
+          if (idle) {
+            if (event.event === 'done' && event.data.usage) setFinishedUsage(event.data.usage);
+            continue;
+          }
           update((turn) => applyEvent(turn, event));
           if (event.event === 'status' || event.event === 'tool_call' || event.event === 'tool_approval') onChange();
         }
@@ -107,6 +113,7 @@ function Conversation({ id, task, onChange }: { id: string; task: TaskDetail | n
 
   useEffect(() => {
     setEntries([]);
+    setFinishedUsage(null);
     lastId.current = undefined;
     void follow(false);
     return () => controller.current?.abort();
@@ -120,6 +127,7 @@ function Conversation({ id, task, onChange }: { id: string; task: TaskDetail | n
         {entries.map((entry, index) => (
           <li key={index} class={`entry ${entry.kind === 'turn' ? 'assistant' : entry.kind === 'sent' ? 'user' : entry.message.role}`}>
             {entry.kind === 'message' && <HistoryMessage message={entry.message} />}
+            {entry.kind === 'message' && index === entries.length - 1 && finishedUsage && <Usage usage={finishedUsage} />}
             {entry.kind === 'sent' && <UserText text={entry.text} files={entry.files} />}
             {entry.kind === 'turn' && <Turn taskId={id} turn={entry.turn} onError={setError} />}
           </li>
@@ -130,6 +138,7 @@ function Conversation({ id, task, onChange }: { id: string; task: TaskDetail | n
         taskId={id}
         disabled={executing}
         onSent={(text, files) => {
+          setFinishedUsage(null);
           setEntries((list) => [...list, { kind: 'sent', text, files }]);
           onChange();
           void follow(true);
@@ -188,12 +197,16 @@ function Turn({ taskId, turn, onError }: { taskId: string; turn: TurnState; onEr
       {turn.content && <Markdown text={turn.content} label="Answer" />}
       {turn.ending?.kind === 'error' && <p class="error" role="alert">The turn failed: {turn.ending.message}</p>}
       {turn.ending?.kind === 'cancelled' && <p class="notice">Cancelled: {turn.ending.message}</p>}
-      {turn.usage && (
-        <p class="usage muted small">
-          {tokens(turn.usage.inputTokens)} in · {tokens(turn.usage.outputTokens)} out · {tokens(turn.usage.totalTokens)} tokens
-        </p>
-      )}
+      {turn.usage && <Usage usage={turn.usage} />}
     </>
+  );
+}
+
+function Usage({ usage }: { usage: TokenUsage }) {
+  return (
+    <p class="usage muted small">
+      {tokens(usage.inputTokens)} in · {tokens(usage.outputTokens)} out · {tokens(usage.totalTokens)} tokens
+    </p>
   );
 }
 
