@@ -153,7 +153,6 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             retry: { retries: config.modelRetries, baseMs: config.modelRetryBaseMs },
             contextTokens: config.contextTokens,
             instruments: metrics,
-            tracing: tracing.enabled,
           }),
         },
         {

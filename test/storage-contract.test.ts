@@ -88,7 +88,7 @@ function newTask(userId: string, username: string, overrides: Partial<Task> = {}
 async function seedTask(storage: Storage, name = 'alice', overrides: Partial<Task> = {}): Promise<Task> {
   const user = await storage.users.ensureUser(name, new Date().toISOString());
   const task = newTask(user.id, user.name, overrides);
-  await storage.tasks.create(task, { seq: 1, turn: 1, role: 'user', content: task.message, createdAt: task.createdAt });
+  await storage.tasks.create(task, { seq: 1, turn: 1, role: 'user', content: task.message, createdAt: task.createdAt }, { role: 'user', content: task.message });
   return task;
 }
 
@@ -152,6 +152,25 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const ended = (await storage.tasks.get(task.id))!;
         assert.ok(['completed', 'cancelled', 'failed'].includes(ended.status));
         assert.equal(ended.lastEventSeq, events[events.length - 1]!.seq);
+      }));
+
+    it('writes the last events and model messages of a turn with its end, and none of them when the turn was lost', () =>
+      withStorage(backend, 'end carries', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        const carried = {
+          events: [{ type: 'content' as const, data: { text: 'Echo: hi', isPartial: false } }],
+          modelMessages: [{ role: 'assistant', content: 'Echo: hi' }],
+        };
+        assert.equal(await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString(), carried), undefined);
+        assert.equal((await storage.tasks.modelMessages(task.id)).length, 1, 'a lost turn writes nothing it carried');
+        const logged = await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString(), carried);
+        assert.deepEqual(logged?.map((e) => [e.seq, e.type]), [[1, 'content'], [2, 'done']]);
+        assert.deepEqual((await storage.tasks.eventsAfter(task.id, 0, 10)).map((e) => e.type), ['content', 'done']);
+        assert.equal((await storage.tasks.messages(task.id)).at(-1)?.content, 'Echo: hi', 'the answer is folded from the carried events');
+        assert.deepEqual((await storage.tasks.modelMessages(task.id)).map((m) => m.body), [{ role: 'user', content: task.message }, carried.modelMessages[0]]);
+        assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 2);
       }));
 
     it('gives each queued task to exactly one of many concurrent claimers', () =>
@@ -227,7 +246,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const { storage } = await open();
         const task = await seedTask(storage);
         const message = { role: 'user' as const, content: 'again', createdAt: new Date().toISOString() };
-        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null), 'busy');
+        assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null, { role: 'user', content: 'again' }), 'busy');
         await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
         const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
         const parked = await storage.tasks.amendTurn(fence, () => ({ events: [{ type: 'status', data: { status: 'awaiting_approval' } }], status: 'awaiting_approval', result: 'parked' }), new Date().toISOString());
@@ -237,11 +256,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await storage.tasks.amendTurn({ taskId: task.id, turn: 1 }, () => ({ events: [], status: 'running', result: null }), new Date().toISOString());
         assert.equal((await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()))?.id, task.id, 'resumed turns go back in the queue');
         await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString());
-        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null);
+        const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null, { role: 'user', content: 'again' });
         assert.ok(opened && opened !== 'busy');
         assert.deepEqual([opened.turn, opened.status, opened.messageCount], [2, 'running', 2]);
-        await storage.tasks.appendModelMessages({ taskId: task.id, turn: 2 }, [{ role: 'user', content: 'again' }]);
-        assert.deepEqual(await storage.tasks.modelMessages(task.id), [{ turn: 2, body: { role: 'user', content: 'again' } }]);
+        assert.deepEqual(opened, await storage.tasks.get(task.id), 'the follow-up answers the task as stored');
+        await storage.tasks.appendModelMessages({ taskId: task.id, turn: 2 }, [{ role: 'assistant', content: 'answer' }]);
+        assert.deepEqual(await storage.tasks.modelMessages(task.id), [
+          { turn: 1, body: { role: 'user', content: task.message } },
+          { turn: 2, body: { role: 'user', content: 'again' } },
+          { turn: 2, body: { role: 'assistant', content: 'answer' } },
+        ]);
       }));
 
     it('records artifact versions, skipping unchanged content, and pages them by keyset', () =>

@@ -100,6 +100,8 @@ export async function startKiln(options: KilnOptions = {}): Promise<KilnServer> 
       KILN_API_KEY: key,
       KILN_MODEL: 'offline',
       KILN_LOG_LEVEL: 'warn',
+      // The load generator is one address with up to 500 streams open (W3).
+      KILN_MAX_CONNECTIONS_PER_ADDRESS: '1024',
       ...options.env,
     },
   });

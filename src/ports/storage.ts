@@ -212,8 +212,11 @@ export interface UsageRecord {
 }
 
 export interface TaskStore {
-  /** Stores a new task with its first user message, queued for a worker. */
-  create(task: Task, firstMessage: Message): Promise<void>;
+  /**
+   * Stores a new task with its first user message, queued for a worker; `modelMessage` is that
+   * message as the model reads it (the first model message of turn 1).
+   */
+  create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void>;
   /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
   get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined>;
   /** A page of the user's tasks, latest activity first, optionally only those matching `filter`. */
@@ -224,8 +227,9 @@ export interface TaskStore {
   createdSince(userId: string, since: string): Promise<{ agentId: string | null; createdAt: string }[]>;
   messages(taskId: string): Promise<Message[]>;
   /**
-   * Opens the next turn of an idle task with a new user message and queues it; `secretsHolder`
-   * is the process holding that turn's secrets (null: the turn has none).
+   * Opens the next turn of an idle task with a new user message and queues it; `modelMessage` is
+   * that message as the model reads it; `secretsHolder` is the process holding that turn's
+   * secrets (null: the turn has none).
    * Returns the updated task, 'busy' when the task is still executing, or undefined when not found.
    */
   startFollowUp(
@@ -234,6 +238,7 @@ export interface TaskStore {
     message: Omit<Message, 'seq' | 'turn'>,
     now: string,
     secretsHolder: string | null,
+    modelMessage: unknown,
     traceParent?: string | null,
   ): Promise<Task | 'busy' | undefined>;
 
@@ -263,10 +268,17 @@ export interface TaskStore {
   /** The sequence number of each task's latest event. */
   lastEventSeqs(taskIds: readonly string[]): Promise<Map<string, number>>;
   /**
-   * Ends the fenced turn: `decide` sees the turn's events and says how it ends.
-   * Returns the terminal event, or undefined when the fence no longer holds (someone else ended it).
+   * Ends the fenced turn: `decide` sees the turn's events and says how it ends. What the worker
+   * still had to write (`carried`: its last events, its last model messages) is written in the
+   * same transaction, before the terminal event. Returns the events written, the terminal event
+   * last, or undefined when the fence no longer holds (someone else ended it).
    */
-  endTurn(fence: TurnFence, decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding, now: string): Promise<LoggedEvent | undefined>;
+  endTurn(
+    fence: TurnFence,
+    decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding,
+    now: string,
+    carried?: TurnCarry,
+  ): Promise<LoggedEvent[] | undefined>;
 
   /**
    * Reads the fenced turn's events and applies what `decide` returns, in one transaction.
@@ -283,6 +295,12 @@ export interface TaskStore {
 
   appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void>;
   modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]>;
+}
+
+/** What a worker writes together with the end of its turn. */
+export interface TurnCarry {
+  events?: readonly TaskEventBody[];
+  modelMessages?: readonly unknown[];
 }
 
 /** The writer's turn was ended or taken over by someone else; it must stop writing. */

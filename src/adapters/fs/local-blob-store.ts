@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobStore } from '../../ports/blob-store.js';
 import { blobMeter } from '../blob-meter.js';
 
+const READ_CHUNK = 1024 * 1024;
+
 /**
  * Blobs on local disk under `<dataDir>/blobs/ab/cd/<sha256>`. Writes go to `blobs/tmp/` first
  * and are renamed into place once hashed, so a crash leaves at most a temporary file, which the
@@ -68,8 +70,9 @@ export class LocalBlobStore implements BlobStore {
     const file = this.file(sha256);
     // Opening first turns a missing blob into an error here, not in the middle of a response.
     const handle = await fs.open(file, 'r');
-    // The stream takes the handle itself, and closes it when done.
-    return createReadStream('', { fd: handle, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
+    // The stream takes the handle itself, and closes it when done. Large reads: a 100 MB download
+    // is 100 reads and socket writes instead of 1,600.
+    return createReadStream('', { fd: handle, autoClose: true, highWaterMark: READ_CHUNK, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async has(sha256: string): Promise<boolean> {

@@ -25,7 +25,7 @@ const PROVIDERS = ['openai', 'anthropic', 'openai-compatible'] as const;
  *
  * @example
  * const models = new ModelRegistry(config.providers);
- * models.resolve('anthropic:claude-sonnet-4-5').model; // an AI SDK LanguageModel
+ * models.resolve('anthropic:claude-sonnet-4-5').model; // a LanguageModelV3 (the AI SDK's provider interface)
  */
 export class ModelRegistry {
   private readonly cache = new Map<string, ModelChoice>();

@@ -33,48 +33,52 @@ export class OfflineModel implements LanguageModelV3 {
     const signal = options.abortSignal;
     const inputTokens = countTokens(JSON.stringify(options.prompt));
 
-    const stream = new ReadableStream<LanguageModelV3StreamPart>({
-      async start(controller) {
-        controller.enqueue({ type: 'stream-start', warnings: [] });
-        try {
-          let reasoning = 0;
-          for (const action of step.actions) {
-            if (action.kind === 'think' || action.kind === 'tools') {
-              const id = `reasoning-${reasoning++}`;
-              controller.enqueue({ type: 'reasoning-start', id });
-              controller.enqueue({ type: 'reasoning-delta', id, delta: action.kind === 'think' ? action.text : offeredTools(options) });
-              controller.enqueue({ type: 'reasoning-end', id });
-            } else if (action.kind === 'sleep') {
-              await delay(action.ms, undefined, { signal });
-            } else {
-              controller.enqueue({ type: 'error', error: new Error(action.text) });
-              controller.close();
-              return;
-            }
-          }
-          let outputText = '';
-          if (toolStep) {
-            for (const call of toolStep.toolCalls) {
-              const input = JSON.stringify(call.input);
-              outputText += input;
-              controller.enqueue({ type: 'tool-call', toolCallId: `call_${randomBytes(6).toString('hex')}`, toolName: call.toolName, input });
-            }
-          } else {
-            const answer = outcomes.length > 0 ? outcomes.join('\n') : `Echo: ${message}`;
-            outputText = answer;
-            controller.enqueue({ type: 'text-start', id: 'text-0' });
-            for (const delta of chunk(answer)) controller.enqueue({ type: 'text-delta', id: 'text-0', delta });
-            controller.enqueue({ type: 'text-end', id: 'text-0' });
-          }
-          controller.enqueue({
-            type: 'finish',
-            finishReason: { unified: toolStep ? 'tool-calls' : 'stop', raw: undefined },
-            usage: usage(inputTokens, countTokens(outputText)),
-          });
-          controller.close();
-        } catch (error) {
-          controller.error(error);
+    async function* parts(): AsyncGenerator<LanguageModelV3StreamPart> {
+      yield { type: 'stream-start', warnings: [] };
+      let reasoning = 0;
+      for (const action of step.actions) {
+        if (action.kind === 'think' || action.kind === 'tools') {
+          const id = `reasoning-${reasoning++}`;
+          yield { type: 'reasoning-start', id };
+          yield { type: 'reasoning-delta', id, delta: action.kind === 'think' ? action.text : offeredTools(options) };
+          yield { type: 'reasoning-end', id };
+        } else if (action.kind === 'sleep') {
+          await delay(action.ms, undefined, { signal });
+        } else {
+          yield { type: 'error', error: new Error(action.text) };
+          return;
         }
+      }
+      let outputText = '';
+      if (toolStep) {
+        for (const call of toolStep.toolCalls) {
+          const input = JSON.stringify(call.input);
+          outputText += input;
+          yield { type: 'tool-call', toolCallId: `call_${randomBytes(6).toString('hex')}`, toolName: call.toolName, input };
+        }
+      } else {
+        const answer = outcomes.length > 0 ? outcomes.join('\n') : `Echo: ${message}`;
+        outputText = answer;
+        yield { type: 'text-start', id: 'text-0' };
+        for (const delta of chunk(answer)) yield { type: 'text-delta', id: 'text-0', delta };
+        yield { type: 'text-end', id: 'text-0' };
+      }
+      yield {
+        type: 'finish',
+        finishReason: { unified: toolStep ? 'tool-calls' : 'stop', raw: undefined },
+        usage: usage(inputTokens, countTokens(outputText)),
+      };
+    }
+    // Produced as it is read, like a provider's network stream: a long script is never queued whole.
+    const source = parts();
+    const stream = new ReadableStream<LanguageModelV3StreamPart>({
+      async pull(controller) {
+        const next = await source.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      async cancel() {
+        await source.return(undefined);
       },
     });
     return { stream };

@@ -3,7 +3,7 @@ import type { Message, Task } from '../../core/tasks/task-types.js';
 import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
-import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   INSERT_MESSAGE,
   TASK_COLUMNS,
@@ -32,7 +32,7 @@ export class SqlTaskStore implements TaskStore {
     this.forUpdate = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
   }
 
-  async create(task: Task, firstMessage: Message): Promise<void> {
+  async create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
@@ -75,6 +75,7 @@ export class SqlTaskStore implements TaskStore {
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
+      await tx.run('INSERT INTO model_messages (task_id, seq, turn, body) VALUES (?, 1, ?, ?)', [task.id, task.turn, JSON.stringify(modelMessage)]);
       // A running count answers "how many" without a scan (a purge counts down).
       await tx.run('UPDATE users SET task_count = task_count + 1 WHERE id = ?', [task.userId]);
       await this.outbox.enqueue(tx, taskCreatedEvent(task));
@@ -164,6 +165,7 @@ export class SqlTaskStore implements TaskStore {
     message: Omit<Message, 'seq' | 'turn'>,
     now: string,
     secretsHolder: string | null,
+    modelMessage: unknown,
     traceParent: string | null = null,
   ): Promise<Task | 'busy' | undefined> {
     return this.db.transaction(async (tx) => {
@@ -176,8 +178,22 @@ export class SqlTaskStore implements TaskStore {
         [now, now, now, secretsHolder, traceParent, taskId],
       );
       if (opened.changes === 0) return 'busy';
-      await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn: task.turn + 1 }));
-      return this.read(tx, taskId, userId);
+      const turn = task.turn + 1;
+      await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn }));
+      await insertModelMessage(tx, taskId, turn, modelMessage);
+      return {
+        ...task,
+        status: 'running',
+        turn,
+        turnStartSeq: task.lastEventSeq,
+        startedAt: now,
+        completedAt: null,
+        error: null,
+        lastActivityAt: now,
+        messageCount: task.messageCount + 1,
+        secretsHolder,
+        traceParent,
+      };
     });
   }
 
@@ -282,13 +298,17 @@ export class SqlTaskStore implements TaskStore {
     fence: TurnFence,
     decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding,
     now: string,
-  ): Promise<LoggedEvent | undefined> {
+    carried: TurnCarry = {},
+  ): Promise<LoggedEvent[] | undefined> {
     return this.db.transaction(async (tx) => {
       const open = await this.openTurn(tx, fence);
       if (!open) return undefined;
-      const { task, events } = open;
-      const ending = decide(events, task);
-      const seq = task.lastEventSeq + 1;
+      const { task } = open;
+      const last = (carried.events ?? []).map(
+        (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
+      );
+      const ending = decide([...open.events, ...last], task);
+      const seq = task.lastEventSeq + last.length + 1;
       const keepsMessage = ending.assistant !== null;
       await tx.run(
         `UPDATE tasks SET status = ?, error = ?, completed_at = ?, last_activity_at = ?, last_event_seq = ?,
@@ -296,9 +316,10 @@ export class SqlTaskStore implements TaskStore {
          WHERE id = ?`,
         [ending.status, ending.error, now, now, seq, keepsMessage ? 1 : 0, fence.taskId],
       );
-      const terminal = { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent;
-      await insertEvents(tx, [terminal]);
-      await this.announce(tx, [terminal]);
+      const logged = [...last, { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent];
+      await insertEvents(tx, logged);
+      await this.announce(tx, logged);
+      for (const message of carried.modelMessages ?? []) await insertModelMessage(tx, fence.taskId, fence.turn, message);
       const ended = turnEndedEvent(task, ending.terminal, now);
       if (ended) await this.outbox.enqueue(tx, ended);
       if (ending.assistant) {
@@ -307,7 +328,7 @@ export class SqlTaskStore implements TaskStore {
           messageParams(fence.taskId, { ...ending.assistant, seq: task.messageCount + 1, turn: fence.turn, createdAt: now }),
         );
       }
-      return terminal;
+      return logged;
     });
   }
 
@@ -356,17 +377,7 @@ export class SqlTaskStore implements TaskStore {
       const [where, params] = fenceClause(fence);
       const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
       if (!held) throw new TurnLost(fence.taskId);
-      const last = await tx.get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM model_messages WHERE task_id = ?', [fence.taskId]);
-      let seq = Number(last?.seq ?? 0);
-      for (const message of messages) {
-        seq += 1;
-        await tx.run('INSERT INTO model_messages (task_id, seq, turn, body) VALUES (?, ?, ?, ?)', [
-          fence.taskId,
-          seq,
-          fence.turn,
-          JSON.stringify(message),
-        ]);
-      }
+      for (const message of messages) await insertModelMessage(tx, fence.taskId, fence.turn, message);
     });
   }
 
@@ -377,10 +388,13 @@ export class SqlTaskStore implements TaskStore {
 
   /** Within a transaction: the fenced turn's task (locked) and events, or undefined when the fence no longer holds. */
   private async openTurn(tx: SqlExecutor, fence: TurnFence): Promise<{ task: Task; events: LoggedEvent[] } | undefined> {
-    const [where, params] = fenceClause(fence);
-    const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
-    if (!held) return undefined;
-    const task = (await this.read(tx, fence.taskId))!;
+    const [where, params] = fenceClause(fence, 't.');
+    const row = await tx.get<TaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM tasks t JOIN users u ON u.id = t.user_id WHERE ${where}${this.forUpdate.replace('FOR UPDATE', 'FOR UPDATE OF t')}`,
+      params,
+    );
+    if (!row) return undefined;
+    const task = taskFromRow(row);
     const rows = await tx.all<EventRow>(
       'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
       [fence.taskId, task.turnStartSeq],
@@ -409,18 +423,26 @@ export class SqlTaskStore implements TaskStore {
 }
 
 /** The WHERE clause that holds while the fenced turn is still the writer's to write. */
-function fenceClause(fence: TurnFence): [string, SqlValue[]] {
+function fenceClause(fence: TurnFence, table = ''): [string, SqlValue[]] {
   const params: SqlValue[] = [fence.taskId, fence.turn];
-  let where = `id = ? AND turn = ? AND status IN ${EXECUTING}`;
+  let where = `${table}id = ? AND ${table}turn = ? AND ${table}status IN ${EXECUTING}`;
   if (fence.leaseOwner !== undefined) {
-    where += ' AND lease_owner = ?';
+    where += ` AND ${table}lease_owner = ?`;
     params.push(fence.leaseOwner);
   }
   if (fence.leaseExpiredBefore !== undefined) {
-    where += ' AND lease_expires_at < ?';
+    where += ` AND ${table}lease_expires_at < ?`;
     params.push(fence.leaseExpiredBefore);
   }
   return [where, params];
+}
+
+/** Appends a model message after the task's last one, in one statement. */
+async function insertModelMessage(tx: SqlExecutor, taskId: string, turn: number, message: unknown): Promise<void> {
+  await tx.run(
+    'INSERT INTO model_messages (task_id, seq, turn, body) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM model_messages WHERE task_id = ?',
+    [taskId, turn, JSON.stringify(message), taskId],
+  );
 }
 
 async function insertEvents(tx: SqlExecutor, events: readonly LoggedEvent[]): Promise<void> {

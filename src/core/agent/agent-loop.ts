@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { APICallError } from '@ai-sdk/provider';
-import { streamText, type LanguageModel, type LanguageModelUsage, type ModelMessage, type ToolResultPart } from 'ai';
+import { APICallError, type LanguageModelV3, type LanguageModelV3StreamPart, type LanguageModelV3Usage } from '@ai-sdk/provider';
+import type { ModelMessage, ToolResultPart } from 'ai';
 import type { Instruments } from '../../ports/instruments.js';
 import type { TaskEventBody, TokenUsage } from '../events/event-types.js';
-import { inSpan, tracer } from '../tracing.js';
+import { inSpan } from '../tracing.js';
 import { describeModelError, isTransient, modelErrorKind, retryAfterMs } from './model-errors.js';
+import { ModelConversation } from './model-prompt.js';
 import type { Redactor } from './redactor.js';
+import { StepMessage } from './step-message.js';
 import type { ToolGate } from './tool-gate.js';
 import type { ToolContext, ToolOutcome } from './tool-types.js';
 import type { TurnTools } from './turn-tools.js';
@@ -19,7 +21,7 @@ export interface TurnSink {
 }
 
 export interface AgentTurn {
-  model: LanguageModel;
+  model: LanguageModelV3;
   system: string;
   /** The conversation up to and including the current user message. */
   messages: ModelMessage[];
@@ -27,12 +29,11 @@ export interface AgentTurn {
   toolContext: ToolContext;
   maxSteps: number;
   redactor: Redactor;
-  gate: ToolGate;
+  /** Read only when the model calls a tool (it needs the task's past approvals). */
+  gate: () => Promise<ToolGate>;
   retry: { retries: number; baseMs: number };
   signal: AbortSignal;
   instruments: Instruments;
-  /** Whether spans are exported: the AI SDK then records its own spans under each step. */
-  tracing: boolean;
 }
 
 /** The turn failed for a reason the user should read; `code` is stable for clients. */
@@ -45,31 +46,40 @@ export class TurnFailure extends Error {
   }
 }
 
-export type AgentTurnResult = { kind: 'completed' } | { kind: 'awaiting_approval'; calls: PlannedCall[] };
+/**
+ * A completed turn hands back its last step's model messages unsaved: they are written with the
+ * end of the turn, in the same transaction.
+ */
+export type AgentTurnResult = { kind: 'completed'; messages: ModelMessage[] } | { kind: 'awaiting_approval'; calls: PlannedCall[] };
 
 /**
  * Runs the agent loop for one turn: model step, its tool calls, next model step, until the
- * model answers without calling a tool. Each step's messages are saved as it completes, so a
- * turn parked for approval resumes from the saved conversation: the calls of its last step that
+ * model answers without calling a tool. Each step that calls tools is saved as it completes
+ * (the last step goes with the end of the turn), so a turn parked for approval resumes from the saved conversation: the calls of its last step that
  * have no results yet are taken up again.
  */
 export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<AgentTurnResult> {
-  const messages = [...turn.messages];
-  let calls = unansweredCalls(messages);
+  const conversation = new ModelConversation(turn.system, turn.messages);
+  let calls = unansweredCalls(turn.messages);
+  let gate: ToolGate | null = null;
   for (let step = 0; step < turn.maxSteps; step++) {
-    // One span per step: the model call (with the AI SDK's own spans) and the tool calls it asked for.
-    const result = await inSpan('kiln.step', { 'kiln.step': step + 1 }, async () => {
+    // One span per step: the model call and the tool calls it asked for.
+    const result = await inSpan('kiln.step', { 'kiln.step': step + 1 }, async (): Promise<AgentTurnResult | null> => {
       if (calls.length === 0) {
-        calls = await modelStep(turn, messages, sink);
-        if (calls.length === 0) return { kind: 'completed' } as const;
+        const answer = await modelStep(turn, conversation, sink);
+        if (answer.calls.length === 0) return { kind: 'completed', messages: answer.messages };
+        await sink.flush();
+        await sink.saveModelMessages(answer.messages);
+        calls = answer.calls;
       }
-      const waiting = calls.filter((call) => !call.invalid && turn.gate.verdict(call).kind === 'ask');
-      if (waiting.length > 0) return { kind: 'awaiting_approval', calls: waiting } as const;
+      const verdicts = (gate ??= await turn.gate());
+      const waiting = calls.filter((call) => !call.invalid && verdicts.verdict(call).kind === 'ask');
+      if (waiting.length > 0) return { kind: 'awaiting_approval', calls: waiting };
 
       const results: ToolResultPart[] = [];
-      for (const call of calls) results.push(await runCall(turn, sink, call));
+      for (const call of calls) results.push(await runCall(turn, verdicts, sink, call));
       const toolMessage: ModelMessage = { role: 'tool', content: results };
-      messages.push(toolMessage);
+      conversation.append([toolMessage]);
       await sink.flush();
       await sink.saveModelMessages([toolMessage]);
       calls = [];
@@ -83,11 +93,11 @@ export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<Age
   );
 }
 
-async function runCall(turn: AgentTurn, sink: TurnSink, call: PlannedCall): Promise<ToolResultPart> {
+async function runCall(turn: AgentTurn, gate: ToolGate, sink: TurnSink, call: PlannedCall): Promise<ToolResultPart> {
   const args = turn.redactor.deep(call.args);
   const server = turn.tools.serverOf(call.toolName);
   const base = { callId: call.callId, toolName: call.toolName, ...(server ? { server } : {}) };
-  const verdict = call.invalid ? ({ kind: 'run' } as const) : turn.gate.verdict(call);
+  const verdict = call.invalid ? ({ kind: 'run' } as const) : gate.verdict(call);
   if (verdict.kind === 'refuse') {
     if (verdict.byPolicy) sink.emit({ type: 'tool_call', data: { ...base, status: 'cancelled', args } });
     sink.emit({ type: 'tool_result', data: { ...base, status: 'cancelled', output: verdict.reason } });
@@ -133,7 +143,7 @@ async function executeTool(turn: AgentTurn, call: PlannedCall): Promise<ToolOutc
 }
 
 /** Tool calls of the conversation's last message when no results follow them (a step parked for approval). */
-function unansweredCalls(messages: ModelMessage[]): PlannedCall[] {
+function unansweredCalls(messages: readonly ModelMessage[]): PlannedCall[] {
   const last = messages[messages.length - 1];
   if (!last || last.role !== 'assistant' || typeof last.content === 'string') return [];
   return last.content
@@ -154,7 +164,7 @@ export interface PlannedCall {
  * long as nothing of it has reached the client yet. Each retry is announced with a `retrying`
  * status event.
  */
-async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSink): Promise<PlannedCall[]> {
+async function modelStep(turn: AgentTurn, conversation: ModelConversation, sink: TurnSink): Promise<ModelAnswer> {
   for (let attempt = 1; ; attempt++) {
     const progress = { emitted: false };
     const started = performance.now();
@@ -162,9 +172,9 @@ async function modelStep(turn: AgentTurn, messages: ModelMessage[], sink: TurnSi
     const report = (error: string | null) =>
       turn.instruments.modelCall({ ...modelLabels(turn.model), seconds: (performance.now() - started) / 1000, error, usage: sumUsage(usage) });
     try {
-      const calls = await modelCall(turn, messages, sink, progress, usage);
+      const answer = await modelCall(turn, conversation, sink, progress, usage);
       report(null);
-      return calls;
+      return answer;
     } catch (error) {
       if (error instanceof ModelCallFailed) report(modelErrorKind(error.cause));
       if (!(error instanceof ModelCallFailed) || turn.signal.aborted) throw error;
@@ -194,27 +204,47 @@ class ModelCallFailed extends Error {
   }
 }
 
-/** One model call: streams its text and thoughts, saves its message, returns the tool calls it asked for. */
-async function modelCall(
+/** What one model step produced: its messages (redacted, not saved yet) and the tool calls it asked for. */
+interface ModelAnswer {
+  messages: ModelMessage[];
+  calls: PlannedCall[];
+}
+
+/**
+ * One model call, straight on the provider's stream (`doStream`), in a `chat <model>` span:
+ * streams its text and thoughts, returns its message and the tool calls it asked for.
+ */
+function modelCall(
   turn: AgentTurn,
-  messages: ModelMessage[],
+  conversation: ModelConversation,
   sink: TurnSink,
   progress: { emitted: boolean },
   usage: TokenUsage[],
-): Promise<PlannedCall[]> {
-  const result = streamText({
-    model: turn.model,
-    system: turn.system,
-    messages,
-    tools: turn.tools.definitions,
-    abortSignal: turn.signal,
-    maxRetries: 0,
-    onError: () => {},
-    // Prompts and answers stay out of spans: they may quote a task's files or secrets.
-    ...(turn.tracing ? { experimental_telemetry: { isEnabled: true, tracer, recordInputs: false, recordOutputs: false } } : {}),
-  });
+): Promise<ModelAnswer> {
+  // Prompts and answers stay out of spans: they may quote a task's files or secrets.
+  return inSpan(
+    `chat ${turn.model.modelId}`,
+    { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': turn.model.provider, 'gen_ai.request.model': turn.model.modelId },
+    async (span) => {
+      const answer = await streamModelCall(turn, conversation, sink, progress, usage);
+      const total = sumUsage(usage);
+      if (total) span.setAttributes({ 'gen_ai.usage.input_tokens': total.inputTokens, 'gen_ai.usage.output_tokens': total.outputTokens });
+      if (answer.finishReason) span.setAttribute('gen_ai.response.finish_reasons', [answer.finishReason]);
+      return { messages: answer.messages, calls: answer.calls };
+    },
+  );
+}
+
+async function streamModelCall(
+  turn: AgentTurn,
+  conversation: ModelConversation,
+  sink: TurnSink,
+  progress: { emitted: boolean },
+  usage: TokenUsage[],
+): Promise<ModelAnswer & { finishReason: string | null }> {
+  let finishReason: string | null = null;
   const calls: PlannedCall[] = [];
-  const reasoning = new Map<string, string>();
+  const step = new StepMessage();
   const counted: TaskEventBody[] = [];
   const countingSink: TurnSink = {
     ...sink,
@@ -225,61 +255,87 @@ async function modelCall(
   };
   const text = new ContentStream(turn.redactor, countingSink);
 
+  let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | null = null;
   try {
-    for await (const part of result.fullStream) {
+    // A turn stopped between steps (a cancel, a budget, shutdown) asks the model nothing more.
+    turn.signal.throwIfAborted();
+    const tools = await turn.tools.functionTools();
+    const { stream } = await turn.model.doStream({
+      prompt: conversation.prompt,
+      ...(tools.length > 0 ? { tools, toolChoice: { type: 'auto' } } : {}),
+      abortSignal: turn.signal,
+    });
+    reader = stream.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      const part: LanguageModelV3StreamPart = read.value;
       switch (part.type) {
+        case 'text-start':
+          step.start('text', part.id, part.providerMetadata);
+          break;
         case 'text-delta':
-          text.push(part.text);
+          step.delta('text', part.id, part.delta, part.providerMetadata);
+          text.push(part.delta);
           break;
         case 'text-end':
+          step.end('text', part.id, part.providerMetadata);
           text.end();
           break;
+        case 'reasoning-start':
+          step.start('reasoning', part.id, part.providerMetadata);
+          break;
         case 'reasoning-delta':
-          reasoning.set(part.id, (reasoning.get(part.id) ?? '') + part.text);
+          step.delta('reasoning', part.id, part.delta, part.providerMetadata);
           break;
         case 'reasoning-end': {
-          const description = turn.redactor.text(reasoning.get(part.id) ?? '').trim();
-          reasoning.delete(part.id);
+          const description = turn.redactor.text(step.end('reasoning', part.id, part.providerMetadata)).trim();
           if (description) countingSink.emit({ type: 'thought', data: { subject: 'Thinking', description } });
           break;
         }
         case 'tool-call': {
-          const invalid = 'invalid' in part && part.invalid ? describeInvalidCall(part.toolName, 'error' in part ? part.error : undefined) : undefined;
-          const args = isRecord(part.input) ? part.input : {};
+          if (part.providerExecuted) break;
+          const parsed = await turn.tools.parseCall(part.toolName, part.input);
+          const invalid = parsed.ok ? undefined : describeInvalidCall(part.toolName, parsed.error);
+          step.call({
+            type: 'tool-call',
+            toolCallId: part.toolCallId,
+            toolName: part.toolName,
+            input: invalid && !isRecord(parsed.input) ? {} : parsed.input,
+            ...(part.providerMetadata ? { providerOptions: part.providerMetadata } : {}),
+          });
+          const args = isRecord(parsed.input) ? parsed.input : {};
           calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
           break;
         }
-        case 'finish-step': {
+        case 'finish': {
           const stepUsage = usageOf(part.usage);
           usage.push(stepUsage);
           counted.push({ type: 'usage', data: stepUsage });
+          finishReason = part.finishReason.unified;
           break;
         }
         case 'error':
           throw new ModelCallFailed(part.error);
-        case 'abort':
-          throw turn.signal.reason ?? new Error('aborted');
         default:
           break;
       }
     }
   } catch (error) {
-    if (error instanceof ModelCallFailed || turn.signal.aborted) throw error;
+    // A step left part way (an error part, a bad delta) lets go of the provider's response.
+    void reader?.cancel().catch(() => {});
+    if (turn.signal.aborted) throw turn.signal.reason ?? error;
+    if (error instanceof ModelCallFailed) throw error;
     throw new ModelCallFailed(error);
   }
   text.end();
   for (const event of counted) sink.emit(event);
-  const response = await result.response;
-  const stepMessages = turn.redactor.deep(response.messages);
-  messages.push(...stepMessages);
-  await sink.flush();
-  await sink.saveModelMessages(stepMessages);
-  return calls;
+  const message = step.message();
+  const messages = message ? [turn.redactor.deep(message)] : [];
+  conversation.append(messages);
+  return { messages, calls, finishReason };
 }
 
-/** Provider and model id of an AI SDK model, as metric labels. */
-function modelLabels(model: LanguageModel): { provider: string; model: string } {
-  if (typeof model === 'string') return { provider: 'gateway', model };
+/** Provider and model id of a model, as metric labels. */
+function modelLabels(model: LanguageModelV3): { provider: string; model: string } {
   return { provider: model.provider, model: model.modelId };
 }
 
@@ -290,15 +346,15 @@ function sumUsage(parts: TokenUsage[]): TokenUsage | null {
   return total;
 }
 
-function usageOf(usage: LanguageModelUsage): TokenUsage {
-  const input = usage.inputTokens ?? 0;
-  const output = usage.outputTokens ?? 0;
+function usageOf(usage: LanguageModelV3Usage): TokenUsage {
+  const input = usage.inputTokens.total ?? 0;
+  const output = usage.outputTokens.total ?? 0;
   return {
     inputTokens: input,
     outputTokens: output,
     totalTokens: input + output,
-    reasoningTokens: usage.outputTokenDetails?.reasoningTokens ?? 0,
-    cachedInputTokens: usage.inputTokenDetails?.cacheReadTokens ?? 0,
+    reasoningTokens: usage.outputTokens.reasoning ?? 0,
+    cachedInputTokens: usage.inputTokens.cacheRead ?? 0,
   };
 }
 

@@ -140,6 +140,8 @@ export class ArtifactService {
     const agent = task ? { id: task.agentId } : await this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString());
     const bytes = Buffer.from(input.content, 'utf8');
     const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;
+    // A task's workspace is made when something first goes in it.
+    if (task) await this.deps.workspaces.create(task.id);
     const relative = task ? await this.freePath(task.id, `artifacts/${name}`) : null;
     let observed: Stats | null = null;
     try {
@@ -205,7 +207,7 @@ export class ArtifactService {
     await stored?.({ sha256, size });
     let observed: { size: number; mtimeMs: number } | undefined;
     if (artifact.taskId && artifact.path) {
-      const root = this.deps.workspaces.dir(artifact.taskId);
+      const root = await this.deps.workspaces.create(artifact.taskId);
       const current = await entryStat(root, artifact.path);
       await this.refuseBeyondLimit(artifact.taskId, size, current?.isFile() ? current.size : 0);
       const stat = await writeWorkspaceFile(root, artifact.path, await this.deps.blobs.read(sha256));

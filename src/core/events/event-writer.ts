@@ -35,6 +35,18 @@ export class TurnEventWriter {
     if (this.failure) throw this.failure;
   }
 
+  /**
+   * Waits for the writes under way and hands over the events not written yet, for the caller to
+   * write with the end of the turn. Nothing may be emitted after.
+   */
+  async takeUnwritten(): Promise<TaskEventBody[]> {
+    const unwritten = this.pending;
+    this.pending = [];
+    await this.chain;
+    if (this.failure) throw this.failure;
+    return unwritten;
+  }
+
   private writePending(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;

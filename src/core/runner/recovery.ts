@@ -22,9 +22,9 @@ export async function recoverAbandonedTurns(
   for (const { task, leaseOwner } of await deps.tasks.abandonedTurns(now)) {
     if (runningHere(task.id, leaseOwner)) continue;
     const fence = { taskId: task.id, turn: task.turn, leaseOwner, ...(now === null ? {} : { leaseExpiredBefore: now }) };
-    const terminal = await deps.tasks.endTurn(fence, turnEndings.failed(INTERRUPTED_MESSAGE, 'INTERRUPTED'), new Date().toISOString());
-    if (!terminal) continue;
-    deps.hub.publish(task.id, [terminal]);
+    const logged = await deps.tasks.endTurn(fence, turnEndings.failed(INTERRUPTED_MESSAGE, 'INTERRUPTED'), new Date().toISOString());
+    if (!logged) continue;
+    deps.hub.publish(task.id, logged);
     deps.signals.turnEnded(task.id, task.turn);
     deps.logger.warn('interrupted turn marked failed', { task: task.id, turn: task.turn });
     recovered++;

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ModelMessage, UserContent } from 'ai';
+import type { ModelMessage } from 'ai';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { BlobStore } from '../../ports/blob-store.js';
 import type { CommandRunner } from '../../ports/command-runner.js';
@@ -9,7 +9,7 @@ import type { Instruments } from '../../ports/instruments.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
-import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnCarry, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation } from '../agent/context-budget.js';
 import { redactingCommands } from '../agent/redacting-commands.js';
@@ -19,13 +19,14 @@ import { ToolGate } from '../agent/tool-gate.js';
 import type { WorkspaceObserver } from '../agent/tool-types.js';
 import { ToolExecutor } from '../agent/tools.js';
 import { TurnTools } from '../agent/turn-tools.js';
+import { userModelMessage } from '../agent/user-message.js';
 import { McpToolbox } from '../mcp/mcp-toolbox.js';
 import { restoreWorkspace, type ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { EventHub } from '../events/event-hub.js';
 import { TurnEventWriter } from '../events/event-writer.js';
 import { storageFullOf } from '../errors.js';
 import type { SecretVault } from '../tasks/secret-vault.js';
-import type { Message, Task } from '../tasks/task-types.js';
+import type { Task } from '../tasks/task-types.js';
 import { turnEndings } from '../tasks/turn-endings.js';
 import { contextOfTraceParent, inSpan } from '../tracing.js';
 import type { Workspaces } from '../workspace/workspaces.js';
@@ -72,8 +73,6 @@ export interface TurnRunnerDeps {
   retry: { retries: number; baseMs: number };
   contextTokens: number;
   instruments: Instruments;
-  /** Whether spans are exported (the AI SDK's telemetry is turned on with them). */
-  tracing: boolean;
 }
 
 /** How a turn stopped on this worker, for the turn-duration metric. */
@@ -125,6 +124,9 @@ export class TurnRunner {
         if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
       }
       const workspace = this.deps.workspaces.dir(task.id);
+      // Made when the turn first needs it (a tool, an MCP server): a chat turn never touches files.
+      let made: Promise<unknown> | null = null;
+      const ensureWorkspace = () => (made ??= this.deps.workspaces.create(task.id));
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
       // A task's own limits win over its agent's; time waiting for approval does not count.
@@ -134,11 +136,12 @@ export class TurnRunner {
       );
       const spending = budget;
       const { messages, resumed } = await this.conversation(task, fence);
-      const gate = new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
+      const gate = async () => new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
       if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
       const env = { PATH: COMMAND_PATH, HOME: workspace, LANG: 'C.UTF-8', ...task.env, ...secrets };
       const commands = redactingCommands(this.deps.commands, redactor);
+      if (agent?.mcpServers) await ensureWorkspace();
       const mcp = await McpToolbox.open(agent?.mcpServers ?? null, this.deps.mcp(commands), {
         taskId: task.id,
         workspace,
@@ -154,7 +157,7 @@ export class TurnRunner {
         log.warn('MCP server not available for this turn', { problem });
       }
       let result: Awaited<ReturnType<typeof runAgentTurn>>;
-      const tools = new TurnTools(new ToolExecutor(commands, this.deps.toolLimits, this.deps.web), mcp);
+      const tools = new TurnTools(new ToolExecutor(commands, this.deps.toolLimits, this.deps.web), mcp, ensureWorkspace);
       try {
         result = await runAgentTurn(
           {
@@ -169,7 +172,6 @@ export class TurnRunner {
             retry: this.deps.retry,
             signal: turnControl.signal,
             instruments: this.deps.instruments,
-            tracing: this.deps.tracing,
           },
           {
             emit: (event) => {
@@ -183,13 +185,15 @@ export class TurnRunner {
       } finally {
         await mcp.close();
       }
-      await writer.flush();
       if (result.kind === 'awaiting_approval') {
+        await writer.flush();
         await this.park(fence, result.calls, redactor, tools);
         log.info('turn waiting for approval', { calls: result.calls.length, ms: Date.now() - started });
         return 'awaiting_approval';
       }
-      await this.endRecorded(fence, turnEndings.completed, signal, log);
+      // The turn's last events and model messages are written with its end, in one transaction.
+      const events = await writer.takeUnwritten();
+      await this.endRecorded(fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages });
       log.info('turn completed', { ms: Date.now() - started });
       return 'completed';
     } catch (error) {
@@ -229,10 +233,10 @@ export class TurnRunner {
    * Ends the turn; while the disk is too full for the database to record it, tries again (until
    * space is freed, or the worker stops), so the turn ends as what happened, not as a crash.
    */
-  private async endRecorded(fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], signal: AbortSignal, log: Logger): Promise<void> {
+  private async endRecorded(fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], signal: AbortSignal, log: Logger, carried?: TurnCarry): Promise<void> {
     for (let delay = 1000; ; delay = Math.min(delay * 2, FULL_DISK_RETRY_MAX_MS)) {
       try {
-        await this.end(fence, decide);
+        await this.end(fence, decide, carried);
         return;
       } catch (error) {
         if (!storageFullOf(error) || signal.aborted) throw error;
@@ -266,10 +270,10 @@ export class TurnRunner {
     }
   }
 
-  private async end(fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1]): Promise<void> {
-    const terminal = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString());
-    if (!terminal) throw new TurnLost(fence.taskId);
-    this.deps.hub.publish(fence.taskId, [terminal]);
+  private async end(fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], carried?: TurnCarry): Promise<void> {
+    const logged = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString(), carried);
+    if (!logged) throw new TurnLost(fence.taskId);
+    this.deps.hub.publish(fence.taskId, logged);
     this.deps.signals.turnEnded(fence.taskId, fence.turn);
   }
 
@@ -352,30 +356,20 @@ export class TurnRunner {
   }
 
   /**
-   * The model conversation so far. A fresh turn starts by adding the user's message; a resumed
-   * turn finds it already saved.
+   * The model conversation so far, the user's message of this turn included (it is stored with
+   * the task or follow-up). The turn is resumed when the model already answered in it.
    */
   private async conversation(task: Task, fence: TurnFence): Promise<{ messages: ModelMessage[]; resumed: boolean }> {
     const saved = await this.deps.tasks.modelMessages(task.id);
     const messages = fitConversation(saved, task.turn, this.deps.contextTokens);
-    if (saved.some((m) => m.turn === task.turn)) return { messages, resumed: true };
-    const userMessages = (await this.deps.tasks.messages(task.id)).filter((m) => m.role === 'user');
-    const latest = userMessages[userMessages.length - 1];
-    const user: ModelMessage = { role: 'user', content: userContent(latest) };
+    const ofTurn = saved.filter((m) => m.turn === task.turn);
+    if (ofTurn.length > 0) return { messages, resumed: ofTurn.some((m) => (m.body as ModelMessage).role !== 'user') };
+    // A turn queued by an earlier version of Kiln, which stored the user's message when the turn began.
+    const latest = (await this.deps.tasks.messages(task.id)).filter((m) => m.role === 'user').at(-1);
+    const user = userModelMessage(latest ?? { content: '' });
     await this.deps.tasks.appendModelMessages(fence, [user]);
     return { messages: [...messages, user], resumed: false };
   }
-}
-
-function userContent(message: Message | undefined): UserContent {
-  const text = message?.content ?? '';
-  const files = message?.attachedFiles ?? [];
-  if (files.length === 0) return [{ type: 'text', text }];
-  const list = files.map((f) => `- ${f.path}`).join('\n');
-  return [
-    { type: 'text', text: `Files attached to this message, in the workspace:\n${list}` },
-    { type: 'text', text },
-  ];
 }
 
 function describeFailure(error: unknown, redactor: Redactor): { message: string; code: string } {

@@ -24,12 +24,20 @@ export interface WorkerPoolOptions {
  * `userConcurrency` of one user, taking turns of the users with the fewest running first.
  * The per-user count needs no coordination with other processes: each counts its own claims.
  * It sleeps until a signal says work was queued or a slot frees up: there is no polling loop.
+ *
+ * It claims only while there may be work for it: each queued signal announces one turn, a claim
+ * that finds nothing means nothing more can be claimed until the next signal, and a turn
+ * ending lets its user's waiting turns be claimed when that user was at its limit.
  */
 export class WorkerPool {
   /** Identifies this process's claims in the database. */
   readonly owner = `worker-${randomUUID()}`;
-  private readonly running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly running = new Map<string, { userId: string; controller: AbortController; done: Promise<void> }>();
   private started = false;
+  /** Turns announced and not claimed yet, as far as this pool knows (other processes claim too). */
+  private announced = 1;
+  /** Announcements ever received: tells those that arrived while a claim was under way. */
+  private announcements = 0;
   private filling = false;
   private fillAgain = false;
   private stopping = false;
@@ -49,7 +57,7 @@ export class WorkerPool {
 
   start(): void {
     this.started = true;
-    this.unsubscribe.push(this.deps.signals.onQueued(() => this.fill()));
+    this.unsubscribe.push(this.deps.signals.onQueued(() => this.announce()));
     this.unsubscribe.push(this.deps.signals.onStop((taskId) => this.running.get(taskId)?.controller.abort(new StopReason('cancelled'))));
     this.renewTimer = setInterval(() => this.renewLeases(), Math.max(1000, this.options.leaseMs / 3));
     this.renewTimer.unref();
@@ -57,7 +65,7 @@ export class WorkerPool {
       this.options
         .sweep((taskId, leaseOwner) => leaseOwner === this.owner && this.running.has(taskId))
         .catch((error) => this.deps.logger.error('sweeping abandoned turns failed', { error: errorMessage(error) }))
-        .finally(() => this.fill());
+        .finally(() => this.announce());
     }, Math.max(500, this.options.leaseMs / 2));
     this.sweepTimer.unref();
     this.fill();
@@ -87,6 +95,13 @@ export class WorkerPool {
     clearTimeout(timer);
   }
 
+  /** A signal or the sweep says a turn may be waiting. */
+  private announce(): void {
+    this.announced++;
+    this.announcements++;
+    this.fill();
+  }
+
   /** Claims work until the pool is full or the queue is empty. Re-entrant calls coalesce. */
   fill(): void {
     if (this.stopping) return;
@@ -107,16 +122,23 @@ export class WorkerPool {
   }
 
   private async claimLoop(): Promise<void> {
-    while (!this.stopping && this.running.size < this.options.concurrency) {
+    while (!this.stopping && this.announced > 0 && this.running.size < this.options.concurrency) {
       this.fillAgain = false;
       const now = Date.now();
+      const mark = this.announcements;
       const task = await this.deps.tasks.claimNext(
         this.owner,
         new Date(now + this.options.leaseMs).toISOString(),
         new Date(now).toISOString(),
         this.options.userConcurrency,
       );
-      if (!task) return;
+      if (!task) {
+        // Work announced while this claim ran may have been committed after it looked.
+        this.announced = this.announcements - mark;
+        if (this.announced === 0) return;
+        continue;
+      }
+      this.announced = Math.max(0, this.announced - 1);
       this.launch(task);
     }
   }
@@ -127,10 +149,18 @@ export class WorkerPool {
       .run(task, this.owner, controller.signal)
       .catch((error) => this.deps.logger.error('turn runner crashed', { task: task.id, error: errorMessage(error) }))
       .finally(() => {
+        const userWasAtLimit = this.runningOf(task.userId) >= this.options.userConcurrency;
         this.running.delete(task.id);
+        if (userWasAtLimit) this.announced = Math.max(this.announced, 1);
         this.fill();
       });
-    this.running.set(task.id, { controller, done });
+    this.running.set(task.id, { userId: task.userId, controller, done });
+  }
+
+  private runningOf(userId: string): number {
+    let count = 0;
+    for (const turn of this.running.values()) if (turn.userId === userId) count++;
+    return count;
   }
 
   private renewLeases(): void {

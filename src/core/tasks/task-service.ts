@@ -4,6 +4,7 @@ import type { KeyOwner, Storage, TaskFilter } from '../../ports/storage.js';
 import { usageReport, type UsageReport } from './usage-report.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentService } from '../agents/agent-service.js';
+import { userModelMessage } from '../agent/user-message.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
@@ -111,7 +112,8 @@ export class TaskService {
     const toolPolicy = agent.toolPolicy || input.toolPolicy ? { ...agent.toolPolicy, ...input.toolPolicy } : null;
     const id = randomUUID();
     const now = new Date().toISOString();
-    await workspaces.create(id);
+    // The workspace is made when something first goes in it: here for uploads, else by the turn.
+    if (input.files.length > 0) await workspaces.create(id);
     let releaseSecrets = () => {};
     try {
       const attachedFiles = await workspaces.adoptUploads(id, input.files);
@@ -154,7 +156,7 @@ export class TaskService {
       for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload', [], now, file.known);
       // Held before the task is queued, so that the worker that claims it finds them.
       if (hasSecrets(input.secrets)) releaseSecrets = this.deps.secrets.hold(id, task.turn, input.secrets);
-      await storage.tasks.create(task, message);
+      await storage.tasks.create(task, message, userModelMessage(message));
     } catch (error) {
       releaseSecrets();
       await fs.rm(workspaces.dir(id), { recursive: true, force: true });
@@ -199,13 +201,14 @@ export class TaskService {
     this.deps.secrets.check(input.secrets);
     const task = await this.owned(caller, id);
     if (task.status === 'pending' || task.status === 'running' || task.status === 'awaiting_approval') throw busy(task.status);
+    if (input.files.length > 0) await this.deps.workspaces.create(task.id);
     const attachedFiles = await this.deps.workspaces.adoptUploads(task.id, input.files);
     for (const file of attachedFiles) await this.deps.recorder.recordFile({ ...task, turn: task.turn + 1 }, file.path, 'upload', [], undefined, file.known);
     const message: Omit<Message, 'seq' | 'turn'> = { role: 'user', content: input.message, createdAt: new Date().toISOString() };
     if (attachedFiles.length > 0) message.attachedFiles = attachedFiles.map(({ name, path }) => ({ name, path }));
     const releaseSecrets = hasSecrets(input.secrets) ? this.deps.secrets.hold(task.id, task.turn + 1, input.secrets) : () => {};
     const holder = hasSecrets(input.secrets) ? this.deps.secretsHolder() : null;
-    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder, currentTraceParent()).catch((error) => {
+    const result = await this.deps.storage.tasks.startFollowUp(task.id, caller.userId, message, message.createdAt, holder, userModelMessage(message), currentTraceParent()).catch((error) => {
       releaseSecrets();
       throw error;
     });
@@ -221,13 +224,13 @@ export class TaskService {
   async cancel(caller: KeyOwner, id: string): Promise<void> {
     const task = await this.owned(caller, id);
     if (task.status === 'cancelled') return;
-    const terminal = await this.deps.storage.tasks.endTurn({ taskId: task.id, turn: task.turn }, turnEndings.cancelled, new Date().toISOString());
-    if (!terminal) {
+    const logged = await this.deps.storage.tasks.endTurn({ taskId: task.id, turn: task.turn }, turnEndings.cancelled, new Date().toISOString());
+    if (!logged) {
       const now = await this.owned(caller, id);
       if (now.status === 'cancelled') return;
       throw new Conflict(`Task is already ${now.status}; only pending, running or awaiting_approval tasks can be cancelled.`);
     }
-    this.deps.hub.publish(task.id, [terminal]);
+    this.deps.hub.publish(task.id, logged);
     this.deps.signals.stop(task.id);
     this.deps.signals.turnEnded(task.id, task.turn);
   }
