@@ -5,7 +5,7 @@ import { startKiln } from './helpers/kiln-process.js';
 import { needs, sandbox } from './helpers/requirements.js';
 
 describe('restart recovery', () => {
-  it('after kill -9, ends the interrupted turn as failed, runs queued tasks, and loses nothing acknowledged', async () => {
+  it('after kill -9, ends the interrupted turn as failed, runs queued tasks, and loses nothing acknowledged', { timeout: 120_000 }, async () => {
     let kiln = await startKiln({ env: { KILN_CONCURRENCY: '1' } });
     let api = Api.of(kiln);
     const running = await api.createTask({ message: 'write downloads/partial.txt\nkept\nEOF\nsleep 60000' });
@@ -17,7 +17,9 @@ describe('restart recovery', () => {
     await kiln.kill();
     stream.close();
 
-    kiln = await kiln.restart();
+    // More room than waiting work, and no lease sweep during the test: the start itself must
+    // claim every queued task, not one of them.
+    kiln = await kiln.restart({ env: { KILN_CONCURRENCY: '8', KILN_USER_CONCURRENCY: '8', KILN_LEASE_MS: '3600000' } });
     api = Api.of(kiln);
     try {
       const task = (await api.get(`/api/v1/tasks/${running}`)).body.data;

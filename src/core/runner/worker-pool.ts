@@ -27,15 +27,20 @@ export interface WorkerPoolOptions {
  *
  * It claims only while there may be work for it: each queued signal announces one turn, a claim
  * that finds nothing means nothing more can be claimed until the next signal, and a turn
- * ending lets its user's waiting turns be claimed when that user was at its limit.
+ * ending lets its user's waiting turns be claimed when that user was at its limit. At start and
+ * after each sweep it does not know how much is waiting (a restart, a restored backup, turns
+ * handed back by a dead worker), so it claims until a claim finds nothing.
  */
 export class WorkerPool {
   /** Identifies this process's claims in the database. */
   readonly owner = `worker-${randomUUID()}`;
   private readonly running = new Map<string, { userId: string; controller: AbortController; done: Promise<void> }>();
   private started = false;
-  /** Turns announced and not claimed yet, as far as this pool knows (other processes claim too). */
-  private announced = 1;
+  /**
+   * Turns announced and not claimed yet, as far as this pool knows (other processes claim too);
+   * infinite while the amount is unknown.
+   */
+  private announced = Number.POSITIVE_INFINITY;
   /** Announcements ever received: tells those that arrived while a claim was under way. */
   private announcements = 0;
   private filling = false;
@@ -65,7 +70,10 @@ export class WorkerPool {
       this.options
         .sweep((taskId, leaseOwner) => leaseOwner === this.owner && this.running.has(taskId))
         .catch((error) => this.deps.logger.error('sweeping abandoned turns failed', { error: errorMessage(error) }))
-        .finally(() => this.announce());
+        .finally(() => {
+          this.announced = Number.POSITIVE_INFINITY;
+          this.fill();
+        });
     }, Math.max(500, this.options.leaseMs / 2));
     this.sweepTimer.unref();
     this.fill();
