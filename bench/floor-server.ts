@@ -3,7 +3,9 @@
  * framework and no agent. `POST /api/v1/tasks` (JSON) answers an id; `GET /api/v1/tasks/{id}/stream`
  * sends the events Kiln sends for the same message when the stream is opened before the turn
  * ends (history_message, history_done, status, content deltas of "Echo: <message>" three words
- * each, usage, done), with ids, honouring Last-Event-ID. `GET /api/v1/tasks` answers a page of the same
+ * each, usage, done), with ids, honouring Last-Event-ID. A message whose first line is `sleep N`
+ * (the live variant of W1/W2) sends its turn's events N ms after the create, as Kiln's offline
+ * model would. `GET /api/v1/tasks` answers a page of the same
  * shape and size as Kiln's. A create body with `fanout: {thoughts, gapMs, delayMs}` makes a
  * broadcast task: every open stream gets the same live events, paced like Kiln's W3 script.
  *
@@ -21,6 +23,8 @@ interface FanoutSpec {
 interface FloorTask {
   message: string;
   createdAt: string;
+  /** performance.now() at the create. */
+  createdMs: number;
   fanout?: { spec: FanoutSpec; subscribers: Set<http.ServerResponse>; emitted: Record<number, number>; ended: boolean };
 }
 
@@ -94,12 +98,19 @@ function stream(res: http.ServerResponse, task: FloorTask, lastEventId: number |
     if (lastEventId === undefined || seq > lastEventId) events.push(block(event, data, seq));
   };
   const usage = { inputTokens: 182, outputTokens: 24, totalTokens: 206, reasoningTokens: 0, cachedInputTokens: 0 };
-  push('status', { status: 'processing' });
-  parts.forEach((text, i) => push('content', { text, isPartial: i < parts.length - 1 }));
-  push('usage', usage);
-  push('done', { finalResponse: answer, status: 'completed', usage });
-  for (const e of events) res.write(e);
-  res.end();
+  const sleep = /^sleep (\d+)\n/.exec(task.message);
+  const wait = sleep ? task.createdMs + Number(sleep[1]) - performance.now() : 0;
+  const turn = () => {
+    push('status', { status: 'processing' });
+    parts.forEach((text, i) => push('content', { text, isPartial: i < parts.length - 1 }));
+    push('usage', usage);
+    push('done', { finalResponse: answer, status: 'completed', usage });
+    for (const e of events.splice(0)) res.write(e);
+    res.end();
+  };
+  if (wait <= 0) return turn();
+  for (const e of events.splice(0)) res.write(e);
+  setTimeout(turn, wait);
 }
 
 function startFanout(task: FloorTask): void {
@@ -153,7 +164,7 @@ const server = http.createServer((req, res) => {
         return json(res, 400, { success: false, error: { message: 'message is required', code: 'VALIDATION_ERROR' } });
       }
       const id = randomUUID();
-      const task: FloorTask = { message: body.message, createdAt: new Date().toISOString() };
+      const task: FloorTask = { message: body.message, createdAt: new Date().toISOString(), createdMs: performance.now() };
       if (body.fanout) {
         task.fanout = { spec: body.fanout, subscribers: new Set(), emitted: {}, ended: false };
         setTimeout(() => startFanout(task), body.fanout.delayMs);

@@ -14,7 +14,7 @@ import { REPO, RESULTS_DIR, ROOT } from './lib/paths.js';
 import { round } from './lib/stats.js';
 import { runPeers, type PeerReport } from './peers.js';
 import { FULL, QUICK } from './settings.js';
-import { w1, w2, w3, w4, w5, w6, w7, type Context, type Row, type WorkloadOutput } from './workloads.js';
+import { w1, w2, w3, w4, w5, w6, w7, w8, type Context, type Row, type WorkloadOutput } from './workloads.js';
 
 const args = process.argv.slice(2);
 
@@ -64,6 +64,7 @@ const WORKLOADS: [string, string, (c: Context) => Promise<WorkloadOutput>][] = [
   ['W5', `GET /api/v1/tasks pages at ${settings.w5Sizes.map((n) => `${n / 1000}k`).join(' and ')} stored tasks`, w5],
   ['W6', `${settings.w6SizesMb.join(', ')} MB upload → artifact → download`, w6],
   ['W7', `${settings.w7Tasks} sequential tasks, RSS and fds`, w7],
+  ['W8', `turns in flight at c=${settings.w8Concurrency.join(', ')} with a provider that answers after ${settings.w8DelayMs / 1000} s`, w8],
 ];
 
 const results: Record<string, unknown> = {};

@@ -18,6 +18,10 @@ export interface Settings {
   w7WarmTasks: number;
   /** wait before the "after" reading of W7 */
   w7SettleMs: number;
+  /** how long the slow provider of W8 takes to answer */
+  w8DelayMs: number;
+  w8Concurrency: number[];
+  w8DurationMs: number;
 }
 
 export const FULL: Settings = {
@@ -37,6 +41,9 @@ export const FULL: Settings = {
   w7Tasks: 10_000,
   w7WarmTasks: 200,
   w7SettleMs: 2000,
+  w8DelayMs: 2000,
+  w8Concurrency: [1, 50, 200],
+  w8DurationMs: 10_000,
 };
 
 export const QUICK: Settings = {
@@ -56,4 +63,7 @@ export const QUICK: Settings = {
   w7Tasks: 1000,
   w7WarmTasks: 200,
   w7SettleMs: 1000,
+  w8DelayMs: 2000,
+  w8Concurrency: [1, 200],
+  w8DurationMs: 4_000,
 };

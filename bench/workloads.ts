@@ -5,12 +5,19 @@ import { randomBytes } from 'node:crypto';
 import { openFds, peakRssKb, resetPeakRss, rssKb, sampleRss } from './lib/proc.js';
 import { eventTimes, seedTasks } from './lib/seed.js';
 import { runLoad, startFloor, startKiln, tempDir, type KilnOptions, type KilnServer, type Server } from './lib/servers.js';
+import { startSlowProvider } from './lib/slow-provider.js';
 import { percentile, round, summarize } from './lib/stats.js';
 import type { Settings } from './settings.js';
 
 /** 17 words: with history, status and done, Kiln streams 10 events for it (6 content deltas). */
 export const MESSAGE = 'hello from the kiln bench, a short message of seventeen words to echo back in six parts';
 export const EXPECT = 'Echo: hello from';
+/**
+ * The live variant: the turn waits 20 ms before it answers, so the stream is open while it runs
+ * (without it, a create → stream exchange mostly replays a turn that already ended).
+ */
+export const LIVE_SLEEP_MS = 20;
+const LIVE = { message: `sleep ${LIVE_SLEEP_MS}\n${MESSAGE}`, expect: `Echo: sleep ${LIVE_SLEEP_MS}` };
 
 export interface Row {
   workload: string;
@@ -79,24 +86,38 @@ interface RunResult {
   clientCpuPct: number;
 }
 
-function runJob(server: { url: string; key?: string }, c: number, spec: { count?: number; durationMs?: number; warmupMs?: number }) {
+function runJob(server: { url: string; key?: string }, c: number, spec: { count?: number; durationMs?: number; warmupMs?: number; message?: string; expect?: string }) {
   return { kind: 'run', target: 'kiln', url: server.url, key: server.key, c, message: MESSAGE, expect: EXPECT, ...spec };
 }
 
 export async function w1(ctx: Context): Promise<WorkloadOutput> {
   const n = ctx.settings.w1Iterations;
-  const kiln = await withKiln(ctx, 'w1', {}, (k) => runLoad<RunResult>(runJob(k, 1, { count: n, warmupMs: 500 }), k.pid));
-  const floor = await withFloor((f) => runLoad<RunResult>(runJob(f, 1, { count: n, warmupMs: 500 }), f.pid));
-  const k = kiln.result;
-  const f = floor.result;
+  // The replay and the live variant, each on one Kiln and one floor.
+  const measure = async (server: { url: string; key?: string; pid: number }) => [
+    await runLoad<RunResult>(runJob(server, 1, { count: n, warmupMs: 500 }), server.pid),
+    await runLoad<RunResult>(runJob(server, 1, { count: n, warmupMs: 500, ...LIVE }), server.pid),
+  ];
+  const [kiln, kilnLive] = await withKiln(ctx, 'w1', {}, measure);
+  const [floor, floorLive] = await withFloor(measure);
+  const k = kiln!.result;
+  const f = floor!.result;
+  const kl = kilnLive!.result;
+  const fl = floorLive!.result;
+  const live = (ms: number | null) => (ms === null ? null : ms - LIVE_SLEEP_MS);
   const rows: Row[] = [
     row('W1', 'first event p50', k.firstEventMs.p50, f.firstEventMs.p50, 'ms', 'x'),
     row('W1', 'first event p99', k.firstEventMs.p99, f.firstEventMs.p99, 'ms', 'x'),
     { ...row('W1', 'done p50', k.doneMs.p50, f.doneMs.p50, 'ms', 'x'), target: '< 5 ms', met: k.doneMs.p50 !== null && k.doneMs.p50 < 5 },
     row('W1', 'done p99', k.doneMs.p99, f.doneMs.p99, 'ms', 'x'),
+    row('W1', 'live: first event p50', kl.firstEventMs.p50, fl.firstEventMs.p50, 'ms', 'x'),
+    { ...row('W1', `live: done p50 - ${LIVE_SLEEP_MS} ms`, live(kl.doneMs.p50), live(fl.doneMs.p50), 'ms', 'x'), note: `the turn sleeps ${LIVE_SLEEP_MS} ms first` },
+    row('W1', `live: done p99 - ${LIVE_SLEEP_MS} ms`, live(kl.doneMs.p99), live(fl.doneMs.p99), 'ms', 'x'),
   ];
-  const notes = [`W1: ${k.iterations} tasks at c=1, ${round(k.eventsPerIter, 1)} events per stream (floor ${round(f.eventsPerIter, 1)}), ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}; create request p50 ${k.createMs.p50} ms`];
-  return { rows, data: { kiln: k, floor: f }, notes };
+  const notes = [
+    `W1: ${k.iterations} tasks at c=1, ${round(k.eventsPerIter, 1)} events per stream (floor ${round(f.eventsPerIter, 1)}), ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}; create request p50 ${k.createMs.p50} ms`,
+    `W1 live: ${kl.iterations} tasks at c=1, ${round(kl.eventsPerIter, 1)} events per stream (floor ${round(fl.eventsPerIter, 1)}), ${kl.errors} errors${kl.firstError ? ` (${kl.firstError})` : ''}`,
+  ];
+  return { rows, data: { kiln: k, floor: f, live: { kiln: kl, floor: fl } }, notes };
 }
 
 export async function w2(ctx: Context): Promise<WorkloadOutput> {
@@ -106,16 +127,16 @@ export async function w2(ctx: Context): Promise<WorkloadOutput> {
   const spec = { durationMs: ctx.settings.w2DurationMs, warmupMs: ctx.settings.w2WarmupMs };
   // One Kiln for the three levels (c ascending; the database holds a few thousand tasks by the last one).
   const levels = ctx.settings.w2Concurrency;
-  const kilnRuns = await withKiln(ctx, 'w2', {}, async (k) => {
+  // Then the live variant at the highest level.
+  const top = levels[levels.length - 1]!;
+  const measure = async (server: { url: string; key?: string; pid: number }) => {
     const out = [];
-    for (const c of levels) out.push(await runLoad<RunResult>(runJob(k, c, spec), k.pid));
+    for (const c of levels) out.push(await runLoad<RunResult>(runJob(server, c, spec), server.pid));
+    out.push(await runLoad<RunResult>(runJob(server, top, { ...spec, ...LIVE }), server.pid));
     return out;
-  });
-  const floorRuns = await withFloor(async (f) => {
-    const out = [];
-    for (const c of levels) out.push(await runLoad<RunResult>(runJob(f, c, spec), f.pid));
-    return out;
-  });
+  };
+  const kilnRuns = await withKiln(ctx, 'w2', {}, measure);
+  const floorRuns = await withFloor(measure);
   for (const [i, c] of levels.entries()) {
     const kiln = kilnRuns[i]!;
     const floor = floorRuns[i]!;
@@ -131,6 +152,19 @@ export async function w2(ctx: Context): Promise<WorkloadOutput> {
       `W2 c=${c}: Kiln ${k.iterations} tasks, ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}, server CPU ${round(pct(kiln.serverCpuMs, kiln.windowMs), 0)}%, client CPU ${round(k.clientCpuPct, 0)}%; floor server CPU ${round(pct(floor.serverCpuMs, floor.windowMs), 0)}%, client CPU ${round(f.clientCpuPct, 0)}%`,
     );
   }
+  const kiln = kilnRuns[levels.length]!;
+  const floor = floorRuns[levels.length]!;
+  const k = kiln.result;
+  const f = floor.result;
+  const kCpu = perTask(kiln.serverCpuMs, k.iterations);
+  rows.push(
+    { ...row('W2', `live: tasks/s c=${top}`, k.perSec, f.perSec, '/s', 'frac'), note: `the turn sleeps ${LIVE_SLEEP_MS} ms first` },
+    row('W2', `live: server CPU ms/task c=${top}`, kCpu, perTask(floor.serverCpuMs, f.iterations), 'ms', 'x'),
+    row('W2', `live: first event p50 c=${top}`, k.firstEventMs.p50, f.firstEventMs.p50, 'ms', 'x'),
+    row('W2', `live: done p50 c=${top}`, k.doneMs.p50, f.doneMs.p50, 'ms', 'x'),
+  );
+  data.live = { c: top, kiln: { ...k, serverCpuMsPerTask: kCpu }, floor: f };
+  notes.push(`W2 live c=${top}: Kiln ${k.iterations} tasks, ${k.errors} errors${k.firstError ? ` (${k.firstError})` : ''}, ${round(k.eventsPerIter, 1)} events per stream (floor ${round(f.eventsPerIter, 1)})`);
   return { rows, data, notes };
 }
 
@@ -517,6 +551,52 @@ export async function w7(ctx: Context): Promise<WorkloadOutput> {
 const mb = (kb: number | null) => (kb === null ? '?' : (kb / 1024).toFixed(1));
 
 /** A row with its ratio to the floor: 'x' = how many times the floor (latency, CPU), 'frac' = fraction of the floor (throughput). */
+// ------------------------------------------------------------------ W8 turns in flight
+
+/**
+ * Turns that wait on a model: an OpenAI-compatible provider answers each request after
+ * `w8DelayMs`; closed loops of c clients keep c turns in flight. Latency should stay at the
+ * provider's delay whatever c is, and Kiln's CPU per turn should not grow with c.
+ */
+export async function w8(ctx: Context): Promise<WorkloadOutput> {
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = {};
+  const notes: string[] = [];
+  const delayMs = ctx.settings.w8DelayMs;
+  const provider = await startSlowProvider(delayMs);
+  try {
+    const env = { KILN_MODEL: 'openai-compatible:slow', KILN_MODEL_BASE_URL: provider.url, KILN_USER_CONCURRENCY: '256' };
+    const runs = await withKiln(ctx, 'w8', { env }, async (k) => {
+      const out = [];
+      for (const c of ctx.settings.w8Concurrency) {
+        const run = await runLoad<RunResult>(runJob(k, c, { durationMs: ctx.settings.w8DurationMs, warmupMs: delayMs + 500 }), k.pid);
+        out.push({ c, run, peak: provider.takePeak() });
+      }
+      return out;
+    });
+    const base = runs[0]!.run.result.doneMs.p50;
+    for (const { c, run, peak } of runs) {
+      const r = run.result;
+      const cpu = perTask(run.serverCpuMs, r.iterations);
+      const p50 = row('W8', `done p50 c=${c}`, r.doneMs.p50, base, 'ms', 'x');
+      p50.ratioLabel = '× c=1';
+      if (c >= 200) Object.assign(p50, { target: '>= 200 in flight, flat latency', met: peak >= 200 && r.doneMs.p50 !== null && base !== null && r.doneMs.p50 <= base * 1.1 });
+      rows.push(
+        { workload: 'W8', metric: `turns in flight c=${c}`, kiln: peak, unit: '', note: 'most provider requests held at once' },
+        p50,
+        { workload: 'W8', metric: `done p99 c=${c}`, kiln: r.doneMs.p99, unit: 'ms' },
+        { workload: 'W8', metric: `tasks/s c=${c}`, kiln: r.perSec, unit: '/s' },
+        { workload: 'W8', metric: `server CPU ms/task c=${c}`, kiln: cpu, unit: 'ms' },
+      );
+      data[`c${c}`] = { ...r, peakInFlight: peak, serverCpuMsPerTask: cpu, serverCpuPct: pct(run.serverCpuMs, run.windowMs) };
+      notes.push(`W8 c=${c}: ${r.iterations} turns, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}, ${peak} provider requests at most in flight, server CPU ${round(pct(run.serverCpuMs, run.windowMs), 0)}%`);
+    }
+  } finally {
+    await provider.stop();
+  }
+  return { rows, data: { delayMs, ...data }, notes };
+}
+
 function row(workload: string, metric: string, kiln: number | null, floor: number | null, unit: string, kind: 'x' | 'frac'): Row {
   const ratio = kiln === null || floor === null || floor === 0 ? null : kiln / floor;
   return { workload, metric, kiln, floor, unit, ratio, ratioLabel: kind === 'x' ? '× floor' : 'of floor' };

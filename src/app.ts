@@ -21,6 +21,7 @@ import { EventHub } from './core/events/event-hub.js';
 import { IdempotencyKeys } from './core/idempotency/idempotency-keys.js';
 import { RateLimiter } from './core/quotas/rate-limiter.js';
 import { TaskPurger } from './core/retention/task-purger.js';
+import { commandSlots } from './core/runner/command-slots.js';
 import { Housekeeping } from './core/runner/housekeeping.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
@@ -121,7 +122,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
 
   const runsTurns = config.role !== 'api';
   const servesApi = config.role !== 'worker';
-  const commands = runsTurns ? await openCommandRunner(config, logger) : null;
+  const commands = runsTurns ? commandSlots(await openCommandRunner(config, logger), config.commandConcurrency) : null;
   const outbound = outboundFetch({ allowPrivate: config.mcpAllowPrivate });
   const pool = runsTurns
     ? new WorkerPool(

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { parseOrigin } from './core/widgets/origins.js';
 
@@ -16,6 +17,7 @@ export interface Config {
   /** An admin key accepted for user `default`, from KILN_API_KEY. */
   apiKey: string | undefined;
   model: string;
+  /** Turns this process runs at once. */
   concurrency: number;
   /** Turns of one user this process runs at once (so that one user cannot take every worker slot). */
   userConcurrency: number;
@@ -35,6 +37,8 @@ export interface Config {
    * (off by default: Kiln itself makes those requests, from inside the operator's network).
    */
   mcpAllowPrivate: boolean;
+  /** Commands (`run_command`) this process runs at once, for all its turns. */
+  commandConcurrency: number;
   commandCpuSeconds: number;
   commandMemoryMb: number;
   commandProcesses: number;
@@ -234,7 +238,14 @@ const SETTINGS = [
     fallback: undefined,
   },
   { key: 'model', env: 'KILN_MODEL', flag: 'model', help: 'model as provider:model, or "offline"', parse: text, fallback: 'offline' },
-  { key: 'concurrency', env: 'KILN_CONCURRENCY', flag: 'concurrency', help: 'tasks run at once', parse: integer(1, 1024), fallback: 4 },
+  {
+    key: 'concurrency',
+    env: 'KILN_CONCURRENCY',
+    flag: 'concurrency',
+    help: 'turns run at once (a turn mostly waits on its model; commands are limited by KILN_COMMAND_CONCURRENCY)',
+    parse: integer(1, 4096),
+    fallback: 256,
+  },
   {
     key: 'userConcurrency',
     env: 'KILN_USER_CONCURRENCY',
@@ -292,6 +303,14 @@ const SETTINGS = [
     help: 'true lets MCP servers and fetch_url reach loopback, link-local and private addresses',
     parse: boolean,
     fallback: false,
+  },
+  {
+    key: 'commandConcurrency',
+    env: 'KILN_COMMAND_CONCURRENCY',
+    flag: 'command-concurrency',
+    help: 'commands run at once by all turns of this process; more wait their turn (default: twice the CPU count, at least 4)',
+    parse: integer(1, 1024),
+    fallback: () => Math.max(4, 2 * os.availableParallelism()),
   },
   { key: 'commandCpuSeconds', env: 'KILN_COMMAND_CPU_SECONDS', help: 'CPU time limit of one command', parse: integer(1, 86_400), fallback: 60 },
   { key: 'commandMemoryMb', env: 'KILN_COMMAND_MEMORY_MB', help: 'address-space limit of a command\'s processes (MB)', parse: integer(16, 1_048_576), fallback: 2048 },

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { createUserKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { needs, sandbox } from './helpers/requirements.js';
 
 describe('fairness between users', () => {
   let kiln: KilnServer;
@@ -24,5 +25,47 @@ describe('fairness between users', () => {
     const aliceDone = (await alice.get('/api/v1/tasks?limit=100')).body.data.filter((t: { status: string }) => t.status === 'completed').length;
     assert.ok(aliceDone < 20, `bob's task finished before most of alice's (${aliceDone} of 40 had)`);
     for (const id of queued) assert.equal((await alice.waitForEnd(id)).event, 'done');
+  });
+});
+
+describe('turns and commands', () => {
+  it('runs more turns at once than commands: commands beyond KILN_COMMAND_CONCURRENCY wait their turn, and a cancelled turn stops waiting', needs(sandbox), async () => {
+    const kiln = await startKiln({ env: { KILN_CONCURRENCY: '16', KILN_USER_CONCURRENCY: '16', KILN_COMMAND_CONCURRENCY: '1' } });
+    try {
+      const api = Api.of(kiln);
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) ids.push(await api.createTask({ message: '$ date +%s%N; sleep 1; date +%s%N' }));
+      const statuses = async () => Promise.all(ids.map(async (id) => (await api.get(`/api/v1/tasks/${id}`)).body.data.status as string));
+      let seen = await statuses();
+      while (seen.some((status) => status === 'pending')) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        seen = await statuses();
+      }
+      assert.deepEqual(seen, ['running', 'running', 'running'], 'all three turns run while their commands take turns');
+
+      const spans: [bigint, bigint][] = [];
+      for (const id of ids) {
+        assert.equal((await api.waitForEnd(id)).event, 'done');
+        const history = (await api.get(`/api/v1/tasks/${id}/history`)).body.data.messages;
+        const [start, end] = ((history[history.length - 1].toolCalls[0].output as string).match(/^\d+$/gm) ?? []).map(BigInt);
+        spans.push([start!, end!]);
+      }
+      spans.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] >= spans[i - 1]![1], `command ${i + 1} started after command ${i} ended`);
+
+      const busy = await api.createTask({ message: '$ sleep 5' });
+      const stream = await api.openStream(busy);
+      await stream.readUntil((e) => e.event === 'tool_call');
+      const waiting = await api.createTask({ message: '$ echo never' });
+      const waitingStream = await api.openStream(waiting);
+      await waitingStream.readUntil((e) => e.event === 'tool_call');
+      await api.request('DELETE', `/api/v1/tasks/${waiting}`);
+      const rest = await waitingStream.readAll();
+      assert.equal(rest[rest.length - 1]!.event, 'cancelled');
+      assert.equal((await api.get(`/api/v1/tasks/${busy}`)).body.data.status, 'running', 'the waiting turn ended before the command ahead of it');
+      stream.close();
+    } finally {
+      await kiln.stop();
+    }
   });
 });
