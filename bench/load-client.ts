@@ -28,6 +28,8 @@ export type Job =
       expect: string;
       /** print `@mark N` when N iterations are done (the runner takes readings then) */
       marks?: number[];
+      /** spread the workers' first iterations evenly over this many ms (instead of all at once) */
+      staggerMs?: number;
     }
   | { kind: 'list'; target: Target; url: string; key?: string; c: number; durationMs?: number; count?: number; warmupMs?: number; limit: number; offsets: 'first' | 'random'; total: number }
   | {
@@ -114,7 +116,7 @@ async function runOnce(client: Client, target: Target, message: string, expect: 
 
 /** Runs `c` workers over `fn` for a duration or a count, after an unmeasured warm-up. */
 async function closedLoop<T>(
-  spec: { c: number; durationMs?: number; count?: number; warmupMs?: number; marks?: number[] },
+  spec: { c: number; durationMs?: number; count?: number; warmupMs?: number; marks?: number[]; staggerMs?: number },
   fn: () => Promise<T>,
 ): Promise<{ results: T[]; errors: number; firstError: string | null; elapsedMs: number; clientCpuPct: number }> {
   const run = async (deadline: number, count: number | undefined, keep: boolean) => {
@@ -122,7 +124,8 @@ async function closedLoop<T>(
     let started = 0;
     let errors = 0;
     let firstError: string | null = null;
-    const worker = async () => {
+    const worker = async (_: unknown, index: number) => {
+      if (spec.staggerMs) await new Promise((resolve) => setTimeout(resolve, (index * spec.staggerMs!) / spec.c));
       while (performance.now() < deadline && (count === undefined || started < count)) {
         started++;
         try {

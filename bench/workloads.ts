@@ -86,7 +86,7 @@ interface RunResult {
   clientCpuPct: number;
 }
 
-function runJob(server: { url: string; key?: string }, c: number, spec: { count?: number; durationMs?: number; warmupMs?: number; message?: string; expect?: string }) {
+function runJob(server: { url: string; key?: string }, c: number, spec: { count?: number; durationMs?: number; warmupMs?: number; message?: string; expect?: string; staggerMs?: number }) {
   return { kind: 'run', target: 'kiln', url: server.url, key: server.key, c, message: MESSAGE, expect: EXPECT, ...spec };
 }
 
@@ -555,8 +555,9 @@ const mb = (kb: number | null) => (kb === null ? '?' : (kb / 1024).toFixed(1));
 
 /**
  * Turns that wait on a model: an OpenAI-compatible provider answers each request after
- * `w8DelayMs`; closed loops of c clients keep c turns in flight. Latency should stay at the
- * provider's delay whatever c is, and Kiln's CPU per turn should not grow with c.
+ * `w8DelayMs`; closed loops of c clients keep c turns in flight, their first tasks spread over
+ * that delay (as independent users would be, not in waves of c creates at once). Latency should
+ * stay at the provider's delay whatever c is, and Kiln's CPU per turn should not grow with c.
  */
 export async function w8(ctx: Context): Promise<WorkloadOutput> {
   const rows: Row[] = [];
@@ -569,7 +570,7 @@ export async function w8(ctx: Context): Promise<WorkloadOutput> {
     const runs = await withKiln(ctx, 'w8', { env }, async (k) => {
       const out = [];
       for (const c of ctx.settings.w8Concurrency) {
-        const run = await runLoad<RunResult>(runJob(k, c, { durationMs: ctx.settings.w8DurationMs, warmupMs: delayMs + 500 }), k.pid);
+        const run = await runLoad<RunResult>(runJob(k, c, { durationMs: ctx.settings.w8DurationMs, warmupMs: delayMs + 500, staggerMs: delayMs }), k.pid);
         out.push({ c, run, peak: provider.takePeak() });
       }
       return out;
