@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { EventHub } from '../../core/events/event-hub.js';
@@ -13,7 +14,7 @@ const RECONNECT_MS = 1000;
 /**
  * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
  *
- * - `kiln_queued` wakes workers; `kiln_stop <taskId>` stops a turn wherever it runs;
+ * - `kiln_queued <process>` wakes the workers of other processes (this one woke its own); `kiln_stop <taskId>` stops a turn wherever it runs;
  *   `kiln_turn_ended <taskId:turn>` lets the process holding that turn's secrets drop them.
  * - `kiln_events <taskId:first:last>` (sent by the store when events commit) makes each process
  *   with streams on that task read those events once and hand them to its hub.
@@ -23,6 +24,8 @@ const RECONNECT_MS = 1000;
  */
 export class PgNotifications implements TaskSignals {
   private readonly local = new EventEmitter().setMaxListeners(0);
+  /** Tells this process's own notifications, which PostgreSQL delivers to it too. */
+  private readonly id = randomUUID();
   private client: pg.PoolClient | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -52,7 +55,7 @@ export class PgNotifications implements TaskSignals {
 
   queued(): void {
     this.local.emit('queued');
-    this.notify('kiln_queued', '');
+    this.notify('kiln_queued', this.id);
   }
 
 
@@ -114,7 +117,9 @@ export class PgNotifications implements TaskSignals {
   }
 
   private received(channel: string, payload: string): void {
-    if (channel === 'kiln_queued') this.local.emit('queued');
+    if (channel === 'kiln_queued') {
+      if (payload !== this.id) this.local.emit('queued');
+    }
     else if (channel === 'kiln_stop') this.local.emit('stop', payload);
     else if (channel === 'kiln_turn_ended') {
       const [taskId, turn] = payload.split(':');
