@@ -14,7 +14,7 @@ import { REPO, RESULTS_DIR, ROOT } from './lib/paths.js';
 import { round } from './lib/stats.js';
 import { runPeers, type PeerReport } from './peers.js';
 import { FULL, QUICK } from './settings.js';
-import { w1, w2, w3, w4, w5, w6, w7, w8, type Context, type Row, type WorkloadOutput } from './workloads.js';
+import { w1, w2, w3, w4, w5, w6, w7, w8, w9, type Context, type Row, type WorkloadOutput } from './workloads.js';
 
 const args = process.argv.slice(2);
 
@@ -65,6 +65,7 @@ const WORKLOADS: [string, string, (c: Context) => Promise<WorkloadOutput>][] = [
   ['W6', `${settings.w6SizesMb.join(', ')} MB upload → artifact → download`, w6],
   ['W7', `${settings.w7Tasks} sequential tasks, RSS and fds`, w7],
   ['W8', `turns in flight at c=${settings.w8Concurrency.join(', ')} with a provider that answers after ${settings.w8DelayMs / 1000} s`, w8],
+  ['W9', `W2 at c=${settings.w2Concurrency[settings.w2Concurrency.length - 1]} on SQLite and PostgreSQL (1 process; 1 API + 1 and 2 workers)`, w9],
 ];
 
 const results: Record<string, unknown> = {};
@@ -117,7 +118,7 @@ function fmt(v: number | null | undefined, unit = ''): string {
 
 function fmtRatio(r: Row): string {
   if (r.ratio === null || r.ratio === undefined) return '';
-  if (r.ratioLabel === 'of floor' || r.ratioLabel === 'of copy') return `${(r.ratio * 100).toFixed(r.ratio < 0.01 ? 2 : 1)}% ${r.ratioLabel}`;
+  if (r.ratioLabel === 'of floor' || r.ratioLabel === 'of copy' || r.ratioLabel === 'of SQLite') return `${(r.ratio * 100).toFixed(r.ratio < 0.01 ? 2 : 1)}% ${r.ratioLabel}`;
   return `${fmt(r.ratio)}${r.ratioLabel}`;
 }
 

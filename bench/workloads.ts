@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import { openFds, peakRssKb, resetPeakRss, rssKb, sampleRss } from './lib/proc.js';
+import pg from 'pg';
+import { cpuBetween, cpuMsOf, openFds, peakRssKb, processesNamed, resetPeakRss, rssKb, sampleRss } from './lib/proc.js';
 import { eventTimes, seedTasks } from './lib/seed.js';
 import { runLoad, startFloor, startKiln, tempDir, type KilnOptions, type KilnServer, type Server } from './lib/servers.js';
 import { startSlowProvider } from './lib/slow-provider.js';
@@ -596,6 +598,101 @@ export async function w8(ctx: Context): Promise<WorkloadOutput> {
     await provider.stop();
   }
   return { rows, data: { delayMs, ...data }, notes };
+}
+
+// ------------------------------------------------------------------ W9 W2 on PostgreSQL
+
+/** Where W9 finds PostgreSQL (each layout gets a schema of its own, dropped afterwards). */
+const BENCH_DATABASE_URL = process.env.KILN_BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function onPostgres<T>(fn: (schema: string) => Promise<T>): Promise<T> {
+  const schema = `kiln_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+  try {
+    return await fn(schema);
+  } finally {
+    const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+  }
+}
+
+/**
+ * W2 at the highest concurrency on SQLite, then on PostgreSQL with one process, one API process
+ * and one worker, and one API process and two workers: tasks/s, and the CPU shares of Kiln's
+ * processes, PostgreSQL's (every `postgres` process on the machine) and the load generator.
+ */
+export async function w9(ctx: Context): Promise<WorkloadOutput> {
+  const c = ctx.settings.w2Concurrency[ctx.settings.w2Concurrency.length - 1]!;
+  const spec = { durationMs: ctx.settings.w2DurationMs, warmupMs: ctx.settings.w2WarmupMs };
+  try {
+    const client = new pg.Client({ connectionString: BENCH_DATABASE_URL, connectionTimeoutMillis: 3000 });
+    await client.connect();
+    await client.end();
+  } catch (error) {
+    const why = `no PostgreSQL at ${BENCH_DATABASE_URL.replace(/\/\/[^@/]*@/, '//')} (${(error as Error).message}); set KILN_BENCH_DATABASE_URL`;
+    return { rows: [{ workload: 'W9', metric: 'skipped', kiln: null, unit: '', note: why }], data: { skipped: why }, notes: [`W9 skipped: ${why}`] };
+  }
+
+  /** Runs the load against the first server, reading the CPU of all of them and of PostgreSQL. */
+  const measure = async (servers: KilnServer[]) => {
+    let start = { kiln: new Map<number, number>(), postgres: new Map<number, number>() };
+    let end = start;
+    const read = () => ({ kiln: cpuMsOf(servers.map((s) => s.pid)), postgres: cpuMsOf(processesNamed('postgres')) });
+    const run = await runLoad<RunResult>(runJob(servers[0]!, c, spec), null, (phase) => {
+      if (phase === 'start') start = read();
+      else if (phase === 'end') end = read();
+    });
+    const share = (ms: number) => (run.windowMs > 0 ? (ms / run.windowMs) * 100 : null);
+    return {
+      result: run.result,
+      kilnCpuPct: share(cpuBetween(start.kiln, end.kiln)),
+      postgresCpuPct: share(cpuBetween(start.postgres, end.postgres)),
+      kilnCpuMsPerTask: perTask(cpuBetween(start.kiln, end.kiln), run.result.iterations),
+    };
+  };
+  const layouts: { label: string; run: () => Promise<Awaited<ReturnType<typeof measure>>> }[] = [
+    { label: 'SQLite, 1 process', run: () => withKiln(ctx, 'w9-sqlite', {}, (k) => measure([k])) },
+    {
+      label: 'PostgreSQL, 1 process',
+      run: () => onPostgres((schema) => withKiln(ctx, 'w9-pg', { env: { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema } }, (k) => measure([k]))),
+    },
+    ...[1, 2].map((workers) => ({
+      label: `PostgreSQL, 1 API + ${workers} worker${workers > 1 ? 's' : ''}`,
+      run: () =>
+        onPostgres(async (schema) => {
+          const env = { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema, KILN_SIGNING_KEY: 'ab'.repeat(32) };
+          // The API process migrates first; workers share its key.
+          return withKiln(ctx, 'w9-api', { env, args: ['--role', 'api'] }, async (api) => {
+            const started = await Promise.all(Array.from({ length: workers }, () => startKiln({ env, key: api.key, args: ['--role', 'worker'] })));
+            try {
+              return await measure([api, ...started]);
+            } finally {
+              await Promise.all(started.map(async (w) => {
+                await w.stop();
+                fs.rmSync(w.dataDir, { recursive: true, force: true });
+              }));
+            }
+          });
+        }),
+    })),
+  ];
+  const rows: Row[] = [];
+  const data: Record<string, unknown> = { c };
+  const notes: string[] = [];
+  let sqlite: number | null = null;
+  for (const layout of layouts) {
+    const m = await layout.run();
+    const r = m.result;
+    sqlite ??= r.perSec;
+    const tput: Row = { workload: 'W9', metric: `tasks/s c=${c}, ${layout.label}`, kiln: r.perSec, floor: sqlite, unit: '/s', ratio: sqlite ? r.perSec / sqlite : null, ratioLabel: 'of SQLite' };
+    if (layout.label === 'PostgreSQL, 1 process') Object.assign(tput, { target: '>= 50% of SQLite', met: sqlite !== null && r.perSec >= sqlite * 0.5 });
+    rows.push(tput, { workload: 'W9', metric: `Kiln CPU ms/task c=${c}, ${layout.label}`, kiln: m.kilnCpuMsPerTask, unit: 'ms' });
+    data[layout.label] = { ...r, kilnCpuPct: m.kilnCpuPct, postgresCpuPct: m.postgresCpuPct, kilnCpuMsPerTask: m.kilnCpuMsPerTask };
+    notes.push(
+      `W9 ${layout.label}: ${r.iterations} tasks, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}; CPU: Kiln ${round(m.kilnCpuPct, 0)}%, PostgreSQL ${round(m.postgresCpuPct, 0)}%, load generator ${round(r.clientCpuPct, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
+    );
+  }
+  return { rows, data, notes };
 }
 
 function row(workload: string, metric: string, kiln: number | null, floor: number | null, unit: string, kind: 'x' | 'frac'): Row {

@@ -92,3 +92,34 @@ export function sampleRss(pid: number, intervalMs = 10): { stop(): number } {
     },
   };
 }
+
+/** Processes whose command name is `name` (e.g. every PostgreSQL server process on the machine). */
+export function processesNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) pids.push(Number(entry));
+    } catch {
+      /* ended */
+    }
+  }
+  return pids;
+}
+
+/** CPU time of several processes together (ms); processes that ended count as nothing more. */
+export function cpuMsOf(pids: number[]): Map<number, number> {
+  const readings = new Map<number, number>();
+  for (const pid of pids) {
+    const ms = cpuMs(pid);
+    if (ms !== null) readings.set(pid, ms);
+  }
+  return readings;
+}
+
+/** CPU used between two readings of {@link cpuMsOf}; a process missing from the first started in between. */
+export function cpuBetween(start: Map<number, number>, end: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of end) total += ms - (start.get(pid) ?? 0);
+  return total;
+}

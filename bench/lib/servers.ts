@@ -85,6 +85,8 @@ export interface KilnOptions {
   env?: Record<string, string>;
   /** node flags, e.g. --cpu-prof */
   nodeArgs?: string[];
+  /** more arguments of `kiln serve`, e.g. ['--role', 'worker'] */
+  args?: string[];
 }
 
 /** Starts Kiln (offline model) as a child process on a free port; ready when /healthz answers. */
@@ -92,7 +94,7 @@ export async function startKiln(options: KilnOptions = {}): Promise<KilnServer> 
   const dataDir = options.dataDir ?? tempDir('kiln-bench-');
   const key = options.key ?? newKey();
   const port = await freePort();
-  const proc = spawnServer('kiln', process.execPath, [...(options.nodeArgs ?? []), KILN_CLI, 'serve', '--port', String(port), '--host', '127.0.0.1'], {
+  const proc = spawnServer('kiln', process.execPath, [...(options.nodeArgs ?? []), KILN_CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...(options.args ?? [])], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: os.tmpdir(),
