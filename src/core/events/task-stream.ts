@@ -19,16 +19,16 @@ const PAGE = 500;
  */
 export async function* streamTask(
   deps: { tasks: TaskStore; hub: EventHub },
-  taskId: string,
+  task: Task,
   lastEventId: number | undefined,
   signal: AbortSignal,
 ): AsyncGenerator<StreamItem> {
+  const taskId = task.id;
   const inbox = new Inbox();
   const unsubscribe = deps.hub.subscribe(taskId, (events) => inbox.push(events));
   const onAbort = () => inbox.wake();
   signal.addEventListener('abort', onAbort);
   try {
-    const task = (await deps.tasks.get(taskId)) as Task;
     let sent: number;
     if (lastEventId === undefined) {
       const messages = await deps.tasks.messages(taskId);

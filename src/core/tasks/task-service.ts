@@ -235,15 +235,14 @@ export class TaskService {
     this.deps.signals.turnEnded(task.id, task.turn);
   }
 
-  /** Checks access, then returns the task's stream (see {@link streamTask}). */
   /**
-   * The task's stream, or null when `lastEventId` is at or past the end of a task whose turn has
+   * Checks access, then returns the task's stream (see {@link streamTask}), or null when `lastEventId` is at or past the end of a task whose turn has
    * ended: there is nothing more to send until a follow-up.
    */
   async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem> | null> {
     const task = await this.owned(caller, id);
     if (lastEventId !== undefined && !isExecuting(task.status) && lastEventId >= task.lastEventSeq) return null;
-    return streamTask({ tasks: this.deps.storage.tasks, hub: this.deps.hub }, task.id, lastEventId, signal);
+    return streamTask({ tasks: this.deps.storage.tasks, hub: this.deps.hub }, task, lastEventId, signal);
   }
 
   /**
