@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { EventHub } from '../../core/events/event-hub.js';
@@ -14,18 +13,17 @@ const RECONNECT_MS = 1000;
 /**
  * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
  *
- * - `kiln_queued <process>` wakes the workers of other processes (this one woke its own); `kiln_stop <taskId>` stops a turn wherever it runs;
+ * - `kiln_queued` wakes workers; `kiln_stop <taskId>` stops a turn wherever it runs;
  *   `kiln_turn_ended <taskId:turn>` lets the process holding that turn's secrets drop them.
  * - `kiln_events <taskId:first:last>` (sent by the store when events commit) makes each process
  *   with streams on that task read those events once and hand them to its hub.
  *
+ * PostgreSQL delivers a process's own notifications to it too; those are skipped.
  * Notifications are only a shortcut: a sweep compares watched tasks with the log every second,
  * so a notification lost while the listening connection was down delays events, never drops them.
  */
 export class PgNotifications implements TaskSignals {
   private readonly local = new EventEmitter().setMaxListeners(0);
-  /** Tells this process's own notifications, which PostgreSQL delivers to it too. */
-  private readonly id = randomUUID();
   private client: pg.PoolClient | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -55,7 +53,7 @@ export class PgNotifications implements TaskSignals {
 
   queued(): void {
     this.local.emit('queued');
-    this.notify('kiln_queued', this.id);
+    this.notify('kiln_queued', '');
   }
 
 
@@ -90,7 +88,11 @@ export class PgNotifications implements TaskSignals {
 
   private async listen(): Promise<void> {
     const client = await this.db.listener();
-    client.on('notification', (message) => this.received(message.channel, message.payload ?? ''));
+    client.on('notification', (message) => {
+      // What this process sent, it already acted on here: signals are emitted locally as they are
+      // sent, and events are published to the hub by their writer once committed.
+      if (!this.db.sentByThisProcess(message.processId)) this.received(message.channel, message.payload ?? '');
+    });
     client.on('error', (error) => {
       this.deps.logger.warn('the notification connection to PostgreSQL failed; reconnecting', { error: errorMessage(error) });
       client.removeAllListeners();
@@ -117,9 +119,7 @@ export class PgNotifications implements TaskSignals {
   }
 
   private received(channel: string, payload: string): void {
-    if (channel === 'kiln_queued') {
-      if (payload !== this.id) this.local.emit('queued');
-    }
+    if (channel === 'kiln_queued') this.local.emit('queued');
     else if (channel === 'kiln_stop') this.local.emit('stop', payload);
     else if (channel === 'kiln_turn_ended') {
       const [taskId, turn] = payload.split(':');

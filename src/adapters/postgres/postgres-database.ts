@@ -22,6 +22,8 @@ export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   private readonly pool: pg.Pool;
   private readonly direct: SqlExecutor;
+  /** PostgreSQL server processes of this pool's connections. */
+  private readonly backends = new Set<number>();
 
   constructor(
     private readonly connectionString: string,
@@ -30,6 +32,16 @@ export class PostgresDatabase implements Database {
     this.pool = new pg.Pool({ connectionString, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
     // A connection that drops while idle is replaced by the pool; the error must not crash the process.
     this.pool.on('error', () => {});
+    // node-pg keeps the server process id of each connection (it cancels queries with it).
+    const backend = (client: pg.PoolClient) => (client as pg.PoolClient & { processID?: number }).processID;
+    this.pool.on('connect', (client) => {
+      const pid = backend(client);
+      if (pid) this.backends.add(pid);
+    });
+    this.pool.on('remove', (client) => {
+      const pid = backend(client);
+      if (pid) this.backends.delete(pid);
+    });
     this.direct = executor((text, values) => this.pool.query(text, values));
   }
 
@@ -94,6 +106,11 @@ export class PostgresDatabase implements Database {
 
   poolStats(): { total: number; idle: number; waiting: number } {
     return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
+  }
+
+  /** True when a notification's sender (a server process id) is one of this pool's connections. */
+  sentByThisProcess(serverProcessId: number): boolean {
+    return this.backends.has(serverProcessId);
   }
 
   /** A dedicated connection for LISTEN; the caller releases it. */

@@ -65,7 +65,7 @@ export interface TurnRunnerDeps {
   self: () => string | null;
   /**
    * True when several processes share the work (PostgreSQL): a turn may then run on another
-   * machine than the last one and first brings the workspace up to date.
+   * machine than the last one and brings the workspace up to date before it first uses it.
    */
   sharedWork: boolean;
   logger: Logger;
@@ -119,14 +119,16 @@ export class TurnRunner {
     else signal.addEventListener('abort', forward, { once: true });
     let budget: TurnBudget | null = null;
     try {
-      if (this.deps.sharedWork) {
-        const restored = await restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id);
-        if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
-      }
       const workspace = this.deps.workspaces.dir(task.id);
-      // Made when the turn first needs it (a tool, an MCP server): a chat turn never touches files.
+      // Made (or, when processes share the work, brought up to date from the blob store) when the
+      // turn first needs it (a tool, an MCP server): a chat turn never touches files.
       let made: Promise<unknown> | null = null;
-      const ensureWorkspace = () => (made ??= this.deps.workspaces.create(task.id));
+      const ensureWorkspace = () =>
+        (made ??= this.deps.sharedWork
+          ? restoreWorkspace({ artifacts: this.deps.artifacts, blobs: this.deps.blobs, workspaces: this.deps.workspaces }, task.id).then((restored) => {
+              if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
+            })
+          : this.deps.workspaces.create(task.id));
       const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
       // A task's own limits win over its agent's; time waiting for approval does not count.
