@@ -21,7 +21,7 @@ import { EventHub } from './core/events/event-hub.js';
 import { IdempotencyKeys } from './core/idempotency/idempotency-keys.js';
 import { RateLimiter } from './core/quotas/rate-limiter.js';
 import { TaskPurger } from './core/retention/task-purger.js';
-import { commandSlots } from './core/runner/command-slots.js';
+import { CommandSlots } from './core/runner/command-slots.js';
 import { Housekeeping } from './core/runner/housekeeping.js';
 import { recoverAbandonedTurns } from './core/runner/recovery.js';
 import { TurnRunner } from './core/runner/turn-runner.js';
@@ -75,11 +75,14 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const workspaces = new Workspaces(config.dataDir, config.workspaceMb * 1024 * 1024);
   await workspaces.init();
   const streams = new OpenStreams();
+  const runsTurns = config.role !== 'api';
+  const commandSlots = runsTurns ? new CommandSlots(config.commandConcurrency) : null;
   const metrics = new KilnMetrics({
     taskStatuses: () => storage.tasks.statusCounts(),
     queue: () => storage.tasks.queueStats(),
     openStreams: () => streams.size,
     databasePool: () => db.poolStats(),
+    commands: () => commandSlots?.usage() ?? null,
   });
   const rawBlobs = await openBlobStore(config);
   const blobs = new MeteredBlobStore(rawBlobs, metrics);
@@ -120,9 +123,8 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder, secretsHolder: self, endUsers: widgetTokens });
   const approvals = new Approvals({ storage, hub, signals: bus.signals });
 
-  const runsTurns = config.role !== 'api';
   const servesApi = config.role !== 'worker';
-  const commands = runsTurns ? commandSlots(await openCommandRunner(config, logger), config.commandConcurrency) : null;
+  const commands = commandSlots ? commandSlots.limit(await openCommandRunner(config, logger)) : null;
   const outbound = outboundFetch({ allowPrivate: config.mcpAllowPrivate });
   const pool = runsTurns
     ? new WorkerPool(
@@ -277,6 +279,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         data: config.dataDir,
         concurrency: runsTurns ? config.concurrency : undefined,
         userConcurrency: runsTurns ? config.userConcurrency : undefined,
+        commandConcurrency: runsTurns ? config.commandConcurrency : undefined,
       });
       return address;
     },

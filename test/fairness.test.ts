@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { createUserKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { parseMetrics, sample } from './helpers/prometheus.js';
 import { needs, sandbox } from './helpers/requirements.js';
 
 describe('fairness between users', () => {
@@ -30,7 +31,7 @@ describe('fairness between users', () => {
 
 describe('turns and commands', () => {
   it('runs more turns at once than commands: commands beyond KILN_COMMAND_CONCURRENCY wait their turn, and a cancelled turn stops waiting', needs(sandbox), async () => {
-    const kiln = await startKiln({ env: { KILN_CONCURRENCY: '16', KILN_USER_CONCURRENCY: '16', KILN_COMMAND_CONCURRENCY: '1' } });
+    const kiln = await startKiln({ env: { KILN_CONCURRENCY: '16', KILN_USER_CONCURRENCY: '16', KILN_COMMAND_CONCURRENCY: '1', KILN_METRICS: 'on' } });
     try {
       const api = Api.of(kiln);
       const ids: string[] = [];
@@ -59,6 +60,14 @@ describe('turns and commands', () => {
       const waiting = await api.createTask({ message: '$ echo never' });
       const waitingStream = await api.openStream(waiting);
       await waitingStream.readUntil((e) => e.event === 'tool_call');
+      // The call is announced just before its command asks for a slot.
+      let samples = parseMetrics(await (await fetch(`${kiln.url}/metrics`)).text());
+      while (sample(samples, 'kiln_commands_waiting') === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        samples = parseMetrics(await (await fetch(`${kiln.url}/metrics`)).text());
+      }
+      assert.equal(sample(samples, 'kiln_commands_waiting'), 1, 'operators see a command waiting for a slot');
+      assert.equal(sample(samples, 'kiln_commands_running'), 1);
       await api.request('DELETE', `/api/v1/tasks/${waiting}`);
       const rest = await waitingStream.readAll();
       assert.equal(rest[rest.length - 1]!.event, 'cancelled');

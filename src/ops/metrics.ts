@@ -11,6 +11,8 @@ export interface MetricSources {
   openStreams(): number;
   /** PostgreSQL pool connections; null for SQLite (one connection, nothing to watch). */
   databasePool(): { total: number; idle: number; waiting: number } | null;
+  /** Commands running and waiting for a slot (KILN_COMMAND_CONCURRENCY); null where no turns run. */
+  commands(): { running: number; waiting: number } | null;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -167,6 +169,20 @@ export class KilnMetrics implements Instruments {
           if (stats) this.set(stats[state]);
         },
       });
+    const commands = (state: 'running' | 'waiting', name: string, help: string) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const usage = sources.commands();
+          if (usage) this.set(usage[state]);
+        },
+      });
+    if (sources.commands()) {
+      commands('running', 'kiln_commands_running', 'Commands (run_command) running on this process');
+      commands('waiting', 'kiln_commands_waiting', 'Commands waiting for a free slot (KILN_COMMAND_CONCURRENCY) on this process');
+    }
     if (sources.databasePool()) {
       pool('total', 'kiln_db_pool_connections', 'PostgreSQL connections held by this process');
       pool('idle', 'kiln_db_pool_idle_connections', 'PostgreSQL connections idle in the pool');
