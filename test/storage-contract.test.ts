@@ -117,6 +117,16 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const page = await storage.tasks.list(tasks[0]!.userId, 2, 1);
         assert.equal(page.total, 5);
         assert.deepEqual(page.tasks.map((t) => t.id), [tasks[3]!.id, tasks[2]!.id]);
+        // Every page, including those read from the oldest end, is the right slice; equal times are ordered by id.
+        for (let i = 0; i < 4; i++) tasks.push(await seedTask(storage, 'alice', { lastActivityAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 2)).toISOString() }));
+        const order = [...tasks].sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt) || b.id.localeCompare(a.id)).map((t) => t.id);
+        for (let limit = 1; limit <= 4; limit++) {
+          for (let offset = 0; offset <= order.length + 1; offset++) {
+            const slice = await storage.tasks.list(tasks[0]!.userId, limit, offset);
+            assert.equal(slice.total, order.length);
+            assert.deepEqual(slice.tasks.map((t) => t.id), order.slice(offset, offset + limit), `limit ${limit}, offset ${offset}`);
+          }
+        }
       }));
 
     it('numbers events per task, and refuses writes once the turn is not the writer\'s', () =>

@@ -108,16 +108,24 @@ export class SqlTaskStore implements TaskStore {
     const condition = where.join(' AND ');
     // The page's ids come from the index alone (skipping `offset` entries touches no table row);
     // only the page's rows are read.
-    const ids = await this.db.all<{ id: string }>(
-      `SELECT id FROM tasks WHERE ${condition} ORDER BY last_activity_at DESC, id DESC LIMIT ? OFFSET ?`,
-      [...params, limit, offset],
-    );
-    // All of a user's tasks are counted as they are made; a narrower list is counted now.
-    const count =
-      where.length === 1
-        ? await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId])
-        : await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks WHERE ${condition}`, params);
-    return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
+    const page = (order: 'ASC' | 'DESC', pageLimit: number, pageOffset: number) =>
+      this.db.all<{ id: string }>(`SELECT id FROM tasks WHERE ${condition} ORDER BY last_activity_at ${order}, id ${order} LIMIT ? OFFSET ?`, [
+        ...params,
+        pageLimit,
+        pageOffset,
+      ]);
+    if (where.length > 1) {
+      const ids = await page('DESC', limit, offset);
+      const count = await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks WHERE ${condition}`, params);
+      return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
+    }
+    // All of a user's tasks are counted as they are made. Knowing the total, a page in the older
+    // half is read from the oldest end, skipping at most half of the index.
+    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
+    const total = Number(count?.n ?? 0);
+    const fromOldest = offset * 2 + limit > total && offset < total;
+    const ids = fromOldest ? await page('ASC', Math.min(limit, total - offset), Math.max(0, total - offset - limit)) : await page('DESC', limit, offset);
+    return { tasks: await this.rowsOf(ids), total };
   }
 
   /** The tasks of a page of ids, in the page's order. */
