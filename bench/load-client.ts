@@ -222,16 +222,18 @@ async function fanoutJob(j: Extract<Job, { kind: 'fanout' }>) {
   if (j.warmup) await fanoutRound(client, j.subscribers, j.warmup.message, j.warmup.createBody);
   phase('start');
   const cpu0 = process.cpuUsage();
-  const { id, subs } = await fanoutRound(client, j.subscribers, j.message, j.createBody);
+  // `@mark 1` tells the runner every subscriber is connected (the turn has not started yet).
+  const { id, subs } = await fanoutRound(client, j.subscribers, j.message, j.createBody, () => process.stdout.write('@mark 1\n'));
   phase('end');
   const cpu = process.cpuUsage(cpu0);
   client.close();
   return { taskId: id, clientCpuMs: (cpu.user + cpu.system) / 1000, subscribers: subs };
 }
 
-async function fanoutRound(client: Client, subscribers: number, message: string, createBody?: Record<string, unknown>) {
+async function fanoutRound(client: Client, subscribers: number, message: string, createBody?: Record<string, unknown>, onAllOpen?: () => void) {
   const created = await client.json<{ data: { id: string } }>('POST', '/api/v1/tasks', { message, ...createBody });
   const id = created.data.id;
+  let opened = 0;
   const subs = await Promise.all(
     Array.from({ length: subscribers }, async () => {
       const events: [number, number][] = [];
@@ -243,7 +245,12 @@ async function fanoutRound(client: Client, subscribers: number, message: string,
           if (e.id !== undefined) events.push([e.id, Math.round(wall(e.t) * 100) / 100]);
           if (TERMINAL_EVENTS.has(e.event)) terminal = e.event;
         },
-        { onOpen: (t) => (openedAt = wall(t)) },
+        {
+          onOpen: (t) => {
+            openedAt = wall(t);
+            if (++opened === subscribers) onAllOpen?.();
+          },
+        },
       );
       return { openedAt, terminal, events };
     }),

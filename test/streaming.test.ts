@@ -109,9 +109,11 @@ describe('streaming', () => {
   });
 
   it('gives many subscribers of one task the same events', async () => {
-    // The pause at the start lets all 40 streams connect before the events they compare.
-    const id = await api.createTask({ message: `sleep 1500\n${slowScript(2, 100)}` });
-    const streams = await Promise.all(Array.from({ length: 40 }, () => api.streamAll(id)));
+    // The pause at the start lets all 150 streams connect before the events they compare; more
+    // streams than are served in one turn of the event loop, with batches close together.
+    const thoughts = Array.from({ length: 20 }, (_, i) => `think quick ${i}`).join('\n');
+    const id = await api.createTask({ message: `sleep 2000\n${thoughts}\n${slowScript(2, 100)}` });
+    const streams = await Promise.all(Array.from({ length: 150 }, () => api.streamAll(id)));
     const reference = ids(await api.streamAll(id, 0));
     for (const events of streams) {
       assertExactlyOnce(ids(events).filter((n) => n >= reference[0]!), reference);

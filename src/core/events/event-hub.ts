@@ -3,6 +3,13 @@ import type { LoggedEvent } from './event-types.js';
 type Listener = (events: readonly LoggedEvent[]) => void;
 
 /**
+ * Streams served per turn of the event loop when one batch fans out to many: the streams' writes
+ * happen as they are served, and a batch for hundreds of streams at once would hold the loop (and
+ * every other request) for tens of milliseconds.
+ */
+const FANOUT_SLICE = 64;
+
+/**
  * In-memory fan-out of committed events to the streams open in this process.
  * Publishing costs one call per subscriber; no subscriber reads the database for an event
  * it received here.
@@ -14,6 +21,8 @@ type Listener = (events: readonly LoggedEvent[]) => void;
 export class EventHub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly delivered = new Map<string, number>();
+  /** Batches still being handed out, in the order published (so each stream gets them in order). */
+  private readonly backlog: { listeners: Listener[]; events: readonly LoggedEvent[]; next: number }[] = [];
 
   /** `delivered` hears how long after being written each batch of events reached open streams. */
   constructor(private readonly observe: { delivered(lagSeconds: number): void } = { delivered: () => {} }) {}
@@ -25,8 +34,27 @@ export class EventHub {
     this.observe.delivered((Date.now() - Date.parse(events[0]!.createdAt)) / 1000);
     const last = events[events.length - 1]!.seq;
     this.delivered.set(taskId, Math.max(this.delivered.get(taskId) ?? 0, last));
-    for (const listener of set) listener(events);
+    if (set.size <= FANOUT_SLICE && this.backlog.length === 0) {
+      for (const listener of set) listener(events);
+      return;
+    }
+    this.backlog.push({ listeners: [...set], events, next: 0 });
+    if (this.backlog.length === 1) this.serve();
   }
+
+  /** Hands out up to FANOUT_SLICE deliveries of the backlog, then lets the loop run before the next. */
+  private readonly serve = (): void => {
+    let budget = FANOUT_SLICE;
+    while (budget > 0 && this.backlog.length > 0) {
+      const batch = this.backlog[0]!;
+      const end = Math.min(batch.listeners.length, batch.next + budget);
+      for (let i = batch.next; i < end; i++) batch.listeners[i]!(batch.events);
+      budget -= end - batch.next;
+      batch.next = end;
+      if (batch.next === batch.listeners.length) this.backlog.shift();
+    }
+    if (this.backlog.length > 0) setImmediate(this.serve);
+  };
 
   subscribe(taskId: string, listener: Listener): () => void {
     let set = this.listeners.get(taskId);
