@@ -172,6 +172,37 @@ describe('conversation budget', () => {
   });
 });
 
+describe('a long conversation', () => {
+  it('sends only the latest turns that fit, counting every turn it left out, past the first page of saved messages', async () => {
+    const provider = await new FakeProvider().start();
+    const kiln = await startKiln({ env: { KILN_MODEL: 'openai-compatible:m', KILN_MODEL_BASE_URL: `${provider.url}/v1`, KILN_CONTEXT_TOKENS: '1000' } });
+    const api = Api.of(kiln);
+    try {
+      // 120 turns of two saved messages each, about 50 tokens a turn: more than one page of
+      // saved messages, and far more than the budget.
+      const turns = 120;
+      for (let i = 0; i < turns; i++) provider.enqueue({ kind: 'stream', events: openai.text([`answer ${i} `, 'y'.repeat(100)]) });
+      const id = await api.createTask({ message: `question 0 ${'q'.repeat(60)}` });
+      await api.waitForEnd(id);
+      for (let i = 1; i < turns; i++) {
+        await api.post(`/api/v1/tasks/${id}/messages`, { message: `question ${i} ${'q'.repeat(60)}` });
+        await api.waitForEnd(id);
+      }
+      const sent: { role: string; content: unknown }[] = provider.requests[turns - 1]!.body.messages;
+      const texts = sent.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)));
+      const note = texts.map((t) => /\[(\d+) earlier turn\(s\) of this conversation are left out/.exec(t)).find(Boolean);
+      assert.ok(note, 'the request says that turns were left out');
+      const questions = texts.flatMap((t) => [...t.matchAll(/question (\d+) /g)].map((m) => Number(m[1])));
+      const left = Number(note[1]);
+      assert.ok(questions.length > 1 && questions.length < 40, `a few of the latest turns are sent (${questions.length})`);
+      assert.deepEqual(questions, Array.from({ length: turns - left }, (_, i) => left + i), 'the latest turns, in order, and every other one counted as left out');
+    } finally {
+      await kiln.stop();
+      await provider.stop();
+    }
+  });
+});
+
 describe('Anthropic as the model', () => {
   it('streams text and thinking, runs tool calls with split JSON input, retries overload, and records usage', async () => {
     const provider = await new FakeProvider().start();

@@ -174,12 +174,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           modelMessages: [{ role: 'assistant', content: 'Echo: hi' }],
         };
         assert.equal(await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString(), carried), undefined);
-        assert.equal((await storage.tasks.modelMessages(task.id)).length, 1, 'a lost turn writes nothing it carried');
+        assert.equal((await storage.tasks.recentModelMessages(task.id, null, 10)).length, 1, 'a lost turn writes nothing it carried');
         const logged = await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString(), carried);
         assert.deepEqual(logged?.map((e) => [e.seq, e.type]), [[1, 'content'], [2, 'done']]);
         assert.deepEqual((await storage.tasks.eventsAfter(task.id, 0, 10)).map((e) => e.type), ['content', 'done']);
         assert.equal((await storage.tasks.messages(task.id)).at(-1)?.content, 'Echo: hi', 'the answer is folded from the carried events');
-        assert.deepEqual((await storage.tasks.modelMessages(task.id)).map((m) => m.body), [{ role: 'user', content: task.message }, carried.modelMessages[0]]);
+        assert.deepEqual((await storage.tasks.recentModelMessages(task.id, null, 10)).map((m) => m.body).reverse(), [{ role: 'user', content: task.message }, carried.modelMessages[0]]);
         assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 2);
       }));
 
@@ -271,11 +271,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.deepEqual([opened.turn, opened.status, opened.messageCount], [2, 'running', 2]);
         assert.deepEqual(opened, await storage.tasks.get(task.id), 'the follow-up answers the task as stored');
         await storage.tasks.appendModelMessages({ taskId: task.id, turn: 2 }, [{ role: 'assistant', content: 'answer' }]);
-        assert.deepEqual(await storage.tasks.modelMessages(task.id), [
-          { turn: 1, body: { role: 'user', content: task.message } },
-          { turn: 2, body: { role: 'user', content: 'again' } },
-          { turn: 2, body: { role: 'assistant', content: 'answer' } },
+        assert.deepEqual(await storage.tasks.recentModelMessages(task.id, null, 10), [
+          { seq: 3, turn: 2, body: { role: 'assistant', content: 'answer' } },
+          { seq: 2, turn: 2, body: { role: 'user', content: 'again' } },
+          { seq: 1, turn: 1, body: { role: 'user', content: task.message } },
         ]);
+        assert.deepEqual(await storage.tasks.recentModelMessages(task.id, 3, 1), [{ seq: 2, turn: 2, body: { role: 'user', content: 'again' } }], 'read a page at a time, newest first');
       }));
 
     it('records artifact versions, skipping unchanged content, and pages them by keyset', () =>

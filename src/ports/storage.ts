@@ -294,7 +294,8 @@ export interface TaskStore {
   eventsOfType(taskId: string, types: readonly TaskEventBody['type'][]): Promise<LoggedEvent[]>;
 
   appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void>;
-  modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]>;
+  /** Up to `limit` saved model messages before `beforeSeq` (null: the newest), newest first. */
+  recentModelMessages(taskId: string, beforeSeq: number | null, limit: number): Promise<{ seq: number; turn: number; body: unknown }[]>;
 }
 
 /** What a worker writes together with the end of its turn. */

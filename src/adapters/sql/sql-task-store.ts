@@ -389,9 +389,12 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async modelMessages(taskId: string): Promise<{ turn: number; body: unknown }[]> {
-    const rows = await this.db.all<{ turn: number; body: string }>('SELECT turn, body FROM model_messages WHERE task_id = ? ORDER BY seq', [taskId]);
-    return rows.map((r) => ({ turn: Number(r.turn), body: JSON.parse(r.body) }));
+  async recentModelMessages(taskId: string, beforeSeq: number | null, limit: number): Promise<{ seq: number; turn: number; body: unknown }[]> {
+    const rows = await this.db.all<{ seq: number; turn: number; body: string }>(
+      `SELECT seq, turn, body FROM model_messages WHERE task_id = ?${beforeSeq === null ? '' : ' AND seq < ?'} ORDER BY seq DESC LIMIT ?`,
+      beforeSeq === null ? [taskId, limit] : [taskId, beforeSeq, limit],
+    );
+    return rows.map((r) => ({ seq: Number(r.seq), turn: Number(r.turn), body: JSON.parse(r.body) }));
   }
 
   /** Within a transaction: the fenced turn's task (locked) and events, or undefined when the fence no longer holds. */

@@ -11,7 +11,7 @@ import type { SecretSource } from '../../ports/secret-source.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
 import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnCarry, type TurnFence } from '../../ports/storage.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
-import { fitConversation } from '../agent/context-budget.js';
+import { fitConversation, recentConversation } from '../agent/context-budget.js';
 import { redactingCommands } from '../agent/redacting-commands.js';
 import { Redactor } from '../agent/redactor.js';
 import { systemPrompt } from '../agent/system-prompt.js';
@@ -362,8 +362,12 @@ export class TurnRunner {
    * the task or follow-up). The turn is resumed when the model already answered in it.
    */
   private async conversation(task: Task, fence: TurnFence): Promise<{ messages: ModelMessage[]; resumed: boolean }> {
-    const saved = await this.deps.tasks.modelMessages(task.id);
-    const messages = fitConversation(saved, task.turn, this.deps.contextTokens);
+    const { saved, unreadTurns } = await recentConversation(
+      (beforeSeq, limit) => this.deps.tasks.recentModelMessages(task.id, beforeSeq, limit),
+      task.turn,
+      this.deps.contextTokens,
+    );
+    const messages = fitConversation(saved, task.turn, this.deps.contextTokens, unreadTurns);
     const ofTurn = saved.filter((m) => m.turn === task.turn);
     if (ofTurn.length > 0) return { messages, resumed: ofTurn.some((m) => (m.body as ModelMessage).role !== 'user') };
     // A turn queued by an earlier version of Kiln, which stored the user's message when the turn began.
