@@ -1,8 +1,7 @@
-import dns from 'node:dns';
-import type { LookupAddress, LookupOptions } from 'node:dns';
 import ipaddr from 'ipaddr.js';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { OutboundFetch } from '../../ports/outbound-http.js';
+import { nonPublicRange, publicOnlyLookup } from './public-address.js';
 
 /** An address a task may not reach: loopback, link-local, private, or any other non-public range. */
 export class AddressRefused extends Error {
@@ -26,7 +25,7 @@ export class AddressRefused extends Error {
  * await fetch('http://127.0.0.1/'); // rejects with AddressRefused
  */
 export function outboundFetch(options: { allowPrivate: boolean }): OutboundFetch {
-  const dispatcher = options.allowPrivate ? new Agent() : new Agent({ connect: { lookup: publicOnlyLookup } });
+  const dispatcher = options.allowPrivate ? new Agent() : new Agent({ connect: { lookup: publicOnlyLookup((host, address, range) => new AddressRefused(host, address, range)) } });
   return async (url, init) => {
     const target = new URL(url);
     if (!options.allowPrivate) refuseLiteral(target.hostname);
@@ -41,46 +40,9 @@ export function outboundFetch(options: { allowPrivate: boolean }): OutboundFetch
   };
 }
 
-/** The range of an address when it is not public unicast, else null. */
-export function nonPublicRange(address: string): string | null {
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  const range = parsed.range();
-  return range === 'unicast' ? null : describeRange(range);
-}
-
-function describeRange(range: string): string {
-  const names: Record<string, string> = {
-    loopback: 'loopback',
-    private: 'private',
-    linkLocal: 'link-local',
-    uniqueLocal: 'private (unique local)',
-    unspecified: 'unspecified',
-    carrierGradeNat: 'shared (carrier-grade NAT)',
-    multicast: 'multicast',
-    broadcast: 'broadcast',
-  };
-  return names[range] ?? `non-public (${range})`;
-}
-
 function refuseLiteral(hostname: string): void {
   const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
   if (!ipaddr.isValid(host)) return;
   const range = nonPublicRange(host);
   if (range) throw new AddressRefused(host, host, range);
-}
-
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-function publicOnlyLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
-  dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-    if (error) return callback(error, []);
-    for (const { address } of addresses) {
-      const range = nonPublicRange(address);
-      if (range) return callback(new AddressRefused(hostname, address, range), []);
-    }
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0]!;
-    callback(null, first.address, first.family);
-  });
 }

@@ -1,11 +1,11 @@
-import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
+import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { InvalidInput } from '../../core/errors.js';
 import type { AttemptOutcome } from '../../core/webhooks/webhook-types.js';
 import type { WebhookSender } from '../../ports/webhook-sender.js';
+import { nonPublicRange, publicOnlyLookup } from './public-address.js';
 
 /** Bytes of an endpoint's answer read (and dropped); the rest is cut off. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -19,6 +19,9 @@ class ForbiddenAddress extends Error {
     );
   }
 }
+
+/** The socket's DNS lookup, refusing a name when any of its addresses is not public. */
+const publicLookup = publicOnlyLookup((host, address, range) => new ForbiddenAddress(host, address, range));
 
 /**
  * Webhook requests over node:http(s). Unless private addresses are allowed, every address a
@@ -66,7 +69,7 @@ export class HttpWebhookSender implements WebhookSender {
         method: 'POST',
         agent: false,
         headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'Kiln-Webhooks/1' },
-        ...(this.options.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+        ...(this.options.allowPrivate ? {} : { lookup: publicLookup }),
       });
       const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
       request.on('response', (response) => {
@@ -100,24 +103,6 @@ function parseTarget(url: string): { host: string } {
 }
 
 function refuseNonPublic(host: string, address: string): void {
-  const range = ipaddr.process(address).range();
-  if (range !== 'unicast') throw new ForbiddenAddress(host, address, range);
-}
-
-/** The socket's DNS lookup, refusing a name when any of its addresses is not public. */
-function publicOnlyLookup(
-  hostname: string,
-  options: LookupOptions,
-  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
-): void {
-  dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-    if (error) return callback(error, []);
-    try {
-      for (const a of addresses) refuseNonPublic(hostname, a.address);
-    } catch (refusal) {
-      return callback(refusal as NodeJS.ErrnoException, []);
-    }
-    if (options.all) return callback(null, addresses);
-    callback(null, addresses[0]!.address, addresses[0]!.family);
-  });
+  const range = nonPublicRange(address);
+  if (range) throw new ForbiddenAddress(host, address, range);
 }

@@ -25,8 +25,3 @@ export function isWithin(root: string, target: string): boolean {
   const rel = path.relative(root, target);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
-
-/** Workspace-relative form of an absolute path inside it, with forward slashes. */
-export function relativeTo(root: string, absolute: string): string {
-  return path.relative(root, absolute).split(path.sep).join('/');
-}
