@@ -147,12 +147,21 @@ describe('an OpenAI-compatible server as the model', () => {
   });
 });
 
+/** Kiln on a fake OpenAI-compatible provider, with a context budget of 1,000 tokens. */
+async function withSmallBudget(fn: (provider: FakeProvider, api: Api) => Promise<void>): Promise<void> {
+  const provider = await new FakeProvider().start();
+  const kiln = await startKiln({ env: { KILN_MODEL: 'openai-compatible:m', KILN_MODEL_BASE_URL: `${provider.url}/v1`, KILN_CONTEXT_TOKENS: '1000' } });
+  try {
+    await fn(provider, Api.of(kiln));
+  } finally {
+    await kiln.stop();
+    await provider.stop();
+  }
+}
+
 describe('conversation budget', () => {
-  it('leaves the oldest turns out when the conversation outgrows KILN_CONTEXT_TOKENS, and says so', async () => {
-    const provider = await new FakeProvider().start();
-    const kiln = await startKiln({ env: { KILN_MODEL: 'openai-compatible:m', KILN_MODEL_BASE_URL: `${provider.url}/v1`, KILN_CONTEXT_TOKENS: '1000' } });
-    const api = Api.of(kiln);
-    try {
+  it('leaves the oldest turns out when the conversation outgrows KILN_CONTEXT_TOKENS, and says so', () =>
+    withSmallBudget(async (provider, api) => {
       provider.enqueue({ kind: 'stream', events: openai.text(['one']) }, { kind: 'stream', events: openai.text(['two']) }, { kind: 'stream', events: openai.text(['three']) });
       const id = await api.createTask({ message: `first ${'x'.repeat(6000)}` });
       await api.waitForEnd(id);
@@ -165,19 +174,10 @@ describe('conversation budget', () => {
       assert.ok(texts.some((t: string) => /1 earlier turn\(s\) of this conversation are left out/.test(t)));
       assert.ok(!texts.some((t: string) => t.includes('x'.repeat(100))), 'the long first turn was left out');
       assert.ok(texts.some((t: string) => t.includes('second')) && texts.some((t: string) => t.includes('third')));
-    } finally {
-      await kiln.stop();
-      await provider.stop();
-    }
-  });
-});
+    }));
 
-describe('a long conversation', () => {
-  it('sends only the latest turns that fit, counting every turn it left out, past the first page of saved messages', async () => {
-    const provider = await new FakeProvider().start();
-    const kiln = await startKiln({ env: { KILN_MODEL: 'openai-compatible:m', KILN_MODEL_BASE_URL: `${provider.url}/v1`, KILN_CONTEXT_TOKENS: '1000' } });
-    const api = Api.of(kiln);
-    try {
+  it('sends only the latest turns that fit, counting every turn it left out, past the first page of saved messages', () =>
+    withSmallBudget(async (provider, api) => {
       // 120 turns of two saved messages each, about 50 tokens a turn: more than one page of
       // saved messages, and far more than the budget.
       const turns = 120;
@@ -196,11 +196,7 @@ describe('a long conversation', () => {
       const left = Number(note[1]);
       assert.ok(questions.length > 1 && questions.length < 40, `a few of the latest turns are sent (${questions.length})`);
       assert.deepEqual(questions, Array.from({ length: turns - left }, (_, i) => left + i), 'the latest turns, in order, and every other one counted as left out');
-    } finally {
-      await kiln.stop();
-      await provider.stop();
-    }
-  });
+    }));
 });
 
 describe('Anthropic as the model', () => {

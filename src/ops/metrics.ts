@@ -159,34 +159,25 @@ export class KilnMetrics implements Instruments {
       labelNames: ['direction'],
       registers,
     });
-    const pool = (state: 'total' | 'idle' | 'waiting', name: string, help: string) =>
+    /** A gauge of one field of a source that only some processes have (null where absent). */
+    const fieldOf = <F extends string>(read: () => Record<F, number> | null, field: F, name: string, help: string) =>
       new Gauge({
         name,
         help,
         registers,
         collect() {
-          const stats = sources.databasePool();
-          if (stats) this.set(stats[state]);
-        },
-      });
-    const commands = (state: 'running' | 'waiting', name: string, help: string) =>
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          const usage = sources.commands();
-          if (usage) this.set(usage[state]);
+          const value = read();
+          if (value) this.set(value[field]);
         },
       });
     if (sources.commands()) {
-      commands('running', 'kiln_commands_running', 'Commands (run_command) running on this process');
-      commands('waiting', 'kiln_commands_waiting', 'Commands waiting for a free slot (KILN_COMMAND_CONCURRENCY) on this process');
+      fieldOf(() => sources.commands(), 'running', 'kiln_commands_running', 'Commands (run_command) running on this process');
+      fieldOf(() => sources.commands(), 'waiting', 'kiln_commands_waiting', 'Commands waiting for a free slot (KILN_COMMAND_CONCURRENCY) on this process');
     }
     if (sources.databasePool()) {
-      pool('total', 'kiln_db_pool_connections', 'PostgreSQL connections held by this process');
-      pool('idle', 'kiln_db_pool_idle_connections', 'PostgreSQL connections idle in the pool');
-      pool('waiting', 'kiln_db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection');
+      fieldOf(() => sources.databasePool(), 'total', 'kiln_db_pool_connections', 'PostgreSQL connections held by this process');
+      fieldOf(() => sources.databasePool(), 'idle', 'kiln_db_pool_idle_connections', 'PostgreSQL connections idle in the pool');
+      fieldOf(() => sources.databasePool(), 'waiting', 'kiln_db_pool_waiting_requests', 'Queries waiting for a free PostgreSQL connection');
     }
   }
 

@@ -75,7 +75,7 @@ export class SqlTaskStore implements TaskStore {
         ],
       );
       await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
-      await tx.run('INSERT INTO model_messages (task_id, seq, turn, body) VALUES (?, 1, ?, ?)', [task.id, task.turn, JSON.stringify(modelMessage)]);
+      await insertModelMessage(tx, task.id, task.turn, modelMessage);
       // A running count answers "how many" without a scan (a purge counts down).
       await tx.run('UPDATE users SET task_count = task_count + 1 WHERE id = ?', [task.userId]);
       await this.outbox.enqueue(tx, taskCreatedEvent(task));

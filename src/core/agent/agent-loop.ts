@@ -55,8 +55,8 @@ export type AgentTurnResult = { kind: 'completed'; messages: ModelMessage[] } | 
 /**
  * Runs the agent loop for one turn: model step, its tool calls, next model step, until the
  * model answers without calling a tool. Each step that calls tools is saved as it completes
- * (the last step goes with the end of the turn), so a turn parked for approval resumes from the saved conversation: the calls of its last step that
- * have no results yet are taken up again.
+ * (the last step goes with the end of the turn), so a turn parked for approval resumes from the
+ * saved conversation: the calls of its last step that have no results yet are taken up again.
  */
 export async function runAgentTurn(turn: AgentTurn, sink: TurnSink): Promise<AgentTurnResult> {
   const conversation = new ModelConversation(turn.system, turn.messages);

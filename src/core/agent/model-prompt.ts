@@ -2,15 +2,14 @@ import type { LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3Tool
 import { modelMessageSchema, type ModelMessage } from 'ai';
 
 /**
- * A turn's conversation in two forms kept side by side: the AI SDK's model messages (what Kiln
- * stores) and the provider prompt (what a model's `doStream` takes). Each message is mapped once,
- * when it joins, so a step costs the size of what it adds, not of the whole conversation.
+ * A turn's conversation as the provider prompt a model's `doStream` takes, built from the AI
+ * SDK's model messages Kiln stores. Each message is mapped once, when it joins, so a step costs
+ * the size of what it adds, not of the whole conversation.
  *
  * Messages from storage were checked when they were first added; messages a turn adds are
  * checked against the AI SDK's message schema as they join.
  */
 export class ModelConversation {
-  readonly messages: ModelMessage[] = [];
   readonly prompt: LanguageModelV3Prompt;
 
   constructor(system: string, history: readonly ModelMessage[]) {
@@ -30,7 +29,6 @@ export class ModelConversation {
   }
 
   private join(message: ModelMessage): void {
-    this.messages.push(message);
     const mapped = promptMessage(message);
     const last = this.prompt[this.prompt.length - 1];
     // Providers take the results of one step as one tool message.

@@ -14,8 +14,9 @@ const PAGE = 500;
  * A task's stream: history, then the current turn's logged events, then live ones, ending after
  * the first terminal event. With `lastEventId` it skips the history and resumes after that id.
  *
- * The subscription is opened before the log is read, and events are passed on strictly by
- * sequence number, so an event committed during the read is neither lost nor sent twice.
+ * `task` is the task as the caller's access check read it: where its current turn starts. The
+ * subscription is opened before the log is read, and events are passed on strictly by sequence
+ * number, so an event committed during the read is neither lost nor sent twice.
  */
 export async function* streamTask(
   deps: { tasks: TaskStore; hub: EventHub },

@@ -103,7 +103,7 @@ export class WorkerPool {
     clearTimeout(timer);
   }
 
-  /** A signal or the sweep says a turn may be waiting. */
+  /** A queued signal says one more turn is waiting. */
   private announce(): void {
     this.announced++;
     this.announcements++;

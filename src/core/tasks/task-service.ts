@@ -236,8 +236,9 @@ export class TaskService {
   }
 
   /**
-   * Checks access, then returns the task's stream (see {@link streamTask}), or null when `lastEventId` is at or past the end of a task whose turn has
-   * ended: there is nothing more to send until a follow-up.
+   * Checks access, then returns the task's stream (see {@link streamTask}), or null when
+   * `lastEventId` is at or past the end of a task whose turn has ended: there is nothing more to
+   * send until a follow-up.
    */
   async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem> | null> {
     const task = await this.owned(caller, id);
