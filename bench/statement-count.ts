@@ -1,7 +1,7 @@
 /**
  * SQL statements and transactions per task: runs tasks like W2's (create → stream → `done`,
  * offline model) against a Kiln whose database calls are counted (lib/sql-counter.ts), and prints
- * the counts per task by statement shape.
+ * the counts per task by statement shape, with SQLite's time per task in each.
  *
  *   npm run build && node dist/bench/statement-count.js [tasks] [concurrency] [postgres://...]
  *
@@ -48,9 +48,17 @@ await run(tasks);
 await new Promise((r) => setTimeout(r, 500));
 process.kill(kiln.child.pid!, 'SIGUSR2');
 await new Promise((r) => setTimeout(r, 500));
-const counts = Object.entries(JSON.parse(fs.readFileSync(countsFile, 'utf8')) as Record<string, number>).sort((a, b) => b[1] - a[1]);
-const total = counts.reduce((sum, [, n]) => sum + n, 0);
-const transactions = counts.filter(([sql]) => /^BEGIN/i.test(sql)).reduce((sum, [, n]) => sum + n, 0);
-console.log(`${tasks} tasks at c=${concurrency} on ${databaseUrl ? 'PostgreSQL' : 'SQLite'}: ${(total / tasks).toFixed(1)} statements and ${(transactions / tasks).toFixed(2)} transactions per task`);
-for (const [sql, n] of counts) console.log(`  ${(n / tasks).toFixed(2).padStart(6)}  ${sql}`);
+type Count = { n: number; ns: number };
+const counts = Object.entries(JSON.parse(fs.readFileSync(countsFile, 'utf8')) as Record<string, Count>).sort((a, b) => b[1].n - a[1].n);
+const sum = (list: typeof counts, field: keyof Count) => list.reduce((total, [, c]) => total + c[field], 0);
+const transactions = sum(
+  counts.filter(([sql]) => /^BEGIN/i.test(sql)),
+  'n',
+);
+const ms = (ns: number) => `${(ns / tasks / 1e6).toFixed(3)} ms`;
+console.log(
+  `${tasks} tasks at c=${concurrency} on ${databaseUrl ? 'PostgreSQL' : 'SQLite'}: ${(sum(counts, 'n') / tasks).toFixed(1)} statements and ${(transactions / tasks).toFixed(2)} transactions per task` +
+    (databaseUrl ? '' : `, ${ms(sum(counts, 'ns'))} in SQLite`),
+);
+for (const [sql, c] of counts) console.log(`  ${(c.n / tasks).toFixed(2).padStart(6)}  ${databaseUrl ? '' : `${ms(c.ns).padStart(9)}  `}${sql}`);
 await kiln.stop();

@@ -1,7 +1,8 @@
 /**
  * Loaded into a Kiln process with `NODE_OPTIONS=--import=<this file>` by statement-count.ts:
  * counts the SQL statements and transactions Kiln runs (better-sqlite3 statements and `exec`s,
- * pg queries), grouped by their first words. SIGUSR1 resets the counts; SIGUSR2 writes them as
+ * pg queries), grouped by their first words, and the time better-sqlite3 spends in each shape
+ * (SQLite runs on the main thread, so that time is Kiln's CPU). SIGUSR1 resets the counts; SIGUSR2 writes them as
  * JSON to the file named by KILN_BENCH_SQL_COUNTS.
  */
 import fs from 'node:fs';
@@ -9,9 +10,22 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(path.join(process.cwd(), 'package.json'));
-let counts = new Map<string, number>();
+let counts = new Map<string, { n: number; ns: number }>();
 const shape = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 60);
-const count = (sql: string) => counts.set(shape(sql), (counts.get(shape(sql)) ?? 0) + 1);
+const count = (sql: string, ns = 0) => {
+  const entry = counts.get(shape(sql)) ?? { n: 0, ns: 0 };
+  entry.n++;
+  entry.ns += ns;
+  counts.set(shape(sql), entry);
+};
+const timed = <T>(sql: string, fn: () => T): T => {
+  const start = process.hrtime.bigint();
+  try {
+    return fn();
+  } finally {
+    count(sql, Number(process.hrtime.bigint() - start));
+  }
+};
 
 const Sqlite = require('better-sqlite3');
 const prepare = Sqlite.prototype.prepare;
@@ -24,8 +38,7 @@ Sqlite.prototype.prepare = function (this: unknown, sql: string) {
     for (const method of ['run', 'get', 'all'] as const) {
       const original = proto[method];
       proto[method] = function (this: { source: string }, ...args: unknown[]) {
-        count(this.source);
-        return original.apply(this, args);
+        return timed(this.source, () => original.apply(this, args));
       };
     }
   }
@@ -33,8 +46,7 @@ Sqlite.prototype.prepare = function (this: unknown, sql: string) {
 };
 const exec = Sqlite.prototype.exec;
 Sqlite.prototype.exec = function (this: unknown, sql: string) {
-  count(sql);
-  return exec.call(this, sql);
+  return timed(sql, () => exec.call(this, sql));
 };
 
 try {

@@ -4,19 +4,36 @@ import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
 
 const STATEMENT_CACHE = 256;
 
+/** Transactions committed together at most; a bound on how long the first of them waits for its commit. */
+const GROUP_LIMIT = 64;
+const SAVEPOINT = 'kiln_tx';
+
+interface PendingTransaction {
+  fn: (tx: SqlExecutor) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * The database port on one SQLite file (WAL mode).
  *
  * better-sqlite3 is synchronous, so a transaction whose body awaits would let other callers'
  * statements slip into it between awaits. Transactions therefore run one at a time, and plain
  * statements wait while one is open.
+ *
+ * Group commit: transactions asked for in the same turn of the event loop run one after another
+ * inside one SQLite transaction, each in its own savepoint (a body that throws rolls back only its
+ * own writes), and are committed together. None of them resolves before that commit, so nothing
+ * is acknowledged that is not stored; a commit that fails fails all of them.
  */
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly db: BetterSqlite3.Database;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
-  private txTail: Promise<unknown> = Promise.resolve();
-  private openTx: Promise<unknown> | null = null;
+  private readonly pending: PendingTransaction[] = [];
+  private groupScheduled = false;
+  private txTail: Promise<void> = Promise.resolve();
+  private openTx: Promise<void> | null = null;
   private readonly direct: SqlExecutor;
 
   constructor(file: string) {
@@ -48,26 +65,10 @@ export class SqliteDatabase implements Database {
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const result = this.txTail.then(async () => {
-      translated(() => this.db.exec('BEGIN IMMEDIATE'));
-      try {
-        const value = await fn(this.direct);
-        translated(() => this.db.exec('COMMIT'));
-        return value;
-      } catch (error) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw error;
-      }
+    const result = new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
     });
-    const settled = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.txTail = settled;
-    this.openTx = settled;
-    void settled.then(() => {
-      if (this.openTx === settled) this.openTx = null;
-    });
+    this.scheduleGroup();
     return result;
   }
 
@@ -78,6 +79,58 @@ export class SqliteDatabase implements Database {
   async close(): Promise<void> {
     await this.txTail;
     if (this.db.open) this.db.close();
+  }
+
+  /** The next group starts after the current one, once this turn of the event loop has asked for its transactions. */
+  private scheduleGroup(): void {
+    if (this.groupScheduled) return;
+    this.groupScheduled = true;
+    const settled = this.txTail.then(() => new Promise<void>((resolve) => setImmediate(() => void this.commitGroup().then(resolve))));
+    this.txTail = settled;
+    this.openTx = settled;
+    void settled.then(() => {
+      if (this.openTx === settled) this.openTx = null;
+    });
+  }
+
+  /** Runs waiting transactions in one SQLite transaction and settles each after the commit; never throws. */
+  private async commitGroup(): Promise<void> {
+    this.groupScheduled = false;
+    const members = this.pending.splice(0, GROUP_LIMIT);
+    if (this.pending.length > 0) this.scheduleGroup();
+    if (members.length === 0) return;
+    try {
+      translated(() => this.db.exec('BEGIN IMMEDIATE'));
+    } catch (error) {
+      for (const member of members) member.reject(error);
+      return;
+    }
+    const done: Array<{ member: PendingTransaction; value: unknown }> = [];
+    for (const [index, member] of members.entries()) {
+      this.db.exec(`SAVEPOINT ${SAVEPOINT}`);
+      try {
+        const value = await member.fn(this.direct);
+        this.db.exec(`RELEASE ${SAVEPOINT}`);
+        done.push({ member, value });
+      } catch (error) {
+        member.reject(error);
+        if (!this.db.inTransaction) {
+          // SQLite ended the whole transaction itself (a full disk, say): the other members' writes are gone too.
+          for (const other of [...done.map((d) => d.member), ...members.slice(index + 1)]) other.reject(error);
+          return;
+        }
+        this.db.exec(`ROLLBACK TO ${SAVEPOINT}`);
+        this.db.exec(`RELEASE ${SAVEPOINT}`);
+      }
+    }
+    try {
+      translated(() => this.db.exec('COMMIT'));
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const { member } of done) member.reject(error);
+      return;
+    }
+    for (const { member, value } of done) member.resolve(value);
   }
 
   private async outsideTransactions(): Promise<void> {
