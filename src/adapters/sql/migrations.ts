@@ -328,6 +328,16 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX tasks_held_by_user ON tasks (user_id, lease_owner) WHERE lease_owner IS NOT NULL',
     ],
   },
+  {
+    version: 16,
+    name: 'waiting turns by user',
+    // A claim on SQLite looks at each user with waiting turns once, and at that user's oldest one,
+    // where it sorted every waiting turn (with a temporary index of the running counts) each time.
+    statements: () => [
+      'DROP INDEX tasks_queued',
+      'CREATE INDEX tasks_waiting ON tasks (user_id, queued_at, id) WHERE queued_at IS NOT NULL AND lease_owner IS NULL',
+    ],
+  },
 ];
 
 /** The migrations this code knows that the database has not applied (all of them before the first start). */

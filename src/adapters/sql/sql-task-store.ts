@@ -21,6 +21,48 @@ const EXECUTING = `('pending', 'running', 'awaiting_approval')`;
 const IDLE = `('completed', 'failed', 'cancelled')`;
 const EVENT_BATCH = 500;
 
+/** The task columns of an UPDATE of `tasks` ... RETURNING, its user's name included (RETURNING takes no alias in SQLite). */
+const RETURNED_TASK = TASK_COLUMNS.replace('u.name AS username', '(SELECT u.name FROM users u WHERE u.id = t.user_id) AS username').replace(/\bt\./g, 'tasks.');
+
+/**
+ * The next turn to claim, as a subquery and its parameters: the oldest queued turn of the user with
+ * the fewest running turns, among users with fewer than `perUserLimit` running for this owner.
+ *
+ * SQLite (one writer): each user with waiting turns is looked at once, through the index of
+ * waiting turns by user, and each count reads only that user's held turns.
+ */
+function nextTurn(owner: string, perUserLimit?: number): [string, SqlValue[]] {
+  const capped = perUserLimit === undefined ? '' : 'WHERE (SELECT COUNT(*) FROM tasks h WHERE h.user_id = w.user_id AND h.lease_owner = ?) < ?';
+  return [
+    `WITH waiting AS (
+       SELECT user_id, MIN(queued_at) AS first FROM tasks WHERE queued_at IS NOT NULL AND lease_owner IS NULL GROUP BY user_id
+     )
+     SELECT (SELECT q.id FROM tasks q WHERE q.user_id = w.user_id AND q.queued_at IS NOT NULL AND q.lease_owner IS NULL
+              ORDER BY q.queued_at, q.id LIMIT 1)
+       FROM waiting w ${capped}
+      ORDER BY (SELECT COUNT(*) FROM tasks h WHERE h.user_id = w.user_id AND h.lease_owner IS NOT NULL), w.first, w.user_id
+      LIMIT 1`,
+    perUserLimit === undefined ? [] : [owner, perUserLimit],
+  ];
+}
+
+/**
+ * The same choice on PostgreSQL, where several processes claim at once: every waiting turn is a
+ * candidate, so a turn locked by another claim is skipped for the next one, of any user.
+ */
+function nextTurnLocked(owner: string, perUserLimit?: number): [string, SqlValue[]] {
+  return [
+    `WITH running AS (
+       SELECT user_id, COUNT(*) AS total, SUM(CASE WHEN lease_owner = ? THEN 1 ELSE 0 END) AS mine
+         FROM tasks WHERE lease_owner IS NOT NULL GROUP BY user_id
+     )
+     SELECT q.id FROM tasks q LEFT JOIN running r ON r.user_id = q.user_id
+      WHERE q.queued_at IS NOT NULL AND q.lease_owner IS NULL${perUserLimit === undefined ? '' : ' AND COALESCE(r.mine, 0) < ?'}
+      ORDER BY COALESCE(r.total, 0), q.queued_at, q.id LIMIT 1 FOR UPDATE OF q SKIP LOCKED`,
+    perUserLimit === undefined ? [owner] : [owner, perUserLimit],
+  ];
+}
+
 export class SqlTaskStore implements TaskStore {
   /** Row lock for read-then-write transactions; SQLite transactions are already exclusive. */
   private readonly forUpdate: string;
@@ -206,25 +248,15 @@ export class SqlTaskStore implements TaskStore {
   }
 
   async claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined> {
-    const skipLocked = this.db.dialect === 'postgres' ? ' FOR UPDATE OF t SKIP LOCKED' : '';
-    const capped = perUserLimit === undefined ? '' : ' AND COALESCE(r.mine, 0) < ?';
-    // Running turns per user (few rows: only held turns), then the oldest queued turn of the user
-    // with the fewest running, among users under the limit for this owner.
-    const claimed = await this.db.all<{ id: string }>(
-      `WITH running AS (
-         SELECT user_id, COUNT(*) AS total, SUM(CASE WHEN lease_owner = ? THEN 1 ELSE 0 END) AS mine
-           FROM tasks WHERE lease_owner IS NOT NULL GROUP BY user_id
-       )
-       UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
+    const [next, nextParams] = (this.db.dialect === 'postgres' ? nextTurnLocked : nextTurn)(owner, perUserLimit);
+    const rows = await this.db.all<TaskRow>(
+      `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
          started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
-       WHERE id = (SELECT t.id FROM tasks t LEFT JOIN running r ON r.user_id = t.user_id
-                    WHERE t.queued_at IS NOT NULL AND t.lease_owner IS NULL${capped}
-                    ORDER BY COALESCE(r.total, 0), t.queued_at, t.id LIMIT 1${skipLocked})
-       RETURNING id`,
-      [owner, owner, leaseUntil, now, now, ...(perUserLimit === undefined ? [] : [perUserLimit])],
+       WHERE id = (${next})
+       RETURNING ${RETURNED_TASK}`,
+      [owner, leaseUntil, now, now, ...nextParams],
     );
-    const id = claimed[0]?.id;
-    return id ? this.get(id) : undefined;
+    return rows[0] ? taskFromRow(rows[0]) : undefined;
   }
 
   async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void> {
