@@ -7,6 +7,8 @@ const STATEMENT_CACHE = 256;
 /** Transactions committed together at most; a bound on how long the first of them waits for its commit. */
 const GROUP_LIMIT = 64;
 const SAVEPOINT = 'kiln_tx';
+/** A commit closer than this to the previous one waits for the rest of the event loop's turn, to take company. */
+const BUSY_GAP_MS = 1;
 
 interface PendingTransaction {
   fn: (tx: SqlExecutor) => Promise<unknown>;
@@ -21,10 +23,11 @@ interface PendingTransaction {
  * statements slip into it between awaits. Transactions therefore run one at a time, and plain
  * statements wait while one is open.
  *
- * Group commit: transactions asked for in the same turn of the event loop run one after another
- * inside one SQLite transaction, each in its own savepoint (a body that throws rolls back only its
- * own writes), and are committed together. None of them resolves before that commit, so nothing
- * is acknowledged that is not stored; a commit that fails fails all of them.
+ * Group commit: while transactions come faster than one per {@link BUSY_GAP_MS}, those asked for
+ * in the same turn of the event loop run one after another inside one SQLite transaction, each in
+ * its own savepoint (a body that throws rolls back only its own writes), and are committed
+ * together. None of them resolves before that commit, so nothing is acknowledged that is not
+ * stored; a commit that fails fails all of them. When transactions are rarer, each runs at once.
  */
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
@@ -32,6 +35,7 @@ export class SqliteDatabase implements Database {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private readonly pending: PendingTransaction[] = [];
   private groupScheduled = false;
+  private lastCommitAt = -Infinity;
   private txTail: Promise<void> = Promise.resolve();
   private openTx: Promise<void> | null = null;
   private readonly direct: SqlExecutor;
@@ -81,11 +85,15 @@ export class SqliteDatabase implements Database {
     if (this.db.open) this.db.close();
   }
 
-  /** The next group starts after the current one, once this turn of the event loop has asked for its transactions. */
+  /** The next group starts after the current one; when busy, once this turn of the event loop has asked for its transactions. */
   private scheduleGroup(): void {
     if (this.groupScheduled) return;
     this.groupScheduled = true;
-    const settled = this.txTail.then(() => new Promise<void>((resolve) => setImmediate(() => void this.commitGroup().then(resolve))));
+    const settled = this.txTail.then(() =>
+      performance.now() - this.lastCommitAt < BUSY_GAP_MS
+        ? new Promise<void>((resolve) => setImmediate(() => void this.commitGroup().then(resolve)))
+        : this.commitGroup(),
+    );
     this.txTail = settled;
     this.openTx = settled;
     void settled.then(() => {
@@ -130,6 +138,7 @@ export class SqliteDatabase implements Database {
       for (const { member } of done) member.reject(error);
       return;
     }
+    this.lastCommitAt = performance.now();
     for (const { member, value } of done) member.resolve(value);
   }
 
