@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Api } from './helpers/api.js';
-import { startKiln } from './helpers/kiln-process.js';
+import { newKey, startKiln } from './helpers/kiln-process.js';
+import { TEST_DATABASE_URL, withSchema } from './helpers/postgres.js';
+import { needs, postgres } from './helpers/requirements.js';
 
 /** Log lines at warn or error level (text format). */
 function problems(logs: string): string[] {
@@ -64,5 +67,45 @@ describe('graceful shutdown', () => {
     } finally {
       await restarted.stop();
     }
+  });
+
+  it('a worker handing turns back wakes the other workers for all of them, not one per lease sweep', needs(postgres), async () => {
+    await withSchema('hand back', async (schema) => {
+      // Sweeps every 60 s: within the test, only the hand-back's signal can make B claim.
+      const env = { DATABASE_URL: TEST_DATABASE_URL, KILN_DB_SCHEMA: schema, KILN_SHUTDOWN_GRACE_MS: '300', KILN_LEASE_MS: '120000' };
+      const key = newKey();
+      const a = await startKiln({ env }, key);
+      const api = Api.of(a);
+      const ids = await Promise.all([1, 2, 3].map(() => api.createTask({ message: 'sleep 60000' })));
+      // All three run on A before B starts (B's start-up claim finds nothing).
+      for (const id of ids) {
+        const stream = await api.openStream(id);
+        await stream.readUntil((e) => e.event === 'status');
+        stream.close();
+      }
+      const b = await startKiln({ env }, key);
+      try {
+        await a.stop();
+        // Each task: processing on A, handed back, processing again on B.
+        const streams = await Promise.all(ids.map((id) => Api.of(b).openStream(id)));
+        const thirdStatus = streams.map(async (stream) => {
+          let statuses = 0;
+          await stream.readUntil((e) => e.event === 'status' && ++statuses === 3);
+          return statuses;
+        });
+        const limit = new AbortController();
+        const timeLimit = sleep(10_000, 'not every handed-back turn was claimed within 10 s', { signal: limit.signal });
+        try {
+          assert.deepEqual(await Promise.race([Promise.all(thirdStatus), timeLimit]), [3, 3, 3]);
+        } finally {
+          limit.abort();
+          timeLimit.catch(() => {});
+          for (const stream of streams) stream.close();
+        }
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    });
   });
 });

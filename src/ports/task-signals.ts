@@ -3,9 +3,12 @@
  * They carry no data that matters for correctness: the database holds the truth, a signal only
  * says "look now" so that nobody has to poll.
  */
+/** How many turns a queued signal announces: one, or an amount the sender does not know. */
+export type QueuedAmount = 'one' | 'unknown';
+
 export interface TaskSignals {
-  /** Work was queued: idle workers should try to claim it. */
-  queued(): void;
+  /** Work was queued (one turn unless said otherwise): idle workers should try to claim it. */
+  queued(amount?: QueuedAmount): void;
   /** A task's turn was ended from outside its worker (cancelled): the worker stops at once. */
   stop(taskId: string): void;
   /**
@@ -13,7 +16,7 @@ export interface TaskSignals {
    * holds the turn's secrets lets go of them.
    */
   turnEnded(taskId: string, turn: number): void;
-  onQueued(listener: () => void): () => void;
+  onQueued(listener: (amount: QueuedAmount) => void): () => void;
   onStop(listener: (taskId: string) => void): () => void;
   onTurnEnded(listener: (taskId: string, turn: number) => void): () => void;
 }

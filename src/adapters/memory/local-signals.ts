@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import type { TaskSignals } from '../../ports/task-signals.js';
+import type { QueuedAmount, TaskSignals } from '../../ports/task-signals.js';
 
 /** Task signals within one process. */
 export class LocalSignals implements TaskSignals {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
-  queued(): void {
-    this.emitter.emit('queued');
+  queued(amount: QueuedAmount = 'one'): void {
+    this.emitter.emit('queued', amount);
   }
 
   stop(taskId: string): void {
@@ -17,7 +17,7 @@ export class LocalSignals implements TaskSignals {
     this.emitter.emit('turnEnded', taskId, turn);
   }
 
-  onQueued(listener: () => void): () => void {
+  onQueued(listener: (amount: QueuedAmount) => void): () => void {
     this.emitter.on('queued', listener);
     return () => this.emitter.off('queued', listener);
   }

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { EventHub } from '../../core/events/event-hub.js';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { TaskStore } from '../../ports/storage.js';
-import type { TaskSignals } from '../../ports/task-signals.js';
+import type { QueuedAmount, TaskSignals } from '../../ports/task-signals.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
 const CHANNELS = ['kiln_events', 'kiln_queued', 'kiln_stop', 'kiln_turn_ended'] as const;
@@ -13,7 +13,8 @@ const RECONNECT_MS = 1000;
 /**
  * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
  *
- * - `kiln_queued` wakes workers; `kiln_stop <taskId>` stops a turn wherever it runs;
+ * - `kiln_queued` wakes workers (payload `unknown` when it stands for an unknown number of turns,
+ *   empty for one); `kiln_stop <taskId>` stops a turn wherever it runs;
  *   `kiln_turn_ended <taskId:turn>` lets the process holding that turn's secrets drop them.
  * - `kiln_events <taskId:first:last>` (sent by the store when events commit) makes each process
  *   with streams on that task read those events once and hand them to its hub.
@@ -28,6 +29,8 @@ export class PgNotifications implements TaskSignals {
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private relaying = new Map<string, Promise<void>>();
+  /** Notifications on their way to PostgreSQL; closing waits for them (a worker's last word is often one). */
+  private readonly sending = new Set<Promise<unknown>>();
 
   constructor(
     private readonly db: PostgresDatabase,
@@ -42,6 +45,7 @@ export class PgNotifications implements TaskSignals {
 
   async close(): Promise<void> {
     this.stopped = true;
+    await Promise.all(this.sending);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     const client = this.client;
     this.client = null;
@@ -51,13 +55,12 @@ export class PgNotifications implements TaskSignals {
     }
   }
 
-  queued(): void {
-    this.local.emit('queued');
-    this.notify('kiln_queued', '');
+  queued(amount: QueuedAmount = 'one'): void {
+    this.local.emit('queued', amount);
+    this.notify('kiln_queued', amount === 'one' ? '' : amount);
   }
 
-
-  onQueued(listener: () => void): () => void {
+  onQueued(listener: (amount: QueuedAmount) => void): () => void {
     this.local.on('queued', listener);
     return () => this.local.off('queued', listener);
   }
@@ -83,7 +86,9 @@ export class PgNotifications implements TaskSignals {
   }
 
   private notify(channel: string, payload: string): void {
-    this.db.get('SELECT pg_notify(?, ?)', [channel, payload]).catch((error) => this.deps.logger.error('notify failed', { channel, error: errorMessage(error) }));
+    const sent = this.db.get('SELECT pg_notify(?, ?)', [channel, payload]).catch((error) => this.deps.logger.error('notify failed', { channel, error: errorMessage(error) }));
+    this.sending.add(sent);
+    void sent.finally(() => this.sending.delete(sent));
   }
 
   private async listen(): Promise<void> {
@@ -110,7 +115,7 @@ export class PgNotifications implements TaskSignals {
       this.listen().then(
         // Whatever was announced while disconnected: wake workers and catch streams up.
         () => {
-          this.local.emit('queued');
+          this.local.emit('queued', 'unknown');
           this.sweep();
         },
         () => this.reconnect(),
@@ -119,7 +124,7 @@ export class PgNotifications implements TaskSignals {
   }
 
   private received(channel: string, payload: string): void {
-    if (channel === 'kiln_queued') this.local.emit('queued');
+    if (channel === 'kiln_queued') this.local.emit('queued', payload === 'unknown' ? 'unknown' : 'one');
     else if (channel === 'kiln_stop') this.local.emit('stop', payload);
     else if (channel === 'kiln_turn_ended') {
       const [taskId, turn] = payload.split(':');

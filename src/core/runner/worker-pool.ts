@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage, type Logger } from '../../logger.js';
 import type { TaskStore } from '../../ports/storage.js';
-import type { TaskSignals } from '../../ports/task-signals.js';
+import type { QueuedAmount, TaskSignals } from '../../ports/task-signals.js';
 import type { Task } from '../tasks/task-types.js';
 import { StopReason, type TurnRunner } from './turn-runner.js';
 
@@ -23,13 +23,14 @@ export interface WorkerPoolOptions {
  * Claims queued turns from the database and runs up to `concurrency` of them at once, at most
  * `userConcurrency` of one user, taking turns of the users with the fewest running first.
  * The per-user count needs no coordination with other processes: each counts its own claims.
- * It sleeps until a signal says work was queued or a slot frees up: there is no polling loop.
+ * It sleeps until a signal says work was queued or a slot frees up with work announced and not
+ * claimed yet: there is no polling loop.
  *
- * It claims only while there may be work for it: each queued signal announces one turn, a claim
- * that finds nothing means nothing more can be claimed until the next signal, and a turn
- * ending lets its user's waiting turns be claimed when that user was at its limit. At start and
- * after each sweep it does not know how much is waiting (a restart, a restored backup, turns
- * handed back by a dead worker), so it claims until a claim finds nothing.
+ * It claims only while there may be work for it: a queued signal announces one turn or an unknown
+ * number of them, a claim that finds nothing means nothing more can be claimed until the next
+ * signal, and a turn ending lets its user's waiting turns be claimed when that user was at its
+ * limit. At start, after each sweep and on a signal of an unknown amount (a restart, a restored
+ * backup, turns handed back by a dead or stopping worker), it claims until a claim finds nothing.
  */
 export class WorkerPool {
   /** Identifies this process's claims in the database. */
@@ -62,7 +63,7 @@ export class WorkerPool {
 
   start(): void {
     this.started = true;
-    this.unsubscribe.push(this.deps.signals.onQueued(() => this.announce()));
+    this.unsubscribe.push(this.deps.signals.onQueued((amount) => this.announce(amount)));
     this.unsubscribe.push(this.deps.signals.onStop((taskId) => this.running.get(taskId)?.controller.abort(new StopReason('cancelled'))));
     this.renewTimer = setInterval(() => this.renewLeases(), Math.max(1000, this.options.leaseMs / 3));
     this.renewTimer.unref();
@@ -98,19 +99,19 @@ export class WorkerPool {
       for (const { controller } of this.running.values()) controller.abort(new StopReason('shutdown'));
       await all();
       // Workers of other processes may be idle: tell them the handed-back turns are waiting.
-      this.deps.signals.queued();
+      this.deps.signals.queued('unknown');
     }
     clearTimeout(timer);
   }
 
-  /** A queued signal says one more turn is waiting. */
-  private announce(): void {
-    this.announced++;
+  /** A queued signal says one more turn is waiting, or some. */
+  private announce(amount: QueuedAmount): void {
+    this.announced = amount === 'one' ? this.announced + 1 : Number.POSITIVE_INFINITY;
     this.announcements++;
     this.fill();
   }
 
-  /** Claims work until the pool is full or the queue is empty. Re-entrant calls coalesce. */
+  /** Claims announced work until the pool is full or nothing announced is left. Re-entrant calls coalesce. */
   fill(): void {
     if (this.stopping) return;
     if (this.filling) {
