@@ -10,7 +10,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { Api } from '../test/helpers/api.js';
 import { startKiln } from '../test/helpers/kiln-process.js';
 
@@ -19,12 +21,13 @@ const concurrency = Number(process.argv[3] ?? 1);
 const databaseUrl = process.argv[4];
 const countsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-sql-')), 'counts.json');
 const counter = fileURLToPath(new URL('./lib/sql-counter.js', import.meta.url));
+const schema = `statement_count_${process.pid}`;
 const kiln = await startKiln({
   env: {
     NODE_OPTIONS: `--import=${counter}`,
     KILN_BENCH_SQL_COUNTS: countsFile,
     KILN_LOG_LEVEL: 'warn',
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl, KILN_DB_SCHEMA: `statement_count_${process.pid}` } : {}),
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl, KILN_DB_SCHEMA: schema } : {}),
   },
 });
 const api = Api.of(kiln);
@@ -45,9 +48,12 @@ async function run(n: number): Promise<void> {
 await run(20);
 process.kill(kiln.child.pid!, 'SIGUSR1');
 await run(tasks);
-await new Promise((r) => setTimeout(r, 500));
+await sleep(500);
 process.kill(kiln.child.pid!, 'SIGUSR2');
-await new Promise((r) => setTimeout(r, 500));
+for (let waited = 0; !fs.existsSync(countsFile); waited += 50) {
+  if (waited > 10_000) throw new Error('Kiln did not write its statement counts within 10 s');
+  await sleep(50);
+}
 type Count = { n: number; ns: number };
 const counts = Object.entries(JSON.parse(fs.readFileSync(countsFile, 'utf8')) as Record<string, Count>).sort((a, b) => b[1].n - a[1].n);
 const sum = (list: typeof counts, field: keyof Count) => list.reduce((total, [, c]) => total + c[field], 0);
@@ -62,3 +68,9 @@ console.log(
 );
 for (const [sql, c] of counts) console.log(`  ${(c.n / tasks).toFixed(2).padStart(6)}  ${databaseUrl ? '' : `${ms(c.ns).padStart(9)}  `}${sql}`);
 await kiln.stop();
+if (databaseUrl) {
+  const client = new pg.Client(databaseUrl);
+  await client.connect();
+  await client.query(`DROP SCHEMA ${schema} CASCADE`);
+  await client.end();
+}

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { openai } from '../../test/helpers/fake-llm.js';
 
 /**
  * An OpenAI-compatible chat-completions server that waits `delayMs` before it streams its answer,
@@ -23,11 +24,9 @@ export async function startSlowProvider(delayMs: number) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         const answer = `Echo: ${text}`;
         const third = Math.ceil(answer.length / 3);
-        res.write(chunk({ role: 'assistant', content: '' }));
-        for (let i = 0; i < answer.length; i += third) res.write(chunk({ content: answer.slice(i, i + third) }));
-        res.write(chunk({}, 'stop'));
-        res.write(`data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'slow', choices: [], usage: { prompt_tokens: 40, completion_tokens: 20, total_tokens: 60 } })}\n\n`);
-        res.end('data: [DONE]\n\n');
+        const pieces = [0, third, 2 * third].map((at) => answer.slice(at, at + third));
+        for (const event of openai.text(pieces, { prompt: 40, completion: 20 })) res.write(event);
+        res.end();
       }, delayMs);
     });
   });
@@ -48,6 +47,3 @@ export async function startSlowProvider(delayMs: number) {
   };
 }
 
-function chunk(delta: object, finish: string | null = null): string {
-  return `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'slow', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-}

@@ -64,5 +64,8 @@ process.on('SIGUSR1', () => {
   counts = new Map();
 });
 process.on('SIGUSR2', () => {
-  fs.writeFileSync(process.env.KILN_BENCH_SQL_COUNTS!, JSON.stringify(Object.fromEntries(counts)));
+  // Written whole, then renamed: the reader waits for the file to appear.
+  const file = process.env.KILN_BENCH_SQL_COUNTS!;
+  fs.writeFileSync(`${file}.part`, JSON.stringify(Object.fromEntries(counts)));
+  fs.renameSync(`${file}.part`, file);
 });
