@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { createUserKey, startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { pollUntil } from './helpers/poll.js';
 import { parseMetrics, sample } from './helpers/prometheus.js';
 import { needs, sandbox } from './helpers/requirements.js';
 
@@ -37,11 +38,7 @@ describe('turns and commands', () => {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push(await api.createTask({ message: '$ date +%s%N; sleep 1; date +%s%N' }));
       const statuses = async () => Promise.all(ids.map(async (id) => (await api.get(`/api/v1/tasks/${id}`)).body.data.status as string));
-      let seen = await statuses();
-      while (seen.some((status) => status === 'pending')) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        seen = await statuses();
-      }
+      const seen = await pollUntil(statuses, (list) => !list.includes('pending'), 'every turn claimed');
       assert.deepEqual(seen, ['running', 'running', 'running'], 'all three turns run while their commands take turns');
 
       const spans: [bigint, bigint][] = [];
@@ -61,16 +58,17 @@ describe('turns and commands', () => {
       const waitingStream = await api.openStream(waiting);
       await waitingStream.readUntil((e) => e.event === 'tool_call');
       // The call is announced just before its command asks for a slot.
-      let samples = parseMetrics(await (await fetch(`${kiln.url}/metrics`)).text());
-      while (sample(samples, 'kiln_commands_waiting') === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        samples = parseMetrics(await (await fetch(`${kiln.url}/metrics`)).text());
-      }
+      const samples = await pollUntil(
+        async () => parseMetrics(await (await fetch(`${kiln.url}/metrics`)).text()),
+        (read) => sample(read, 'kiln_commands_waiting') !== 0,
+        'a command waiting in the metrics',
+      );
       assert.equal(sample(samples, 'kiln_commands_waiting'), 1, 'operators see a command waiting for a slot');
       assert.equal(sample(samples, 'kiln_commands_running'), 1);
       await api.request('DELETE', `/api/v1/tasks/${waiting}`);
       const rest = await waitingStream.readAll();
       assert.equal(rest[rest.length - 1]!.event, 'cancelled');
+      assert.ok(!rest.some((e) => e.event === 'tool_result' && /never/.test(e.data.output)), 'the waiting command never ran');
       assert.equal((await api.get(`/api/v1/tasks/${busy}`)).body.data.status, 'running', 'the waiting turn ended before the command ahead of it');
       stream.close();
     } finally {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { BACKENDS, openBackend, tracked, type Backend } from './helpers/backends.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { pollUntil } from './helpers/poll.js';
 import { verify, WebhookReceiver, type Behaviour, type Received } from './helpers/webhook-receiver.js';
 
 const FAST_RETRIES = {
@@ -20,11 +21,7 @@ async function register(api: Api, url: string, events: string[] = ['task.created
 
 /** Reads an endpoint's delivery log until `predicate` holds for it (deliveries are asynchronous). */
 async function deliveriesWhen(api: Api, endpointId: string, predicate: (log: any[]) => boolean): Promise<any[]> {
-  for (;;) {
-    const log = (await api.get(`/api/v1/webhooks/${endpointId}/deliveries`)).body.data;
-    if (predicate(log)) return log;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return pollUntil(async () => (await api.get(`/api/v1/webhooks/${endpointId}/deliveries`)).body.data, predicate, 'the deliveries looked for', { withinMs: 60_000, everyMs: 50 });
 }
 
 for (const { name, options } of BACKENDS) {
@@ -220,13 +217,16 @@ for (const { name, options } of BACKENDS) {
         // Until the new delivery's attempt is recorded (the failure that disables the endpoint is
         // recorded with it), or a retry of an earlier one disabled the endpoint first, in which
         // case the new delivery is never attempted.
-        for (;;) {
-          current = (await api.get(`/api/v1/webhooks/${endpoint.id}`)).body.data;
-          if (!current.enabled) break;
-          const log = (await api.get(`/api/v1/webhooks/${endpoint.id}/deliveries`)).body.data;
-          if (log[0]?.responseStatus != null) break;
-          await new Promise((r) => setTimeout(r, 50));
-        }
+        const read = await pollUntil(
+          async () => ({
+            endpoint: (await api.get(`/api/v1/webhooks/${endpoint.id}`)).body.data,
+            log: (await api.get(`/api/v1/webhooks/${endpoint.id}/deliveries`)).body.data,
+          }),
+          ({ endpoint: now, log }) => !now.enabled || log[0]?.responseStatus != null,
+          'the new delivery attempted, or the endpoint disabled',
+          { withinMs: 60_000, everyMs: 50 },
+        );
+        current = read.endpoint;
       } while (current.enabled);
       assert.match(current.disabledReason, /every delivery failed for more than/);
       assert.match(current.disabledReason, /HTTP 503/);
