@@ -62,13 +62,16 @@ export async function recentConversation(
   budgetTokens: number,
 ): Promise<{ saved: { turn: number; body: unknown }[]; unreadTurns: number }> {
   const rows: { seq: number; turn: number; body: unknown }[] = [];
+  /** Estimated tokens of each earlier turn read so far (each message counted once, as it is read). */
+  const tokensOf = new Map<number, number>();
   for (;;) {
     const batch = await page(rows.at(-1)?.seq ?? null, CONVERSATION_PAGE);
     rows.push(...batch);
     if (batch.length < CONVERSATION_PAGE) return { saved: rows.reverse(), unreadTurns: 0 };
+    for (const row of batch) if (row.turn !== currentTurn) tokensOf.set(row.turn, (tokensOf.get(row.turn) ?? 0) + estimateTokens(row.body));
     const oldest = batch[batch.length - 1]!.turn;
     let earlier = 0;
-    for (const row of rows) if (row.turn !== currentTurn && row.turn > oldest) earlier += estimateTokens(row.body);
+    for (const [turn, tokens] of tokensOf) if (turn > oldest) earlier += tokens;
     // Turns are numbered from 1, and each has its user's message saved.
     if (earlier > budgetTokens) return { saved: rows.filter((row) => row.turn > oldest).reverse(), unreadTurns: oldest };
   }

@@ -6,8 +6,10 @@ import { modelMessageSchema, type ModelMessage } from 'ai';
  * SDK's model messages Kiln stores. Each message is mapped once, when it joins, so a step costs
  * the size of what it adds, not of the whole conversation.
  *
- * Messages from storage were checked when they were first added; messages a turn adds are
- * checked against the AI SDK's message schema as they join.
+ * Messages a turn adds are checked against the AI SDK's message schema as they join (they carry
+ * what a provider sent); messages from storage are not checked again: the user's were built by
+ * Kiln, the others were checked when their turn added them (or, saved by an earlier Kiln, came
+ * from the AI SDK's own result).
  */
 export class ModelConversation {
   readonly prompt: LanguageModelV3Prompt;

@@ -12,7 +12,7 @@ export type ParsedCall = { ok: true; input: unknown } | { ok: false; input: unkn
  * reached when the turn started.
  */
 export class TurnTools {
-  readonly definitions: ToolSet;
+  private readonly definitions: ToolSet;
   private forModel: Promise<LanguageModelV3FunctionTool[]> | null = null;
 
   constructor(

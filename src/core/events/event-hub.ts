@@ -24,18 +24,18 @@ export class EventHub {
   /** Batches still being handed out, in the order published (so each stream gets them in order). */
   private readonly backlog: { listeners: Listener[]; events: readonly LoggedEvent[]; next: number }[] = [];
 
-  /** `delivered` hears how long after being written each batch of events reached open streams. */
+  /** `delivered` hears how long after being written each batch of events reached its last open stream. */
   constructor(private readonly observe: { delivered(lagSeconds: number): void } = { delivered: () => {} }) {}
 
   publish(taskId: string, events: readonly LoggedEvent[]): void {
     if (events.length === 0) return;
     const set = this.listeners.get(taskId);
     if (!set) return;
-    this.observe.delivered((Date.now() - Date.parse(events[0]!.createdAt)) / 1000);
     const last = events[events.length - 1]!.seq;
     this.delivered.set(taskId, Math.max(this.delivered.get(taskId) ?? 0, last));
     if (set.size <= FANOUT_SLICE && this.backlog.length === 0) {
       for (const listener of set) listener(events);
+      this.handedOut(events);
       return;
     }
     this.backlog.push({ listeners: [...set], events, next: 0 });
@@ -51,10 +51,18 @@ export class EventHub {
       for (let i = batch.next; i < end; i++) batch.listeners[i]!(batch.events);
       budget -= end - batch.next;
       batch.next = end;
-      if (batch.next === batch.listeners.length) this.backlog.shift();
+      if (batch.next === batch.listeners.length) {
+        this.backlog.shift();
+        this.handedOut(batch.events);
+      }
     }
     if (this.backlog.length > 0) setImmediate(this.serve);
   };
+
+  /** A batch reached its last stream: how long after being written. */
+  private handedOut(events: readonly LoggedEvent[]): void {
+    this.observe.delivered((Date.now() - Date.parse(events[0]!.createdAt)) / 1000);
+  }
 
   subscribe(taskId: string, listener: Listener): () => void {
     let set = this.listeners.get(taskId);
