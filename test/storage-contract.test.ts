@@ -164,6 +164,21 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(ended.lastEventSeq, events[events.length - 1]!.seq);
       }));
 
+    it("counts a user's tasks exactly when many are made at once, and refuses a task whole", () =>
+      withStorage(backend, 'task counts', async (open) => {
+        const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];
+        const { storage } = pools[0]!;
+        const alice = await storage.users.ensureUser('alice', new Date().toISOString());
+        const made = await Promise.all(Array.from({ length: 40 }, (_, i) => seedTask(pools[i % pools.length]!.storage, 'alice')));
+        assert.equal((await storage.tasks.list(alice.id, 5, 0)).total, 40);
+        // The same id again: the task row is refused, and nothing else of it is written either.
+        const bob = await storage.users.ensureUser('bob', new Date().toISOString());
+        await assert.rejects(seedTask(storage, 'bob', { id: made[0]!.id }));
+        assert.equal((await storage.tasks.list(bob.id, 5, 0)).total, 0);
+        assert.equal((await storage.tasks.messages(made[0]!.id)).length, 1);
+        assert.equal((await storage.tasks.recentModelMessages(made[0]!.id, null, 10)).length, 1);
+      }));
+
     it('writes the last events and model messages of a turn with its end, and none of them when the turn was lost', () =>
       withStorage(backend, 'end carries', async (open) => {
         const { storage } = await open();
@@ -171,7 +186,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
         const carried = {
           events: [{ type: 'content' as const, data: { text: 'Echo: hi', isPartial: false } }],
-          modelMessages: [{ role: 'assistant', content: 'Echo: hi' }],
+          modelMessages: [
+            { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'list_files', input: {} }] },
+            { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'list_files', output: { type: 'text', value: '' } }] },
+            { role: 'assistant', content: 'Echo: hi' },
+          ],
         };
         assert.equal(await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString(), carried), undefined);
         assert.equal((await storage.tasks.recentModelMessages(task.id, null, 10)).length, 1, 'a lost turn writes nothing it carried');
@@ -179,7 +198,11 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(logged?.map((e) => [e.seq, e.type]), [[1, 'content'], [2, 'done']]);
         assert.deepEqual((await storage.tasks.eventsAfter(task.id, 0, 10)).map((e) => e.type), ['content', 'done']);
         assert.equal((await storage.tasks.messages(task.id)).at(-1)?.content, 'Echo: hi', 'the answer is folded from the carried events');
-        assert.deepEqual((await storage.tasks.recentModelMessages(task.id, null, 10)).map((m) => m.body).reverse(), [{ role: 'user', content: task.message }, carried.modelMessages[0]]);
+        assert.deepEqual(
+          (await storage.tasks.recentModelMessages(task.id, null, 10)).map((m) => m.body).reverse(),
+          [{ role: 'user', content: task.message }, ...carried.modelMessages],
+          'every carried model message, in order',
+        );
         assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 2);
       }));
 

@@ -43,7 +43,7 @@ export function seedTasks(dataDir: string, count: number): { ms: number } {
       }
     });
     for (let i = 0; i < count; i += 10_000) write(i, Math.min(count, i + 10_000));
-    db.prepare('UPDATE users SET task_count = task_count + ? WHERE id = ?').run(count, user.id);
+    db.prepare('INSERT INTO task_counts (user_id, slot, n) VALUES (?, 0, ?) ON CONFLICT (user_id, slot) DO UPDATE SET n = task_counts.n + excluded.n').run(user.id, count);
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();

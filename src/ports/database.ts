@@ -11,10 +11,20 @@ export type SqlValue = string | number | bigint | null | Buffer;
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/** A statement with its parameters. */
+export type Statement = readonly [sql: string, params: readonly SqlValue[]];
+
 export interface SqlExecutor {
   all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }>;
+  /**
+   * Runs INSERT, UPDATE and DELETE statements (and, on PostgreSQL, SELECTs called for their effect,
+   * such as `pg_notify`) together: all of them or none. PostgreSQL gets them as one statement, in
+   * one round trip, so none of them sees what another writes: they must not depend on each
+   * other's rows, and none may start with its own WITH.
+   */
+  runAll(statements: readonly Statement[]): Promise<void>;
 }
 
 export interface Database extends SqlExecutor {

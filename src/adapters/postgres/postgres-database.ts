@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { InvalidInput, StorageFull } from '../../core/errors.js';
-import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 
 /** How long start-up waits for PostgreSQL to answer before it says it cannot reach it. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -69,6 +69,10 @@ export class PostgresDatabase implements Database {
 
   run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
     return this.direct.run(sql, params);
+  }
+
+  runAll(statements: readonly Statement[]): Promise<void> {
+    return this.direct.runAll(statements);
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -151,10 +155,31 @@ function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryRe
     all: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows as T[],
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: (await run(sql, params)).rowCount ?? 0 }),
+    runAll: async (statements: readonly Statement[]) => {
+      if (statements.length > 0) await run(...combined(statements));
+    },
   };
 }
 
+/**
+ * Statements as one: each write becomes a data-modifying WITH query (PostgreSQL runs every one of
+ * them, once, in the statement's snapshot), the last write is the main query, and SELECTs run for
+ * their effect are evaluated in the main query's select list.
+ */
+function combined(statements: readonly Statement[]): Statement {
+  if (statements.length === 1) return statements[0]!;
+  const writes = statements.filter(([sql]) => !/^\s*SELECT\b/i.test(sql));
+  const selects = statements.filter(([sql]) => /^\s*SELECT\b/i.test(sql));
+  if (statements.some(([sql]) => /^\s*WITH\b/i.test(sql))) throw new Error('runAll: a statement cannot start with its own WITH');
+  const parts = selects.length > 0 ? writes : writes.slice(0, -1);
+  const main: Statement = selects.length > 0 ? [`SELECT ${selects.map(([sql]) => `(${sql})`).join(', ')}`, selects.flatMap(([, p]) => p)] : writes.at(-1)!;
+  if (parts.length === 0) return main;
+  return [`WITH ${parts.map(([sql], i) => `w${i} AS (${sql})`).join(', ')} ${main[0]}`, [...parts.flatMap(([, p]) => p), ...main[1]]];
+}
+
+/** Statement texts numbered so far; bounded, as combined statements come in many shapes. */
 const cache = new Map<string, string>();
+const CACHE_LIMIT = 1_000;
 
 /** `?` → `$n`, outside string literals (Kiln's SQL never puts `?` inside quotes or identifiers). */
 function numbered(sql: string): string {
@@ -167,7 +192,7 @@ function numbered(sql: string): string {
       if (ch === "'") quoted = !quoted;
       out += ch === '?' && !quoted ? `$${++n}` : ch;
     }
-    cache.set(sql, out);
+    if (cache.size < CACHE_LIMIT) cache.set(sql, out);
   }
   return out;
 }

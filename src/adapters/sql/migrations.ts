@@ -338,6 +338,17 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'CREATE INDEX tasks_waiting ON tasks (user_id, queued_at, id) WHERE queued_at IS NOT NULL AND lease_owner IS NULL',
     ],
   },
+  {
+    version: 17,
+    name: 'task counts in slots',
+    // A user's count in one row made PostgreSQL commit that user's new tasks one at a time: each
+    // create held the row's lock until its commit. Spread over slots, creates commit together.
+    statements: () => [
+      'CREATE TABLE task_counts (user_id TEXT NOT NULL, slot INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (user_id, slot))',
+      'INSERT INTO task_counts (user_id, slot, n) SELECT id, 0, task_count FROM users',
+      'ALTER TABLE users DROP COLUMN task_count',
+    ],
+  },
 ];
 
 /** The migrations this code knows that the database has not applied (all of them before the first start). */

@@ -162,7 +162,7 @@ export class SqlArtifactStore implements ArtifactStore {
       );
       const row = await tx.get<Row>(`${WITH_LATEST} WHERE a.id = ?`, [artifactId]);
       const artifact = withLatest(row!);
-      if (!existing) await this.outbox.enqueue(tx, artifactCreatedEvent(artifact));
+      if (!existing) await tx.runAll(await this.outbox.statements(tx, artifactCreatedEvent(artifact)));
       return { artifact, created: true };
     });
   }

@@ -1,5 +1,6 @@
 import type { Database, SqlExecutor } from '../../ports/database.js';
 import type { RetentionStore } from '../../ports/storage.js';
+import { taskCountChange } from './task-counts.js';
 
 const IDLE = `('completed', 'failed', 'cancelled')`;
 const DAY_MS = 86_400_000;
@@ -74,7 +75,7 @@ export class SqlRetentionStore implements RetentionStore {
       if (!task) return;
       await tx.run('DELETE FROM artifacts WHERE task_id = ? AND NOT EXISTS (SELECT 1 FROM artifact_versions v WHERE v.artifact_id = artifacts.id)', [taskId]);
       await tx.run('DELETE FROM tasks WHERE id = ?', [taskId]);
-      await tx.run('UPDATE users SET task_count = task_count - 1 WHERE id = ? AND task_count > 0', [task.user_id]);
+      await tx.run(...taskCountChange(task.user_id, -1));
     });
   }
 }

@@ -1,7 +1,7 @@
 import type { LoggedEvent, TaskEventBody } from '../../core/events/event-types.js';
 import type { Message, Task } from '../../core/tasks/task-types.js';
 import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
-import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
 import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
@@ -15,6 +15,7 @@ import {
   type MessageRow,
   type TaskRow,
 } from './task-rows.js';
+import { taskCount, taskCountChange } from './task-counts.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 
 const EXECUTING = `('pending', 'running', 'awaiting_approval')`;
@@ -75,8 +76,8 @@ export class SqlTaskStore implements TaskStore {
   }
 
   async create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.run(
+    const write = async (tx: SqlExecutor) => {
+      const insertTask: Statement = [
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
            show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, widget_app_id, end_user_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
            message_count, turn, turn_start_seq, last_event_seq, queued_at, trace_parent, max_tokens, max_duration_seconds)
@@ -115,13 +116,18 @@ export class SqlTaskStore implements TaskStore {
           task.maxTokens ?? null,
           task.maxDurationSeconds ?? null,
         ],
-      );
-      await tx.run(INSERT_MESSAGE, messageParams(task.id, firstMessage));
-      await insertModelMessage(tx, task.id, task.turn, modelMessage);
-      // A running count answers "how many" without a scan (a purge counts down).
-      await tx.run('UPDATE users SET task_count = task_count + 1 WHERE id = ?', [task.userId]);
-      await this.outbox.enqueue(tx, taskCreatedEvent(task));
-    });
+      ];
+      await tx.runAll([
+        insertTask,
+        [INSERT_MESSAGE, messageParams(task.id, firstMessage)],
+        insertModelMessages(task.id, task.turn, [modelMessage]),
+        ...(await this.outbox.statements(tx, taskCreatedEvent(task))),
+        taskCountChange(task.userId, 1),
+      ]);
+    };
+    // PostgreSQL: one statement, one round trip. SQLite looks for webhook endpoints first, in the
+    // same transaction (see WebhookOutbox).
+    await (this.db.dialect === 'postgres' ? write(this.db) : this.db.transaction(write));
   }
 
   async get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined> {
@@ -163,8 +169,7 @@ export class SqlTaskStore implements TaskStore {
     }
     // All of a user's tasks are counted as they are made. Knowing the total, a page in the older
     // half is read from the oldest end, skipping at most half of the index.
-    const count = await this.db.get<{ n: number | string }>('SELECT task_count AS n FROM users WHERE id = ?', [userId]);
-    const total = Number(count?.n ?? 0);
+    const total = await taskCount(this.db, userId);
     const fromOldest = offset * 2 + limit > total && offset < total;
     const ids = fromOldest ? await page('ASC', Math.min(limit, total - offset), Math.max(0, total - offset - limit)) : await page('DESC', limit, offset);
     return { tasks: await this.rowsOf(ids), total };
@@ -229,8 +234,7 @@ export class SqlTaskStore implements TaskStore {
       );
       if (opened.changes === 0) return 'busy';
       const turn = task.turn + 1;
-      await tx.run(INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn }));
-      await insertModelMessage(tx, taskId, turn, modelMessage);
+      await tx.runAll([[INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn })], insertModelMessages(taskId, turn, [modelMessage])]);
       return {
         ...task,
         status: 'running',
@@ -303,8 +307,7 @@ export class SqlTaskStore implements TaskStore {
       if (bumped.length === 0) throw new TurnLost(fence.taskId);
       const first = Number(bumped[0]!.last_event_seq) - events.length + 1;
       const logged = events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: first + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
-      await insertEvents(tx, logged);
-      await this.announce(tx, logged);
+      await tx.runAll([...insertEvents(logged), ...this.announce(logged)]);
       return logged;
     });
   }
@@ -349,25 +352,24 @@ export class SqlTaskStore implements TaskStore {
       );
       const ending = decide([...open.events, ...last], task);
       const seq = task.lastEventSeq + last.length + 1;
-      const keepsMessage = ending.assistant !== null;
-      await tx.run(
-        `UPDATE tasks SET status = ?, error = ?, completed_at = ?, last_activity_at = ?, last_event_seq = ?,
-           lease_owner = NULL, lease_expires_at = NULL, queued_at = NULL, message_count = message_count + ?
-         WHERE id = ?`,
-        [ending.status, ending.error, now, now, seq, keepsMessage ? 1 : 0, fence.taskId],
-      );
       const logged = [...last, { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent];
-      await insertEvents(tx, logged);
-      await this.announce(tx, logged);
-      for (const message of carried.modelMessages ?? []) await insertModelMessage(tx, fence.taskId, fence.turn, message);
       const ended = turnEndedEvent(task, ending.terminal, now);
-      if (ended) await this.outbox.enqueue(tx, ended);
-      if (ending.assistant) {
-        await tx.run(
-          INSERT_MESSAGE,
-          messageParams(fence.taskId, { ...ending.assistant, seq: task.messageCount + 1, turn: fence.turn, createdAt: now }),
-        );
-      }
+      const modelMessages = carried.modelMessages ?? [];
+      await tx.runAll([
+        [
+          `UPDATE tasks SET status = ?, error = ?, completed_at = ?, last_activity_at = ?, last_event_seq = ?,
+             lease_owner = NULL, lease_expires_at = NULL, queued_at = NULL, message_count = message_count + ?
+           WHERE id = ?`,
+          [ending.status, ending.error, now, now, seq, ending.assistant ? 1 : 0, fence.taskId],
+        ],
+        ...insertEvents(logged),
+        ...this.announce(logged),
+        ...(modelMessages.length > 0 ? [insertModelMessages(fence.taskId, fence.turn, modelMessages)] : []),
+        ...(ended ? await this.outbox.statements(tx, ended) : []),
+        ...(ending.assistant
+          ? [[INSERT_MESSAGE, messageParams(fence.taskId, { ...ending.assistant, seq: task.messageCount + 1, turn: fence.turn, createdAt: now })] as const]
+          : []),
+      ]);
       return logged;
     });
   }
@@ -394,10 +396,12 @@ export class SqlTaskStore implements TaskStore {
         sets.push("status = 'running'", 'queued_at = ?', 'last_activity_at = ?');
         values.push(now, now);
       }
-      await tx.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...values, fence.taskId]);
-      await insertEvents(tx, logged);
-      await this.announce(tx, logged);
-      if (amendment.status === 'awaiting_approval') await this.outbox.enqueue(tx, awaitingApprovalEvent(task, amendment.events, now));
+      await tx.runAll([
+        [`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...values, fence.taskId]],
+        ...insertEvents(logged),
+        ...this.announce(logged),
+        ...(amendment.status === 'awaiting_approval' ? await this.outbox.statements(tx, awaitingApprovalEvent(task, amendment.events, now)) : []),
+      ]);
       return { result: amendment.result, events: logged };
     });
   }
@@ -417,7 +421,7 @@ export class SqlTaskStore implements TaskStore {
       const [where, params] = fenceClause(fence);
       const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
       if (!held) throw new TurnLost(fence.taskId);
-      for (const message of messages) await insertModelMessage(tx, fence.taskId, fence.turn, message);
+      await tx.runAll([insertModelMessages(fence.taskId, fence.turn, messages)]);
     });
   }
 
@@ -449,10 +453,10 @@ export class SqlTaskStore implements TaskStore {
    * Tells other processes (PostgreSQL NOTIFY, delivered at commit) which events a task got:
    * `taskId:first:last`. The payload is small; the log stays the source of truth.
    */
-  private async announce(tx: SqlExecutor, events: readonly LoggedEvent[]): Promise<void> {
-    if (this.db.dialect !== 'postgres' || events.length === 0) return;
+  private announce(events: readonly LoggedEvent[]): Statement[] {
+    if (this.db.dialect !== 'postgres' || events.length === 0) return [];
     const first = events[0]!;
-    await tx.get("SELECT pg_notify('kiln_events', ?)", [`${first.taskId}:${first.seq}:${events[events.length - 1]!.seq}`]);
+    return [["SELECT pg_notify('kiln_events', ?)", [`${first.taskId}:${first.seq}:${events[events.length - 1]!.seq}`]]];
   }
 
   private async read(executor: SqlExecutor, id: string, userId?: string, lock = false): Promise<Task | undefined> {
@@ -481,21 +485,23 @@ function fenceClause(fence: TurnFence, table = ''): [string, SqlValue[]] {
 }
 
 /** Appends a model message after the task's last one, in one statement. */
-async function insertModelMessage(tx: SqlExecutor, taskId: string, turn: number, message: unknown): Promise<void> {
-  await tx.run(
-    'INSERT INTO model_messages (task_id, seq, turn, body) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ? FROM model_messages WHERE task_id = ?',
-    [taskId, turn, JSON.stringify(message), taskId],
-  );
+/** Model messages after the task's last one, in order. */
+function insertModelMessages(taskId: string, turn: number, messages: readonly unknown[]): Statement {
+  const bodies = messages.map((_, i) => (i === 0 ? 'SELECT 1 AS i, ? AS body' : `SELECT ${i + 1}, ?`)).join(' UNION ALL ');
+  return [
+    `INSERT INTO model_messages (task_id, seq, turn, body)
+     SELECT ?, prev.seq + b.i, ?, b.body FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM model_messages WHERE task_id = ?) prev, (${bodies}) b`,
+    [taskId, turn, taskId, ...messages.map((message) => JSON.stringify(message))],
+  ];
 }
 
-async function insertEvents(tx: SqlExecutor, events: readonly LoggedEvent[]): Promise<void> {
+function insertEvents(events: readonly LoggedEvent[]): Statement[] {
+  const statements: Statement[] = [];
   for (let start = 0; start < events.length; start += EVENT_BATCH) {
     const batch = events.slice(start, start + EVENT_BATCH);
     const params: SqlValue[] = [];
     for (const e of batch) params.push(e.taskId, e.seq, e.turn, e.type, JSON.stringify(e.data), e.createdAt);
-    await tx.run(
-      `INSERT INTO events (task_id, seq, turn, type, data, created_at) VALUES ${batch.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
-      params,
-    );
+    statements.push([`INSERT INTO events (task_id, seq, turn, type, data, created_at) VALUES ${batch.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params]);
   }
+  return statements;
 }

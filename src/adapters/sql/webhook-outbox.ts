@@ -1,5 +1,5 @@
 import type { WebhookEvent } from '../../core/webhooks/webhook-types.js';
-import type { Dialect, SqlExecutor } from '../../ports/database.js';
+import type { Dialect, SqlExecutor, Statement } from '../../ports/database.js';
 
 /** A fresh delivery id per row, made by the database (one INSERT serves every endpoint). */
 const NEW_ID: Record<Dialect, string> = {
@@ -23,24 +23,27 @@ export class WebhookOutbox {
   ) {}
 
   /**
-   * One pending delivery for each enabled endpoint of the event's user that subscribed to its
-   * type. A user without endpoints costs one indexed lookup: on SQLite a read, as an INSERT that
-   * writes nothing still opens the deliveries table and its indexes for writing (several times the
-   * cost of the read); on PostgreSQL the INSERT itself, one round trip either way.
+   * The statements that write one pending delivery for each enabled endpoint of the event's user
+   * that subscribed to its type, to run in the change's transaction. On SQLite a user without
+   * endpoints costs one indexed read and no statement, as an INSERT that writes nothing still opens
+   * the deliveries table and its indexes for writing (several times the cost of the read); on
+   * PostgreSQL the INSERT goes with the change's other statements, in the same round trip.
    */
-  async enqueue(tx: SqlExecutor, event: WebhookEvent): Promise<void> {
+  async statements(reader: SqlExecutor, event: WebhookEvent): Promise<Statement[]> {
     const subscribed = `%,${event.type},%`;
     if (this.dialect === 'sqlite') {
-      const endpoint = await tx.get('SELECT 1 AS found FROM webhook_endpoints WHERE user_id = ? AND enabled = 1 AND events LIKE ? LIMIT 1', [event.userId, subscribed]);
-      if (!endpoint) return;
+      const endpoint = await reader.get('SELECT 1 AS found FROM webhook_endpoints WHERE user_id = ? AND enabled = 1 AND events LIKE ? LIMIT 1', [event.userId, subscribed]);
+      if (!endpoint) return [];
     }
     const payload = JSON.stringify({ type: event.type, timestamp: event.timestamp, data: event.data });
     const giveUpAfter = new Date(Date.parse(event.timestamp) + this.retryMs).toISOString();
-    await tx.run(
-      `INSERT INTO webhook_deliveries (id, endpoint_id, user_id, task_id, event_type, payload, status, attempts, next_attempt_at, give_up_after, created_at)
-       SELECT ${NEW_ID[this.dialect]}, e.id, e.user_id, ?, ?, ?, 'pending', 0, ?, ?, ?
-         FROM webhook_endpoints e WHERE e.user_id = ? AND e.enabled = 1 AND e.events LIKE ?`,
-      [event.taskId, event.type, payload, event.timestamp, giveUpAfter, event.timestamp, event.userId, subscribed],
-    );
+    return [
+      [
+        `INSERT INTO webhook_deliveries (id, endpoint_id, user_id, task_id, event_type, payload, status, attempts, next_attempt_at, give_up_after, created_at)
+         SELECT ${NEW_ID[this.dialect]}, e.id, e.user_id, ?, ?, ?, 'pending', 0, ?, ?, ?
+           FROM webhook_endpoints e WHERE e.user_id = ? AND e.enabled = 1 AND e.events LIKE ?`,
+        [event.taskId, event.type, payload, event.timestamp, giveUpAfter, event.timestamp, event.userId, subscribed],
+      ],
+    ];
   }
 }

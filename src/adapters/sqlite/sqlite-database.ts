@@ -1,6 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { StorageFull } from '../../core/errors.js';
-import type { Database, SqlExecutor, SqlValue } from '../../ports/database.js';
+import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 
 const STATEMENT_CACHE = 256;
 
@@ -50,6 +50,9 @@ export class SqliteDatabase implements Database {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).all(...params) as T[]),
       get: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).get(...params) as T | undefined),
       run: async (sql: string, params: readonly SqlValue[] = []) => translated(() => ({ changes: this.prepare(sql).run(...params).changes })),
+      runAll: async (statements: readonly Statement[]) => {
+        for (const [sql, params] of statements) translated(() => this.prepare(sql).run(...params));
+      },
     };
   }
 
@@ -66,6 +69,10 @@ export class SqliteDatabase implements Database {
   async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
     await this.outsideTransactions();
     return this.direct.run(sql, params);
+  }
+
+  async runAll(statements: readonly Statement[]): Promise<void> {
+    if (statements.length > 0) await this.transaction((tx) => tx.runAll(statements));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
