@@ -13,7 +13,7 @@ export interface TaskSignals {
   stop(taskId: string): void;
   /**
    * A task's turn ended (completed, failed or cancelled), wherever that happened: a process that
-   * holds the turn's secrets lets go of them.
+   * holds the turn's secrets lets go of them. A turn without secrets need not send it.
    */
   turnEnded(taskId: string, turn: number): void;
   onQueued(listener: (amount: QueuedAmount) => void): () => void;
