@@ -3,6 +3,8 @@ import { StorageFull } from '../../core/errors.js';
 import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 
 const STATEMENT_CACHE = 256;
+/** Pages written to the log before SQLite copies them into the database file (its default is 1,000). */
+const CHECKPOINT_PAGES = 10_000;
 
 /** Transactions committed together at most; a bound on how long the first of them waits for its commit. */
 const GROUP_LIMIT = 64;
@@ -46,6 +48,11 @@ export class SqliteDatabase implements Database {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    // A checkpoint copies the pages written since the last one into the database file: with more
+    // between checkpoints, the pages every task touches (index leaves, the table's last page) are
+    // copied once for many tasks. Measured at c=32: 0.40 ms of COMMIT per task against 0.63 ms with
+    // SQLite's default of 1,000 pages. The log grows to about 40 MB.
+    this.db.pragma(`wal_autocheckpoint = ${CHECKPOINT_PAGES}`);
     this.direct = {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).all(...params) as T[]),
       get: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).get(...params) as T | undefined),
