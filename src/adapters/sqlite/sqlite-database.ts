@@ -48,6 +48,9 @@ export class SqliteDatabase implements Database {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    // Temporary tables of a query (a claim's grouping, say) in memory, not in a file opened and
+    // deleted each time: 0.26 against 0.34 ms per claim at c=32.
+    this.db.pragma('temp_store = MEMORY');
     // A checkpoint copies the pages written since the last one into the database file: with more
     // between checkpoints, the pages every task touches (index leaves, the table's last page) are
     // copied once for many tasks. Measured at c=32: 0.40 ms of COMMIT per task against 0.63 ms with
