@@ -29,6 +29,8 @@ export class PgNotifications implements TaskSignals {
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private relaying = new Map<string, Promise<void>>();
+  /** A queued signal waiting for the end of this turn of the event loop, to go out as one notification. */
+  private queuedSoon: { amount: QueuedAmount } | null = null;
   /** Notifications on their way to PostgreSQL; closing waits for them (a worker's last word is often one). */
   private readonly sending = new Set<Promise<unknown>>();
 
@@ -45,6 +47,7 @@ export class PgNotifications implements TaskSignals {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.sendQueued();
     await Promise.all(this.sending);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     const client = this.client;
@@ -57,7 +60,20 @@ export class PgNotifications implements TaskSignals {
 
   queued(amount: QueuedAmount = 'one'): void {
     this.local.emit('queued', amount);
-    this.notify('kiln_queued', amount === 'one' ? '' : amount);
+    // Turns queued in the same turn of the event loop go out as one notification (a busy API
+    // process queues many at once); more than one is an amount the listeners claim until empty.
+    if (this.queuedSoon) {
+      this.queuedSoon.amount = 'unknown';
+      return;
+    }
+    this.queuedSoon = { amount };
+    setImmediate(() => this.sendQueued());
+  }
+
+  private sendQueued(): void {
+    const soon = this.queuedSoon;
+    this.queuedSoon = null;
+    if (soon) this.notify('kiln_queued', soon.amount === 'one' ? '' : soon.amount);
   }
 
   onQueued(listener: (amount: QueuedAmount) => void): () => void {

@@ -442,6 +442,8 @@ export class SqlTaskStore implements TaskStore {
     );
     if (!row) return undefined;
     const task = taskFromRow(row);
+    // A turn that carries all its events to its end (a short one) has none in the log yet.
+    if (task.lastEventSeq === task.turnStartSeq) return { task, events: [] };
     const rows = await tx.all<EventRow>(
       'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
       [fence.taskId, task.turnStartSeq],
