@@ -54,7 +54,7 @@ for (let waited = 0; !fs.existsSync(countsFile); waited += 50) {
   if (waited > 10_000) throw new Error('Kiln did not write its statement counts within 10 s');
   await sleep(50);
 }
-type Count = { n: number; ns: number };
+type Count = { n: number; ns: number; maxNs: number };
 const counts = Object.entries(JSON.parse(fs.readFileSync(countsFile, 'utf8')) as Record<string, Count>).sort((a, b) => b[1].n - a[1].n);
 const sum = (list: typeof counts, field: keyof Count) => list.reduce((total, [, c]) => total + c[field], 0);
 const transactions = sum(
@@ -64,9 +64,10 @@ const transactions = sum(
 const ms = (ns: number) => `${(ns / tasks / 1e6).toFixed(3)} ms`;
 console.log(
   `${tasks} tasks at c=${concurrency} on ${databaseUrl ? 'PostgreSQL' : 'SQLite'}: ${(sum(counts, 'n') / tasks).toFixed(1)} statements and ${(transactions / tasks).toFixed(2)} transactions per task` +
-    (databaseUrl ? '' : `, ${ms(sum(counts, 'ns'))} in SQLite`),
+    (databaseUrl ? '' : `, ${ms(sum(counts, 'ns'))} in SQLite (per task, then the longest single call, by statement)`),
 );
-for (const [sql, c] of counts) console.log(`  ${(c.n / tasks).toFixed(2).padStart(6)}  ${databaseUrl ? '' : `${ms(c.ns).padStart(9)}  `}${sql}`);
+const longest = (ns: number) => `${(ns / 1e6).toFixed(2)} ms`.padStart(9);
+for (const [sql, c] of counts) console.log(`  ${(c.n / tasks).toFixed(2).padStart(6)}  ${databaseUrl ? '' : `${ms(c.ns).padStart(9)}  ${longest(c.maxNs)}  `}${sql}`);
 await kiln.stop();
 if (databaseUrl) {
   const client = new pg.Client(databaseUrl);

@@ -10,12 +10,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const require = createRequire(path.join(process.cwd(), 'package.json'));
-let counts = new Map<string, { n: number; ns: number }>();
+let counts = new Map<string, { n: number; ns: number; maxNs: number }>();
 const shape = (sql: string) => sql.replace(/\s+/g, ' ').trim().slice(0, 60);
 const count = (sql: string, ns = 0) => {
-  const entry = counts.get(shape(sql)) ?? { n: 0, ns: 0 };
+  const entry = counts.get(shape(sql)) ?? { n: 0, ns: 0, maxNs: 0 };
   entry.n++;
   entry.ns += ns;
+  entry.maxNs = Math.max(entry.maxNs, ns);
   counts.set(shape(sql), entry);
 };
 const timed = <T>(sql: string, fn: () => T): T => {
