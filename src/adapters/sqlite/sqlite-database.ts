@@ -1,12 +1,8 @@
-import { Worker } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import { StorageFull } from '../../core/errors.js';
 import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
-import type { CheckpointSetup } from './wal-checkpoint-worker.js';
 
 const STATEMENT_CACHE = 256;
-/** How often the checkpoint thread copies what the log holds. */
-const CHECKPOINT_INTERVAL_MS = 100;
 
 /** Transactions committed together at most; a bound on how long the first of them waits for its commit. */
 const GROUP_LIMIT = 64;
@@ -43,8 +39,6 @@ export class SqliteDatabase implements Database {
   private txTail: Promise<void> = Promise.resolve();
   private openTx: Promise<void> | null = null;
   private readonly direct: SqlExecutor;
-  private readonly checkpointer: Worker;
-  private readonly checkpointerExited: Promise<unknown>;
 
   constructor(file: string) {
     this.db = new BetterSqlite3(file);
@@ -55,19 +49,6 @@ export class SqliteDatabase implements Database {
     // Temporary tables of a query (a claim's grouping, say) in memory, not in a file opened and
     // deleted each time: 0.26 against 0.34 ms per claim at c=32.
     this.db.pragma('temp_store = MEMORY');
-    // A checkpoint copies the pages written since the last one into the database file. A thread
-    // of its own does most of that copying (see wal-checkpoint-worker.ts); the writer's own
-    // checkpoint, at SQLite's default of 1,000 pages, takes the rest and lets the log start over.
-    // Measured over 10,000 W2-like tasks at c=32: COMMIT 0.46 -> 0.36 ms per task, the longest
-    // commit no longer (28-30 ms). Fewer, larger checkpoints cost less in all (4,000 pages: 0.24
-    // ms), but the writer's share of them grows with them (a commit of 140 ms under a flood of
-    // inserts; 157 ms at 10,000 pages without the thread).
-    const setup: CheckpointSetup = { file, intervalMs: CHECKPOINT_INTERVAL_MS };
-    this.checkpointer = new Worker(new URL('./wal-checkpoint-worker.js', import.meta.url), { workerData: setup });
-    this.checkpointerExited = new Promise((resolve) => this.checkpointer.once('exit', resolve));
-    // Never what keeps the process alive; a failing checkpointer leaves the work to the writer.
-    this.checkpointer.unref();
-    this.checkpointer.on('error', () => {});
     this.direct = {
       all: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).all(...params) as T[]),
       get: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).get(...params) as T | undefined),
@@ -111,10 +92,6 @@ export class SqliteDatabase implements Database {
 
   async close(): Promise<void> {
     await this.txTail;
-    // Held by the process until it has closed its connection.
-    this.checkpointer.ref();
-    this.checkpointer.postMessage('close');
-    await this.checkpointerExited;
     if (this.db.open) this.db.close();
   }
 
