@@ -179,6 +179,24 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.recentModelMessages(made[0]!.id, null, 10)).length, 1);
       }));
 
+    it('writes a burst of thousands of events at once, numbered without a gap', () =>
+      withStorage(backend, 'event burst', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
+        // More parameters than one PostgreSQL statement takes (6 per event, 65,535 at most).
+        const burst = Array.from({ length: 12_000 }, (_, i) => content(`delta ${i}`));
+        const logged = await storage.tasks.appendEvents(fence, burst, new Date().toISOString());
+        assert.equal(logged.at(-1)?.seq, 12_000);
+        const read = await storage.tasks.eventsAfter(task.id, 11_990, 100);
+        assert.deepEqual(
+          read.map((e) => [e.seq, (e.data as { text: string }).text]),
+          Array.from({ length: 10 }, (_, i) => [11_991 + i, `delta ${11_990 + i}`]),
+        );
+        assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 12_000);
+      }));
+
     it('writes the last events and model messages of a turn with its end, and none of them when the turn was lost', () =>
       withStorage(backend, 'end carries', async (open) => {
         const { storage } = await open();

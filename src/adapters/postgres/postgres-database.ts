@@ -71,8 +71,10 @@ export class PostgresDatabase implements Database {
     return this.direct.run(sql, params);
   }
 
-  runAll(statements: readonly Statement[]): Promise<void> {
-    return this.direct.runAll(statements);
+  async runAll(statements: readonly Statement[]): Promise<void> {
+    // More than one statement's worth of parameters: the pieces need a transaction to stay one unit.
+    if (inPieces(statements).length > 1) await this.transaction((tx) => tx.runAll(statements));
+    else await this.direct.runAll(statements);
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
@@ -156,9 +158,27 @@ function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryRe
     get: async <T>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows[0] as T | undefined,
     run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: (await run(sql, params)).rowCount ?? 0 }),
     runAll: async (statements: readonly Statement[]) => {
-      if (statements.length > 0) await run(...combined(statements));
+      for (const piece of inPieces(statements)) await run(...combined(piece));
     },
   };
+}
+
+/** Parameters in one combined statement at most (PostgreSQL's protocol takes 65,535). */
+const PIECE_PARAMETERS = 30_000;
+
+/** Consecutive statements grouped so that each group's parameters fit in one statement. */
+function inPieces(statements: readonly Statement[]): Statement[][] {
+  const pieces: Statement[][] = [];
+  let size = Infinity;
+  for (const statement of statements) {
+    if (size + statement[1].length > PIECE_PARAMETERS) {
+      pieces.push([]);
+      size = 0;
+    }
+    pieces.at(-1)!.push(statement);
+    size += statement[1].length;
+  }
+  return pieces;
 }
 
 /**
