@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { taskCountChange } from '../../src/adapters/sql/task-counts.js';
 
 /**
  * Writes `count` completed tasks (each with its two messages and its three events, as a
@@ -43,7 +44,8 @@ export function seedTasks(dataDir: string, count: number): { ms: number } {
       }
     });
     for (let i = 0; i < count; i += 10_000) write(i, Math.min(count, i + 10_000));
-    db.prepare('INSERT INTO task_counts (user_id, slot, n) VALUES (?, 0, ?) ON CONFLICT (user_id, slot) DO UPDATE SET n = task_counts.n + excluded.n').run(user.id, count);
+    const [countSql, countParams] = taskCountChange(user.id, count);
+    db.prepare(countSql).run(...countParams);
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();

@@ -421,7 +421,7 @@ export class SqlTaskStore implements TaskStore {
       const [where, params] = fenceClause(fence);
       const held = await tx.get<{ id: string }>(`SELECT id FROM tasks WHERE ${where}${this.forUpdate}`, params);
       if (!held) throw new TurnLost(fence.taskId);
-      await tx.runAll([insertModelMessages(fence.taskId, fence.turn, messages)]);
+      await tx.run(...insertModelMessages(fence.taskId, fence.turn, messages));
     });
   }
 
@@ -486,8 +486,7 @@ function fenceClause(fence: TurnFence, table = ''): [string, SqlValue[]] {
   return [where, params];
 }
 
-/** Appends a model message after the task's last one, in one statement. */
-/** Model messages after the task's last one, in order. */
+/** Model messages after the task's last one, in order, in one statement. */
 function insertModelMessages(taskId: string, turn: number, messages: readonly unknown[]): Statement {
   const bodies = messages.map((_, i) => (i === 0 ? 'SELECT 1 AS i, ? AS body' : `SELECT ${i + 1}, ?`)).join(' UNION ALL ');
   return [
