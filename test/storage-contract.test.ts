@@ -150,9 +150,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const { storage } = await open();
         const other = backend === 'postgres' ? (await open()).storage : storage;
         const task = await seedTask(storage);
-        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!;
         const attempts = await Promise.all([
-          storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString()),
+          // The worker ends from its claimed copy (no read first); the cancels read and lock the row.
+          storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString(), {}, claimed),
           other.tasks.endTurn({ taskId: task.id, turn: 1 }, turnEndings.cancelled, new Date().toISOString()),
           other.tasks.endTurn({ taskId: task.id, turn: 1 }, turnEndings.failed('x', 'TASK_FAILED'), new Date().toISOString()),
         ]);
@@ -194,6 +195,14 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           Array.from({ length: 10 }, (_, i) => [11_991 + i, `delta ${11_990 + i}`]),
         );
         assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 12_000);
+
+        // The same burst carried to a turn's end, written from the worker's copy of the task.
+        const quick = await seedTask(storage);
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!;
+        const ended = await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString(), { events: burst }, claimed);
+        assert.equal(ended?.at(-1)?.seq, 12_001);
+        assert.equal((await storage.tasks.eventsAfter(quick.id, 11_999, 10)).map((e) => e.type).join(), 'content,done');
+        assert.equal((await storage.tasks.get(quick.id))!.status, 'completed');
       }));
 
     it('writes the last events and model messages of a turn with its end, and none of them when the turn was lost', () =>
@@ -221,6 +230,34 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           'every carried model message, in order',
         );
         assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 2);
+      }));
+
+    it("ends a turn from the worker's copy of the task only while that copy is current", () =>
+      withStorage(backend, 'end from copy', async (open) => {
+        const { storage } = await open();
+        const now = () => new Date().toISOString();
+        const carried = { events: [content('Echo: hi')], modelMessages: [{ role: 'assistant', content: 'Echo: hi' }] };
+        const quick = await seedTask(storage);
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
+        assert.equal(claimed.id, quick.id);
+        assert.equal(await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, now(), carried, claimed), undefined);
+        assert.equal((await storage.tasks.lastEvent(quick.id)), undefined, 'a lost turn writes nothing');
+        assert.equal((await storage.tasks.recentModelMessages(quick.id, null, 10)).length, 1);
+        const logged = await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, now(), carried, claimed);
+        assert.deepEqual(logged?.map((e) => [e.seq, e.type]), [[1, 'content'], [2, 'done']]);
+        const ended = (await storage.tasks.get(quick.id))!;
+        assert.deepEqual([ended.status, ended.lastEventSeq, ended.messageCount], ['completed', 2, 2]);
+        assert.equal((await storage.tasks.recentModelMessages(quick.id, null, 10)).length, 2);
+
+        // The copy went stale (the turn logged an event since): the end reads the row and the log.
+        const longer = await seedTask(storage);
+        const copy = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
+        const fence = { taskId: longer.id, turn: 1, leaseOwner: 'w1' };
+        await storage.tasks.appendEvents(fence, [content('Echo: ')], now());
+        const end = await storage.tasks.endTurn(fence, turnEndings.completed, now(), { events: [content('there')] }, copy);
+        assert.deepEqual(end?.map((e) => [e.seq, e.type]), [[2, 'content'], [3, 'done']]);
+        assert.equal((end?.at(-1)?.data as { finalResponse: string }).finalResponse, 'Echo: there', 'the logged event counts in the answer');
+        assert.equal((await storage.tasks.get(longer.id))!.lastEventSeq, 3);
       }));
 
     it('gives each queued task to exactly one of many concurrent claimers', () =>

@@ -25,6 +25,12 @@ export interface SqlExecutor {
    * other's rows, and none may start with its own WITH.
    */
   runAll(statements: readonly Statement[]): Promise<void>;
+  /**
+   * Runs `guard` (an UPDATE) and, when it changed a row, `statements` with it, as {@link runAll}
+   * does: all of them or none. When the guard changed no row, nothing is written. Returns whether
+   * the guard held. On PostgreSQL this is one round trip; `statements` must not touch the guard's rows.
+   */
+  runGuarded(guard: Statement, statements: readonly Statement[]): Promise<boolean>;
 }
 
 export interface Database extends SqlExecutor {

@@ -271,13 +271,17 @@ export interface TaskStore {
    * Ends the fenced turn: `decide` sees the turn's events and says how it ends. What the worker
    * still had to write (`carried`: its last events, its last model messages) is written in the
    * same transaction, before the terminal event. Returns the events written, the terminal event
-   * last, or undefined when the fence no longer holds (someone else ended it).
+   * last, or undefined when the fence no longer holds (someone else ended it). `current` is the
+   * caller's copy of the task when it knows that nothing changed the row since (it logged no
+   * event in this turn): the row is then not read first, the end being written only if the copy
+   * is still current (the store reads it as usual when it is not).
    */
   endTurn(
     fence: TurnFence,
     decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding,
     now: string,
     carried?: TurnCarry,
+    current?: Task,
   ): Promise<LoggedEvent[] | undefined>;
 
   /**

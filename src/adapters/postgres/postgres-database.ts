@@ -77,6 +77,19 @@ export class PostgresDatabase implements Database {
     else await this.direct.runAll(statements);
   }
 
+  async runGuarded(guard: Statement, statements: readonly Statement[]): Promise<boolean> {
+    if (inPieces([guard, ...statements]).length > 1) return this.transaction((tx) => tx.runGuarded(guard, statements));
+    // One statement: the guard's rows are counted in the main query, which divides by that count,
+    // so a guard that changed nothing fails the whole statement and none of it is written.
+    try {
+      await this.direct.run(...guardedStatement(guard, statements));
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === DIVISION_BY_ZERO) return false;
+      throw error;
+    }
+  }
+
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
@@ -137,6 +150,9 @@ export class PostgresDatabase implements Database {
  */
 const UNSTORABLE_VALUE = new Set(['22021', '22P05', '22003', '22P02']);
 
+/** PostgreSQL's division_by_zero: a guarded statement whose guard changed no row (see runGuarded). */
+const DIVISION_BY_ZERO = '22012';
+
 /** PostgreSQL's disk_full: the server's disk is out of space. */
 const DISK_FULL = '53100';
 
@@ -159,6 +175,12 @@ function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryRe
     run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: (await run(sql, params)).rowCount ?? 0 }),
     runAll: async (statements: readonly Statement[]) => {
       for (const piece of inPieces(statements)) await run(...combined(piece));
+    },
+    // In a transaction (PostgresDatabase runs a guarded unit outside one as a single statement).
+    runGuarded: async (guard: Statement, statements: readonly Statement[]) => {
+      if (((await run(...guard)).rowCount ?? 0) === 0) return false;
+      for (const piece of inPieces(statements)) await run(...combined(piece));
+      return true;
     },
   };
 }
@@ -195,6 +217,13 @@ function combined(statements: readonly Statement[]): Statement {
   const main: Statement = selects.length > 0 ? [`SELECT ${selects.map(([sql]) => `(${sql})`).join(', ')}`, selects.flatMap(([, p]) => p)] : writes.at(-1)!;
   if (parts.length === 0) return main;
   return [`WITH ${parts.map(([sql], i) => `w${i} AS (${sql})`).join(', ')} ${main[0]}`, [...parts.flatMap(([, p]) => p), ...main[1]]];
+}
+
+/** The guard as a WITH query returning a row for each row it changed, then the statements; see runGuarded. */
+function guardedStatement(guard: Statement, statements: readonly Statement[]): Statement {
+  const [sql, params] = combined([...statements, ['SELECT 1 / (SELECT COUNT(*) FROM guard)', []]]);
+  const body = sql.startsWith('WITH ') ? `, ${sql.slice('WITH '.length)}` : ` ${sql}`;
+  return [`WITH guard AS (${guard[0]} RETURNING 1)${body}`, [...guard[1], ...params]];
 }
 
 /** Statement texts numbered so far; bounded, as combined statements come in many shapes. */

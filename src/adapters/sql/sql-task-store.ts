@@ -342,36 +342,70 @@ export class SqlTaskStore implements TaskStore {
     decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding,
     now: string,
     carried: TurnCarry = {},
+    current?: Task,
   ): Promise<LoggedEvent[] | undefined> {
+    // Nothing logged in the turn yet and the caller's copy of the row: the end is written in one
+    // step, on condition that the row is still that copy (one round trip on PostgreSQL).
+    if (current && current.lastEventSeq === current.turnStartSeq) {
+      const [where, params] = fenceClause(fence);
+      const write = async (executor: SqlExecutor) => {
+        const end = await this.turnEnd(executor, fence, current, [], decide, now, carried);
+        const guard: Statement = [
+          `UPDATE tasks SET ${end.sets[0]} WHERE ${where} AND status = ? AND last_event_seq = ?`,
+          [...end.sets[1], ...params, current.status, current.lastEventSeq],
+        ];
+        return (await executor.runGuarded(guard, end.writes)) ? end.logged : undefined;
+      };
+      const logged = await (this.db.dialect === 'postgres' ? write(this.db) : this.db.transaction(write));
+      if (logged) return logged;
+    }
     return this.db.transaction(async (tx) => {
       const open = await this.openTurn(tx, fence);
       if (!open) return undefined;
-      const { task } = open;
-      const last = (carried.events ?? []).map(
-        (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
-      );
-      const ending = decide([...open.events, ...last], task);
-      const seq = task.lastEventSeq + last.length + 1;
-      const logged = [...last, { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent];
-      const ended = turnEndedEvent(task, ending.terminal, now);
-      const modelMessages = carried.modelMessages ?? [];
-      await tx.runAll([
-        [
-          `UPDATE tasks SET status = ?, error = ?, completed_at = ?, last_activity_at = ?, last_event_seq = ?,
-             lease_owner = NULL, lease_expires_at = NULL, queued_at = NULL, message_count = message_count + ?
-           WHERE id = ?`,
-          [ending.status, ending.error, now, now, seq, ending.assistant ? 1 : 0, fence.taskId],
-        ],
+      const end = await this.turnEnd(tx, fence, open.task, open.events, decide, now, carried);
+      await tx.runAll([[`UPDATE tasks SET ${end.sets[0]} WHERE id = ?`, [...end.sets[1], fence.taskId]], ...end.writes]);
+      return end.logged;
+    });
+  }
+
+  /**
+   * What ending the turn writes, from the task row and the turn's logged events: the task row's
+   * new values (an UPDATE's SET clause), the other writes, and the events it logs.
+   */
+  private async turnEnd(
+    executor: SqlExecutor,
+    fence: TurnFence,
+    task: Task,
+    turnEvents: LoggedEvent[],
+    decide: (turnEvents: LoggedEvent[], task: Task) => TurnEnding,
+    now: string,
+    carried: TurnCarry,
+  ): Promise<{ sets: Statement; writes: Statement[]; logged: LoggedEvent[] }> {
+    const last = (carried.events ?? []).map(
+      (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
+    );
+    const ending = decide([...turnEvents, ...last], task);
+    const seq = task.lastEventSeq + last.length + 1;
+    const logged = [...last, { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent];
+    const ended = turnEndedEvent(task, ending.terminal, now);
+    const modelMessages = carried.modelMessages ?? [];
+    return {
+      sets: [
+        `status = ?, error = ?, completed_at = ?, last_activity_at = ?, last_event_seq = ?,
+         lease_owner = NULL, lease_expires_at = NULL, queued_at = NULL, message_count = message_count + ?`,
+        [ending.status, ending.error, now, now, seq, ending.assistant ? 1 : 0],
+      ],
+      writes: [
         ...insertEvents(logged),
         ...this.announce(logged),
         ...(modelMessages.length > 0 ? [insertModelMessages(fence.taskId, fence.turn, modelMessages)] : []),
-        ...(ended ? await this.outbox.statements(tx, ended) : []),
+        ...(ended ? await this.outbox.statements(executor, ended) : []),
         ...(ending.assistant
           ? [[INSERT_MESSAGE, messageParams(fence.taskId, { ...ending.assistant, seq: task.messageCount + 1, turn: fence.turn, createdAt: now })] as const]
           : []),
-      ]);
-      return logged;
-    });
+      ],
+      logged,
+    };
   }
 
   async amendTurn<T>(

@@ -56,6 +56,11 @@ export class SqliteDatabase implements Database {
       runAll: async (statements: readonly Statement[]) => {
         for (const [sql, params] of statements) translated(() => this.prepare(sql).run(...params));
       },
+      runGuarded: async (guard: Statement, statements: readonly Statement[]) => {
+        if (translated(() => this.prepare(guard[0]).run(...guard[1]).changes) === 0) return false;
+        await this.direct.runAll(statements);
+        return true;
+      },
     };
   }
 
@@ -76,6 +81,10 @@ export class SqliteDatabase implements Database {
 
   async runAll(statements: readonly Statement[]): Promise<void> {
     if (statements.length > 0) await this.transaction((tx) => tx.runAll(statements));
+  }
+
+  runGuarded(guard: Statement, statements: readonly Statement[]): Promise<boolean> {
+    return this.transaction((tx) => tx.runGuarded(guard, statements));
   }
 
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {

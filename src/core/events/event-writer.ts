@@ -12,6 +12,7 @@ export class TurnEventWriter {
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown = null;
+  private writing = false;
 
   constructor(
     private readonly store: TaskStore,
@@ -26,6 +27,11 @@ export class TurnEventWriter {
       this.scheduled = true;
       setImmediate(() => this.writePending());
     }
+  }
+
+  /** True once a batch went to the log: the task's row has changed since the turn was claimed. */
+  get wroteAny(): boolean {
+    return this.writing;
   }
 
   /** Resolves when every event emitted so far is committed; rejects if the turn was lost. */
@@ -52,6 +58,7 @@ export class TurnEventWriter {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.writing = true;
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {

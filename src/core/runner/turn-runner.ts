@@ -195,7 +195,7 @@ export class TurnRunner {
       }
       // The turn's last events and model messages are written with its end, in one transaction.
       const events = await writer.takeUnwritten();
-      await this.endRecorded(task, fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages });
+      await this.endRecorded(task, fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages }, writer.wroteAny ? undefined : task);
       log.info('turn completed', { ms: Date.now() - started });
       return 'completed';
     } catch (error) {
@@ -220,7 +220,7 @@ export class TurnRunner {
             : reason instanceof StopReason
               ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
               : describeFailure(error, redactor);
-      await this.endRecorded(task, fence, turnEndings.failed(message, code), signal, log).catch((endError) => {
+      await this.endRecorded(task, fence, turnEndings.failed(message, code), signal, log, {}, writer.wroteAny ? undefined : task).catch((endError) => {
         if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
       });
       log.warn('turn failed', { code, error: message });
@@ -235,10 +235,18 @@ export class TurnRunner {
    * Ends the turn; while the disk is too full for the database to record it, tries again (until
    * space is freed, or the worker stops), so the turn ends as what happened, not as a crash.
    */
-  private async endRecorded(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], signal: AbortSignal, log: Logger, carried?: TurnCarry): Promise<void> {
+  private async endRecorded(
+    task: Task,
+    fence: TurnFence,
+    decide: Parameters<TaskStore['endTurn']>[1],
+    signal: AbortSignal,
+    log: Logger,
+    carried?: TurnCarry,
+    current?: Task,
+  ): Promise<void> {
     for (let delay = 1000; ; delay = Math.min(delay * 2, FULL_DISK_RETRY_MAX_MS)) {
       try {
-        await this.end(task, fence, decide, carried);
+        await this.end(task, fence, decide, carried, current);
         return;
       } catch (error) {
         if (!storageFullOf(error) || signal.aborted) throw error;
@@ -272,8 +280,9 @@ export class TurnRunner {
     }
   }
 
-  private async end(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], carried?: TurnCarry): Promise<void> {
-    const logged = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString(), carried);
+  /** `current`: the task as claimed, when the turn has logged nothing since (the store then need not read it). */
+  private async end(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], carried?: TurnCarry, current?: Task): Promise<void> {
+    const logged = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString(), carried, current);
     if (!logged) throw new TurnLost(fence.taskId);
     this.deps.hub.publish(fence.taskId, logged);
     // Only a turn with secrets has anything to let go of; most turns spare the signal (a round trip on PostgreSQL).
