@@ -260,6 +260,17 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.get(longer.id))!.lastEventSeq, 3);
       }));
 
+    it('answers statements of many shapes (PostgreSQL prepares a bounded number of them)', () =>
+      withStorage(backend, 'many shapes', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        // One text per list length: 300 shapes, past the number of prepared statements kept.
+        for (let n = 1; n <= 300; n++) {
+          const ids = [task.id, ...Array.from({ length: n - 1 }, (_, i) => `missing-${i}`)];
+          assert.deepEqual([...(await storage.tasks.lastEventSeqs(ids))], [[task.id, 0]]);
+        }
+      }));
+
     it('gives each queued task to exactly one of many concurrent claimers', () =>
       withStorage(backend, 'claims', async (open) => {
         const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];

@@ -42,7 +42,7 @@ export class PostgresDatabase implements Database {
       const pid = backend(client);
       if (pid) this.backends.delete(pid);
     });
-    this.direct = executor((text, values) => this.pool.query(text, values));
+    this.direct = executor((query) => this.pool.query(query));
   }
 
   /**
@@ -94,7 +94,7 @@ export class PostgresDatabase implements Database {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const value = await fn(executor((text, values) => client.query(text, values)));
+      const value = await fn(executor((query) => client.query(query)));
       await client.query('COMMIT').catch((error: unknown) => {
         throw (error as { code?: string }).code === DISK_FULL ? new StorageFull() : error;
       });
@@ -156,10 +156,11 @@ const DIVISION_BY_ZERO = '22012';
 /** PostgreSQL's disk_full: the server's disk is out of space. */
 const DISK_FULL = '53100';
 
-function executor(query: (text: string, values: unknown[]) => Promise<pg.QueryResult>): SqlExecutor {
+function executor(query: (query: pg.QueryConfig) => Promise<pg.QueryResult>): SqlExecutor {
   const run = async (sql: string, params: readonly SqlValue[] = []) => {
     try {
-      return await query(numbered(sql), params as unknown[]);
+      // Statements without parameters go as simple queries (which may hold several statements).
+      return await query(params.length > 0 ? { ...prepared(sql), values: params as unknown[] } : { text: sql });
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (UNSTORABLE_VALUE.has(code)) {
@@ -226,24 +227,29 @@ function guardedStatement(guard: Statement, statements: readonly Statement[]): S
   return [`WITH guard AS (${guard[0]} RETURNING 1)${body}`, [...guard[1], ...params]];
 }
 
-/** Statement texts numbered so far; bounded, as combined statements come in many shapes. */
-const cache = new Map<string, string>();
-const CACHE_LIMIT = 1_000;
+/**
+ * Statement texts numbered so far, with their prepared-statement names: each connection parses
+ * and plans a named statement once, then only binds and runs it. Bounded, as combined statements
+ * come in many shapes: past the bound, texts are numbered each time and sent unnamed.
+ */
+const cache = new Map<string, { text: string; name: string }>();
+const CACHE_LIMIT = 256;
 
 /** `?` → `$n`, outside string literals (Kiln's SQL never puts `?` inside quotes or identifiers). */
-function numbered(sql: string): string {
-  let out = cache.get(sql);
-  if (out === undefined) {
-    let n = 0;
-    let quoted = false;
-    out = '';
-    for (const ch of sql) {
-      if (ch === "'") quoted = !quoted;
-      out += ch === '?' && !quoted ? `$${++n}` : ch;
-    }
-    if (cache.size < CACHE_LIMIT) cache.set(sql, out);
+function prepared(sql: string): { text: string; name?: string } {
+  const known = cache.get(sql);
+  if (known) return known;
+  let n = 0;
+  let quoted = false;
+  let text = '';
+  for (const ch of sql) {
+    if (ch === "'") quoted = !quoted;
+    text += ch === '?' && !quoted ? `$${++n}` : ch;
   }
-  return out;
+  if (cache.size >= CACHE_LIMIT) return { text };
+  const entry = { text, name: `kiln_${cache.size}` };
+  cache.set(sql, entry);
+  return entry;
 }
 
 /** Names the setting, the server (never the password) and the reason, and says what to do. */
