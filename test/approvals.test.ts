@@ -110,6 +110,22 @@ describe('tool approvals', () => {
     assert.ok(!('pendingApprovals' in task));
   });
 
+  it('answers a call it could not run with its error after an approval, without asking about it', async () => {
+    const id = await api.createTask({ message: 'write kept.txt\nkept\nEOF\n& call no_such_tool {}', autoExecute: false });
+    const waiting = await pending(api, id);
+    assert.deepEqual(waiting.map((c) => c.toolName), ['write_file'], 'only the call that can run is asked about');
+    await approve(api, id, waiting[0]!.callId, 'proceed_once');
+    let task: any;
+    for (let i = 0; i < 500; i++) {
+      task = (await api.get(`/api/v1/tasks/${id}`)).body.data;
+      if (task.status !== 'running' && task.status !== 'pending') break;
+      await sleep(10);
+    }
+    assert.equal(task.status, 'completed', 'the turn went on to its end without a second question');
+    assert.match((await api.waitForEnd(id)).data.finalResponse, /^write_file: success\nno_such_tool: error: The call to "no_such_tool" could not run/);
+    assert.equal(fs.readFileSync(path.join(workspace(id), 'kept.txt'), 'utf8'), 'kept\n');
+  });
+
   it('answers bad decisions clearly, and the first decision stands', needs(sandbox), async () => {
     const id = await api.createTask({ message: '$ echo once', autoExecute: false });
     const [call] = await pending(api, id);

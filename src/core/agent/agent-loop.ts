@@ -148,8 +148,14 @@ function unansweredCalls(messages: readonly ModelMessage[]): PlannedCall[] {
   if (!last || last.role !== 'assistant' || typeof last.content === 'string') return [];
   return last.content
     .filter((part) => part.type === 'tool-call')
-    .map((part) => ({ callId: part.toolCallId, toolName: part.toolName, args: isRecord(part.input) ? part.input : {} }));
+    .map((part) => {
+      const invalid = part.providerOptions?.[INVALID_MARK]?.invalid;
+      return { callId: part.toolCallId, toolName: part.toolName, args: isRecord(part.input) ? part.input : {}, ...(typeof invalid === 'string' ? { invalid } : {}) };
+    });
 }
+
+/** Kiln's own key in a saved tool call's provider options (providers read only their own keys). */
+const INVALID_MARK = 'kiln';
 
 export interface PlannedCall {
   callId: string;
@@ -295,12 +301,15 @@ async function streamModelCall(
           if (part.providerExecuted) break;
           const parsed = await turn.tools.parseCall(part.toolName, part.input);
           const invalid = parsed.ok ? undefined : describeInvalidCall(part.toolName, parsed.error);
+          // An invalid call carries its reason in the saved message: a turn resumed after an
+          // approval answers it with the same error instead of asking about it.
+          const options = { ...part.providerMetadata, ...(invalid ? { [INVALID_MARK]: { invalid } } : {}) };
           step.call({
             type: 'tool-call',
             toolCallId: part.toolCallId,
             toolName: part.toolName,
             input: invalid && !isRecord(parsed.input) ? {} : parsed.input,
-            ...(part.providerMetadata ? { providerOptions: part.providerMetadata } : {}),
+            ...(Object.keys(options).length > 0 ? { providerOptions: options } : {}),
           });
           const args = isRecord(parsed.input) ? parsed.input : {};
           calls.push({ callId: part.toolCallId, toolName: part.toolName, args, ...(invalid ? { invalid } : {}) });
