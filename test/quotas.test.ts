@@ -62,6 +62,15 @@ for (const { name, options } of BACKENDS) {
       assert.equal(syntropic.status, 429);
       assert.match(((await syntropic.json()) as any).detail, /Too many requests/);
 
+      const mcp = await fetch(`${kiln.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${alice.key}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      assert.equal(mcp.status, 429);
+      assert.ok(Number(mcp.headers.get('retry-after')) >= 1);
+      assert.match(((await mcp.json()) as any).error.message, /Too many requests/);
+
       const refusedCreate = await alice.post('/api/v1/tasks', { message: 'never made' });
       assert.equal(refusedCreate.status, 429);
       const bob = await freshKey();

@@ -33,8 +33,13 @@ export async function mcpFace(app: FastifyInstance, deps: FaceDeps): Promise<voi
     return sendRpcError(reply, 500, `Internal server error (request id ${request.id}); the server log has the details.`);
   });
 
+  // Authenticated before the body is read, so that the per-key rate limit applies here as on the other faces.
+  app.addHook('onRequest', async function authenticate(request) {
+    if (request.method === 'POST') request.caller = await deps.keys.authenticate(bearerToken(request));
+  });
+
   app.post('/', async function mcpMessages(request, reply) {
-    const caller = await deps.keys.authenticate(bearerToken(request));
+    const caller = request.caller!;
     const server = new McpServer({ name: 'kiln', version: VERSION }, { instructions: INSTRUCTIONS });
     registerTools(server, deps, { caller, baseUrl: deps.publicUrl ?? `${request.protocol}://${request.host}` });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
