@@ -440,7 +440,7 @@ const SETTINGS = [
     parse: integer(1, 1024 * 1024 * 1024),
     fallback: 16 * 1024,
   },
-  { key: 'maxConnections', env: 'KILN_MAX_CONNECTIONS', help: 'open connections in all (more are closed at once)', parse: integer(1, 1_000_000), fallback: 1024 },
+  { key: 'maxConnections', env: 'KILN_MAX_CONNECTIONS', help: 'open connections in all (more get 503 and are closed)', parse: integer(1, 1_000_000), fallback: 1024 },
   {
     key: 'maxConnectionsPerAddress',
     env: 'KILN_MAX_CONNECTIONS_PER_ADDRESS',

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
@@ -135,18 +136,33 @@ describe('connection caps', () => {
   });
   after(() => kiln.stop());
 
-  it('closes connections beyond the per-address cap, and serves other addresses meanwhile', { timeout: 20_000 }, async () => {
+  it('answers connections beyond the per-address cap with 503 and closes them, and serves other addresses meanwhile', { timeout: 20_000 }, async () => {
     const crowd = new http.Agent({ keepAlive: true, maxSockets: 10 });
     // Four kept-alive connections from 127.0.0.2 fill its share.
     const held = await Promise.all(Array.from({ length: 4 }, () => getFrom(kiln, '/healthz', '127.0.0.2', crowd)));
     assert.deepEqual(held, [200, 200, 200, 200]);
     const extra = new http.Agent({ keepAlive: false });
-    assert.equal(await getFrom(kiln, '/healthz', '127.0.0.2', extra), 'closed', 'a fifth connection from the same address is closed');
+    const refused = await new Promise<{ status: number; retryAfter: string | undefined; connection: string | undefined; body: any }>((resolve, reject) => {
+      const request = http.get(`${kiln.url}/api/v1/tasks`, { localAddress: '127.0.0.2', agent: extra, headers: { authorization: `Bearer ${kiln.key}` } }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode!, retryAfter: response.headers['retry-after'], connection: response.headers.connection, body: JSON.parse(text) }),
+        );
+      });
+      request.on('error', reject);
+    });
+    assert.deepEqual([refused.status, refused.retryAfter, refused.connection], [503, '1', 'close'], 'a fifth connection from the same address is refused');
+    assert.equal(refused.body.error.code, 'TOO_MANY_CONNECTIONS', 'in the native envelope');
+    assert.match(refused.body.error.message, /from this address/);
     assert.equal(await getFrom(kiln, '/healthz', '127.0.0.1', extra), 200, 'another address is served');
     crowd.destroy();
     // Once the address's connections are gone, it is served again.
-    let status: number | 'closed' = 'closed';
-    while (status === 'closed') status = await getFrom(kiln, '/healthz', '127.0.0.2', extra);
+    let status: number | 'closed' = 503;
+    for (let i = 0; i < 200 && status !== 200; i++) {
+      status = await getFrom(kiln, '/healthz', '127.0.0.2', extra);
+      if (status !== 200) await sleep(10);
+    }
     assert.equal(status, 200);
   });
 });

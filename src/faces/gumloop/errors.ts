@@ -24,11 +24,12 @@ const EDGE_CODES: Record<number, string> = {
   414: 'uri_too_long',
   429: 'rate_limited',
   431: 'headers_too_large',
+  503: 'too_many_connections',
 };
 
 /** Gumloop's envelope of an error the HTTP layer answers itself (timeouts, oversized requests). */
 export function gumloopEdgeError(status: number, message: string): unknown {
-  return { error: { code: EDGE_CODES[status] ?? 'invalid_request', type: status === 429 ? 'rate_limit_error' : 'invalid_request_error', message } };
+  return { error: { code: EDGE_CODES[status] ?? 'invalid_request', type: status === 429 ? 'rate_limit_error' : status >= 500 ? 'api_error' : 'invalid_request_error', message } };
 }
 
 /** Gumloop's error shape: `{ error: { code, type, message, param? } }`. */

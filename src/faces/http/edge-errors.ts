@@ -19,6 +19,7 @@ const CODES: Record<number, string> = {
   414: 'URI_TOO_LONG',
   429: 'RATE_LIMITED',
   431: 'HEADERS_TOO_LARGE',
+  503: 'TOO_MANY_CONNECTIONS',
 };
 
 const FACES: [prefix: string, body: (status: number, message: string) => unknown][] = [

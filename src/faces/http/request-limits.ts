@@ -23,11 +23,24 @@ export interface RequestLimits {
  * - a response sent before the body was read (a 401 to a request without a key, an early
  *   validation error) closes the connection soon after, instead of reading the unwanted rest of
  *   the body to keep the connection;
- * - connections beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one address,
- *   are closed at once.
+ * - a connection beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one
+ *   address, has its first request answered `503` with `Retry-After`, in the face's envelope,
+ *   and is closed (or closed unanswered when no request arrives within a second or two).
  */
 export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits): void {
-  capConnections(app.server, limits);
+  const overCap = capConnections(app.server, limits);
+
+  app.addHook('onRequest', function refuseOverCap(request, reply, done) {
+    const cap = overCap.get(request.raw.socket);
+    if (cap === undefined) return done();
+    const body = JSON.stringify(
+      edgeErrorBody(request.url, 503, `Too many connections are open ${cap === 'address' ? 'from this address' : 'to this server'}: close some (or reuse them), then retry.`),
+    );
+    reply.hijack();
+    if (hasPendingBody(request.raw)) lingerOnClose(request.raw.socket, LINGER_MS);
+    reply.raw.writeHead(503, { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    reply.raw.end(body);
+  });
 
   app.addHook('onRequest', function startBodyDeadline(request, reply, done) {
     if (hasPendingBody(request.raw)) watchBody(request, reply, limits);
@@ -111,14 +124,23 @@ function watchBody(request: FastifyRequest, reply: FastifyReply, limits: Request
   reply.raw.once('close', () => clearTimeout(timer));
 }
 
-function capConnections(server: Server, limits: RequestLimits): void {
+/** How long a connection over the cap may take to send the request it is refused on. */
+const OVER_CAP_GRACE_MS = 2000;
+
+/**
+ * Counts open connections; those over a cap are not counted, and are returned marked with the
+ * cap they went over, to be refused on their first request.
+ */
+function capConnections(server: Server, limits: RequestLimits): WeakMap<Socket, 'address' | 'total'> {
   let open = 0;
   const byAddress = new Map<string, number>();
-  server.on('connection', function capConnection(socket) {
+  const overCap = new WeakMap<Socket, 'address' | 'total'>();
+  server.on('connection', function capConnection(socket: Socket) {
     const address = socket.remoteAddress ?? '';
     const fromAddress = byAddress.get(address) ?? 0;
     if (open >= limits.maxConnections || fromAddress >= limits.maxConnectionsPerAddress) {
-      socket.destroy();
+      overCap.set(socket, open >= limits.maxConnections ? 'total' : 'address');
+      setTimeout(() => socket.destroy(), OVER_CAP_GRACE_MS).unref();
       return;
     }
     open++;
@@ -130,4 +152,5 @@ function capConnections(server: Server, limits: RequestLimits): void {
       else byAddress.set(address, left);
     });
   });
+  return overCap;
 }

@@ -25,6 +25,7 @@ const EDGE_CODES: Record<number, string> = {
   414: 'URI_TOO_LONG',
   429: 'RATE_LIMITED',
   431: 'HEADERS_TOO_LARGE',
+  503: 'TOO_MANY_CONNECTIONS',
 };
 
 /** The native envelope of an error the HTTP layer answers itself (timeouts, oversized requests). */

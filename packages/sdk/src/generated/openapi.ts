@@ -2781,6 +2781,50 @@ export interface components {
                 "application/json": components["schemas"]["SyntropicError"];
             };
         };
+        /** @description `TOO_MANY_CONNECTIONS`: Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+        TooManyConnections: {
+            headers: {
+                /** @description Seconds to wait before retrying: 1. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["NativeError"];
+            };
+        };
+        /** @description `too_many_connections`: Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+        GumloopTooManyConnections: {
+            headers: {
+                /** @description Seconds to wait before retrying: 1. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GumloopError"];
+            };
+        };
+        /** @description Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+        SyntropicTooManyConnections: {
+            headers: {
+                /** @description Seconds to wait before retrying: 1. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["SyntropicError"];
+            };
+        };
+        /** @description `TOO_MANY_CONNECTIONS`: Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+        ServerTooManyConnections: {
+            headers: {
+                /** @description Seconds to wait before retrying: 1. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ServerError"];
+            };
+        };
     };
     parameters: {
         /** @description The task id. */
@@ -2849,6 +2893,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     createTask: {
@@ -2892,6 +2937,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
             507: components["responses"]["StorageFull"];
         };
     };
@@ -2927,6 +2973,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     cancelTask: {
@@ -2962,6 +3009,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     getTaskHistory: {
@@ -2996,6 +3044,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     sendFollowUp: {
@@ -3043,6 +3092,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
             507: components["responses"]["StorageFull"];
         };
     };
@@ -3091,6 +3141,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     streamTask: {
@@ -3135,6 +3186,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     listArtifacts: {
@@ -3171,6 +3223,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     downloadArtifact: {
@@ -3270,6 +3323,7 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     headArtifact: {
@@ -3375,6 +3429,7 @@ export interface operations {
             };
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     listArtifactVersions: {
@@ -3417,6 +3472,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     downloadArchive: {
@@ -3460,6 +3516,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     listAgents: {
@@ -3490,6 +3547,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     createAgent: {
@@ -3531,6 +3589,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     getAgent: {
@@ -3565,6 +3624,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     updateAgent: {
@@ -3605,6 +3665,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     listKeys: {
@@ -3762,6 +3823,7 @@ export interface operations {
             414: components["responses"]["GumloopUriTooLong"];
             429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
+            503: components["responses"]["GumloopTooManyConnections"];
         };
     };
     gumloopGetAgent: {
@@ -3796,6 +3858,7 @@ export interface operations {
             414: components["responses"]["GumloopUriTooLong"];
             429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
+            503: components["responses"]["GumloopTooManyConnections"];
         };
     };
     gumloopListArtifacts: {
@@ -3843,6 +3906,7 @@ export interface operations {
             414: components["responses"]["GumloopUriTooLong"];
             429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
+            503: components["responses"]["GumloopTooManyConnections"];
         };
     };
     gumloopDownloadArtifact: {
@@ -3879,6 +3943,7 @@ export interface operations {
             414: components["responses"]["GumloopUriTooLong"];
             429: components["responses"]["GumloopRateLimited"];
             431: components["responses"]["GumloopHeadersTooLarge"];
+            503: components["responses"]["GumloopTooManyConnections"];
         };
     };
     syntropicListArtifacts: {
@@ -3911,6 +3976,7 @@ export interface operations {
             422: components["responses"]["SyntropicValidation"];
             429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
+            503: components["responses"]["SyntropicTooManyConnections"];
         };
     };
     syntropicCreateArtifact: {
@@ -3958,6 +4024,7 @@ export interface operations {
             422: components["responses"]["SyntropicValidation"];
             429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
+            503: components["responses"]["SyntropicTooManyConnections"];
             507: components["responses"]["SyntropicStorageFull"];
         };
     };
@@ -3994,6 +4061,7 @@ export interface operations {
             422: components["responses"]["SyntropicValidation"];
             429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
+            503: components["responses"]["SyntropicTooManyConnections"];
         };
     };
     syntropicArtifactContent: {
@@ -4025,6 +4093,7 @@ export interface operations {
             414: components["responses"]["SyntropicUriTooLong"];
             429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
+            503: components["responses"]["SyntropicTooManyConnections"];
         };
     };
     syntropicUploadArtifact: {
@@ -4086,6 +4155,7 @@ export interface operations {
             };
             429: components["responses"]["SyntropicRateLimited"];
             431: components["responses"]["SyntropicHeadersTooLarge"];
+            503: components["responses"]["SyntropicTooManyConnections"];
             507: components["responses"]["SyntropicStorageFull"];
         };
     };
@@ -4317,6 +4387,7 @@ export interface operations {
                 };
             };
             431: components["responses"]["ServerHeadersTooLarge"];
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     signedHead: {
@@ -4425,6 +4496,7 @@ export interface operations {
                 };
             };
             431: components["responses"]["ServerHeadersTooLarge"];
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     internalTaskSecrets: {
@@ -4478,6 +4550,7 @@ export interface operations {
             };
             414: components["responses"]["ServerUriTooLong"];
             431: components["responses"]["ServerHeadersTooLarge"];
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     health: {
@@ -5147,6 +5220,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     getWebhook: {
@@ -5249,6 +5323,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     listWebhookDeliveries: {
@@ -5322,6 +5397,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     purgeTask: {
@@ -5362,6 +5438,7 @@ export interface operations {
             414: components["responses"]["UriTooLong"];
             429: components["responses"]["RateLimited"];
             431: components["responses"]["HeadersTooLarge"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     webhook_task_created: {
