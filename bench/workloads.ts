@@ -11,6 +11,9 @@ import { startSlowProvider } from './lib/slow-provider.js';
 import { percentile, round, summarize } from './lib/stats.js';
 import type { Settings } from './settings.js';
 
+/** prom-client's event-loop monitor timer interval (its default), which Kiln keeps. */
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
 /** 17 words: with history, status and done, Kiln streams 10 events for it (6 content deltas). */
 export const MESSAGE = 'hello from the kiln bench, a short message of seventeen words to echo back in six parts';
 export const EXPECT = 'Echo: hello from';
@@ -263,7 +266,7 @@ export async function w3(ctx: Context): Promise<WorkloadOutput> {
     i > 0
       ? undefined
       : { message: fanoutMessage(5, gapMs, delayOf(subscribers)), ...(floor ? { createBody: { fanout: { thoughts: 5, gapMs, delayMs: delayOf(subscribers) } } } : {}) };
-  // Kiln's event-loop delay (prom-client's monitorEventLoopDelay at 10 ms resolution, reset at each scrape) during each turn.
+  // Kiln's event-loop delay (prom-client's monitorEventLoopDelay at LOOP_DELAY_RESOLUTION_MS, reset at each scrape) during each turn.
   const loopDelay = async (k: KilnServer) => {
     const text = await (await fetch(`${k.url}/metrics`)).text();
     const value = (name: string) => Number(new RegExp(`^kiln_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
@@ -302,10 +305,18 @@ export async function w3(ctx: Context): Promise<WorkloadOutput> {
     const kiln = kilnRuns[i]!;
     const floor = floorRuns[i]!;
     const lag = row('W3', `p99 lag ${subscribers} subs`, kiln.lagMs.p99, floor.lagMs.p99, 'ms', 'x');
-    const stall: Row = { workload: 'W3', metric: `Kiln event-loop delay, max ${subscribers} subs`, kiln: kiln.loopDelay.maxMs, unit: 'ms', note: `p99 ${round(kiln.loopDelay.p99Ms, 1)} ms, from the last connect to the streams' ends; 10 ms resolution` };
+    // The histogram records whole intervals of its 10 ms timer: a loop blocked for B ms records B to B + 10.
+    const longestStallMs = Math.max(0, kiln.loopDelay.maxMs - LOOP_DELAY_RESOLUTION_MS);
+    const stall: Row = {
+      workload: 'W3',
+      metric: `Kiln event-loop stall, longest ${subscribers} subs`,
+      kiln: longestStallMs,
+      unit: 'ms',
+      note: `delay max ${round(kiln.loopDelay.maxMs, 1)} ms less the monitor's ${LOOP_DELAY_RESOLUTION_MS} ms interval (p99 ${round(kiln.loopDelay.p99Ms, 1)} ms), from the last connect to the streams' ends`,
+    };
     if (subscribers === 500) {
       Object.assign(lag, { target: '<= 1.3x floor', met: lag.ratio != null && lag.ratio <= 1.3 });
-      Object.assign(stall, { target: '<= 20 ms', met: kiln.loopDelay.maxMs <= 20 });
+      Object.assign(stall, { target: '<= 20 ms', met: longestStallMs <= 20 });
     }
     rows.push(row('W3', `events/s delivered ${subscribers} subs`, kiln.eventsPerSec, floor.eventsPerSec, '/s', 'frac'), row('W3', `p50 lag ${subscribers} subs`, kiln.lagMs.p50, floor.lagMs.p50, 'ms', 'x'), lag, stall);
     data[`subs${subscribers}`] = { kiln, floor };
