@@ -87,7 +87,7 @@ export interface Config {
   bodyTimeoutMs: number;
   /** Each byte received extends a body's deadline by 1/this seconds, so slow but steady uploads finish. */
   bodyMinBytesPerSecond: number;
-  /** Open connections, in all; connections beyond are closed at once. */
+  /** Open connections, in all; a connection beyond gets a 503 and is closed. */
   maxConnections: number;
   /** Open connections from one remote address. */
   maxConnectionsPerAddress: number;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Api } from './helpers/api.js';
@@ -164,5 +165,31 @@ describe('connection caps', () => {
       if (status !== 200) await sleep(10);
     }
     assert.equal(status, 200);
+  });
+
+  it('holds at most 64 refused connections waiting for a request, and closes those that send none', { timeout: 20_000 }, async () => {
+    const crowd = new http.Agent({ keepAlive: true, maxSockets: 10 });
+    assert.deepEqual(await Promise.all(Array.from({ length: 4 }, () => getFrom(kiln, '/healthz', '127.0.0.3', crowd))), [200, 200, 200, 200]);
+    // 80 connections over the cap that never send a request.
+    const silent = await Promise.all(
+      Array.from(
+        { length: 80 },
+        () =>
+          new Promise<{ closed: boolean }>((resolve, reject) => {
+            const socket = net.connect({ host: '127.0.0.1', port: Number(new URL(kiln.url).port), localAddress: '127.0.0.3' }, () => {
+              const state = { closed: false, socket };
+              socket.on('close', () => (state.closed = true));
+              socket.on('error', () => {});
+              resolve(state);
+            });
+            socket.once('error', reject);
+          }),
+      ),
+    );
+    await sleep(500);
+    assert.equal(silent.filter((s) => s.closed).length, 16, 'beyond 64 waiting, the rest are closed at once');
+    for (let i = 0; i < 100 && silent.some((s) => !s.closed); i++) await sleep(50);
+    assert.equal(silent.filter((s) => !s.closed).length, 0, 'the waiting ones are closed once their time to send a request is up');
+    crowd.destroy();
   });
 });

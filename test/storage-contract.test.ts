@@ -249,14 +249,26 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.deepEqual([ended.status, ended.lastEventSeq, ended.messageCount], ['completed', 2, 2]);
         assert.equal((await storage.tasks.recentModelMessages(quick.id, null, 10)).length, 2);
 
-        // The copy went stale (the turn logged an event since): the end reads the row and the log.
+        // A copy kept up to date with the events the worker logged: those are read, the row is not.
+        const logging = await seedTask(storage);
+        const claimedToo = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
+        const logged1 = await storage.tasks.appendEvents({ taskId: logging.id, turn: 1, leaseOwner: 'w1' }, [content('Echo: ')], now());
+        // The copy's message count is off on purpose: the assistant message numbered from it shows the row was not read.
+        const copyOfRow = { ...claimedToo, lastEventSeq: logged1.at(-1)!.seq, messageCount: 7 };
+        const fromCopy = await storage.tasks.endTurn({ taskId: logging.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, now(), { events: [content('there')] }, copyOfRow);
+        assert.deepEqual(fromCopy?.map((e) => [e.seq, e.type]), [[2, 'content'], [3, 'done']]);
+        assert.equal((fromCopy?.at(-1)?.data as { finalResponse: string }).finalResponse, 'Echo: there', 'the logged event counts in the answer');
+        assert.deepEqual((await storage.tasks.messages(logging.id)).map((m) => [m.seq, m.role]), [[1, 'user'], [8, 'assistant']], 'ended from the copy');
+
+        // The copy went stale (the turn logged an event it does not know of): the end reads the row and the log.
         const longer = await seedTask(storage);
         const copy = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
         const fence = { taskId: longer.id, turn: 1, leaseOwner: 'w1' };
         await storage.tasks.appendEvents(fence, [content('Echo: ')], now());
-        const end = await storage.tasks.endTurn(fence, turnEndings.completed, now(), { events: [content('there')] }, copy);
+        const end = await storage.tasks.endTurn(fence, turnEndings.completed, now(), { events: [content('there')] }, { ...copy, messageCount: 7 });
         assert.deepEqual(end?.map((e) => [e.seq, e.type]), [[2, 'content'], [3, 'done']]);
         assert.equal((end?.at(-1)?.data as { finalResponse: string }).finalResponse, 'Echo: there', 'the logged event counts in the answer');
+        assert.deepEqual((await storage.tasks.messages(longer.id)).map((m) => [m.seq, m.role]), [[1, 'user'], [2, 'assistant']], 'ended from the row read again');
         assert.equal((await storage.tasks.get(longer.id))!.lastEventSeq, 3);
       }));
 

@@ -272,9 +272,9 @@ export interface TaskStore {
    * still had to write (`carried`: its last events, its last model messages) is written in the
    * same transaction, before the terminal event. Returns the events written, the terminal event
    * last, or undefined when the fence no longer holds (someone else ended it). `current` is the
-   * caller's copy of the task when it knows that nothing changed the row since (it logged no
-   * event in this turn): the row is then not read first, the end being written only if the copy
-   * is still current (the store reads it as usual when it is not).
+   * worker's copy of the task row as its own writes left it (its claim, then its events): the row
+   * is then not read and locked first, the end being written only if the copy is still current
+   * (the store reads and locks the row as usual when it is not).
    */
   endTurn(
     fence: TurnFence,

@@ -160,7 +160,7 @@ function executor(query: (query: pg.QueryConfig) => Promise<pg.QueryResult>): Sq
   const run = async (sql: string, params: readonly SqlValue[] = []) => {
     try {
       // Statements without parameters go as simple queries (which may hold several statements).
-      return await query(params.length > 0 ? { ...prepared(sql), values: params as unknown[] } : { text: sql });
+      return await query(params.length > 0 ? { ...prepared(sql, params.length), values: params as unknown[] } : { text: sql });
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (UNSTORABLE_VALUE.has(code)) {
@@ -229,14 +229,17 @@ function guardedStatement(guard: Statement, statements: readonly Statement[]): S
 
 /**
  * Statement texts numbered so far, with their prepared-statement names: each connection parses
- * and plans a named statement once, then only binds and runs it. Bounded, as combined statements
- * come in many shapes: past the bound, texts are numbered each time and sent unnamed.
+ * a named statement once, then only binds and runs it. Only statements of up to
+ * PREPARED_PARAMETERS parameters are named (large batches are rare shapes), and only the first
+ * CACHE_LIMIT shapes: past those, texts are numbered each time and sent unnamed, so what each
+ * connection keeps prepared stays bounded.
  */
-const cache = new Map<string, { text: string; name: string }>();
+const cache = new Map<string, { text: string; name?: string }>();
 const CACHE_LIMIT = 256;
+const PREPARED_PARAMETERS = 200;
 
 /** `?` → `$n`, outside string literals (Kiln's SQL never puts `?` inside quotes or identifiers). */
-function prepared(sql: string): { text: string; name?: string } {
+function prepared(sql: string, parameters: number): { text: string; name?: string } {
   const known = cache.get(sql);
   if (known) return known;
   let n = 0;
@@ -246,7 +249,7 @@ function prepared(sql: string): { text: string; name?: string } {
     if (ch === "'") quoted = !quoted;
     text += ch === '?' && !quoted ? `$${++n}` : ch;
   }
-  if (cache.size >= CACHE_LIMIT) return { text };
+  if (cache.size >= CACHE_LIMIT || parameters > PREPARED_PARAMETERS) return { text };
   const entry = { text, name: `kiln_${cache.size}` };
   cache.set(sql, entry);
   return entry;

@@ -344,12 +344,13 @@ export class SqlTaskStore implements TaskStore {
     carried: TurnCarry = {},
     current?: Task,
   ): Promise<LoggedEvent[] | undefined> {
-    // Nothing logged in the turn yet and the caller's copy of the row: the end is written in one
-    // step, on condition that the row is still that copy (one round trip on PostgreSQL).
-    if (current && current.lastEventSeq === current.turnStartSeq) {
+    // The caller's copy of the row: the end is written in one step, on condition that the row is
+    // still that copy (one round trip on PostgreSQL, after reading what the turn logged, if anything).
+    if (current) {
       const [where, params] = fenceClause(fence);
+      const turnEvents = current.lastEventSeq > current.turnStartSeq ? await this.loggedBetween(fence.taskId, current.turnStartSeq, current.lastEventSeq) : [];
       const write = async (executor: SqlExecutor) => {
-        const end = await this.turnEnd(executor, fence, current, [], decide, now, carried);
+        const end = await this.turnEnd(executor, fence, current, turnEvents, decide, now, carried);
         const guard: Statement = [
           `UPDATE tasks SET ${end.sets[0]} WHERE ${where} AND status = ? AND last_event_seq = ?`,
           [...end.sets[1], ...params, current.status, current.lastEventSeq],
@@ -478,11 +479,16 @@ export class SqlTaskStore implements TaskStore {
     const task = taskFromRow(row);
     // A turn that carries all its events to its end (a short one) has none in the log yet.
     if (task.lastEventSeq === task.turnStartSeq) return { task, events: [] };
-    const rows = await tx.all<EventRow>(
-      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq',
-      [fence.taskId, task.turnStartSeq],
+    return { task, events: await this.loggedBetween(fence.taskId, task.turnStartSeq, task.lastEventSeq, tx) };
+  }
+
+  /** A task's events after `afterSeq` up to `lastSeq`, in order. */
+  private async loggedBetween(taskId: string, afterSeq: number, lastSeq: number, executor: SqlExecutor = this.db): Promise<LoggedEvent[]> {
+    const rows = await executor.all<EventRow>(
+      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? AND seq <= ? ORDER BY seq',
+      [taskId, afterSeq, lastSeq],
     );
-    return { task, events: rows.map(eventFromRow) };
+    return rows.map(eventFromRow);
   }
 
   /**

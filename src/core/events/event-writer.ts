@@ -12,7 +12,7 @@ export class TurnEventWriter {
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  private writing = false;
+  private lastLogged: number | null = null;
 
   constructor(
     private readonly store: TaskStore,
@@ -29,9 +29,9 @@ export class TurnEventWriter {
     }
   }
 
-  /** True once a batch went to the log: the task's row has changed since the turn was claimed. */
-  get wroteAny(): boolean {
-    return this.writing;
+  /** The sequence number of the last event this writer logged; null before its first write. */
+  get lastSeq(): number | null {
+    return this.lastLogged;
   }
 
   /** Resolves when every event emitted so far is committed; rejects if the turn was lost. */
@@ -58,11 +58,11 @@ export class TurnEventWriter {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    this.writing = true;
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
         const logged = await this.store.appendEvents(this.fence, batch, new Date().toISOString());
+        this.lastLogged = logged.at(-1)?.seq ?? this.lastLogged;
         this.hub.publish(this.fence.taskId, logged);
       } catch (error) {
         this.failure = error;

@@ -109,6 +109,8 @@ export class TurnRunner {
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
     const writer = new TurnEventWriter(tasks, hub, fence);
+    // The task row as this worker's writes left it: claimed, then its events appended.
+    const current = (): Task => ({ ...task, lastEventSeq: writer.lastSeq ?? task.lastEventSeq });
     const secrets = await this.secretsOf(task, writer);
     const redactor = new Redactor(secrets);
     const started = Date.now();
@@ -195,7 +197,7 @@ export class TurnRunner {
       }
       // The turn's last events and model messages are written with its end, in one transaction.
       const events = await writer.takeUnwritten();
-      await this.endRecorded(task, fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages }, writer.wroteAny ? undefined : task);
+      await this.endRecorded(task, fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages }, current());
       log.info('turn completed', { ms: Date.now() - started });
       return 'completed';
     } catch (error) {
@@ -220,7 +222,7 @@ export class TurnRunner {
             : reason instanceof StopReason
               ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
               : describeFailure(error, redactor);
-      await this.endRecorded(task, fence, turnEndings.failed(message, code), signal, log, {}, writer.wroteAny ? undefined : task).catch((endError) => {
+      await this.endRecorded(task, fence, turnEndings.failed(message, code), signal, log, {}, current()).catch((endError) => {
         if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
       });
       log.warn('turn failed', { code, error: message });
@@ -280,7 +282,7 @@ export class TurnRunner {
     }
   }
 
-  /** `current`: the task as claimed, when the turn has logged nothing since (the store then need not read it). */
+  /** `current`: the task row as this worker's writes left it (the store then need not read and lock it). */
   private async end(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], carried?: TurnCarry, current?: Task): Promise<void> {
     const logged = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString(), carried, current);
     if (!logged) throw new TurnLost(fence.taskId);

@@ -25,7 +25,8 @@ export interface RequestLimits {
  *   the body to keep the connection;
  * - a connection beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one
  *   address, has its first request answered `503` with `Retry-After`, in the face's envelope,
- *   and is closed (or closed unanswered when no request arrives within a second or two).
+ *   and is closed (unanswered when no request arrives within 2 s, or when 64 such connections
+ *   already wait for their answer).
  */
 export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits): void {
   const overCap = capConnections(app.server, limits);
@@ -126,6 +127,8 @@ function watchBody(request: FastifyRequest, reply: FastifyReply, limits: Request
 
 /** How long a connection over the cap may take to send the request it is refused on. */
 const OVER_CAP_GRACE_MS = 2000;
+/** Connections over the cap waiting to be answered at most; more are closed at once, unanswered. */
+const OVER_CAP_WAITING = 64;
 
 /**
  * Counts open connections; those over a cap are not counted, and are returned marked with the
@@ -135,12 +138,23 @@ function capConnections(server: Server, limits: RequestLimits): WeakMap<Socket, 
   let open = 0;
   const byAddress = new Map<string, number>();
   const overCap = new WeakMap<Socket, 'address' | 'total'>();
+  let waiting = 0;
   server.on('connection', function capConnection(socket: Socket) {
     const address = socket.remoteAddress ?? '';
     const fromAddress = byAddress.get(address) ?? 0;
     if (open >= limits.maxConnections || fromAddress >= limits.maxConnectionsPerAddress) {
+      // A flood of connections must not hold descriptors while waiting to be told no.
+      if (waiting >= OVER_CAP_WAITING) {
+        socket.destroy();
+        return;
+      }
+      waiting++;
       overCap.set(socket, open >= limits.maxConnections ? 'total' : 'address');
-      setTimeout(() => socket.destroy(), OVER_CAP_GRACE_MS).unref();
+      const timer = setTimeout(() => socket.destroy(), OVER_CAP_GRACE_MS).unref();
+      socket.once('close', () => {
+        waiting--;
+        clearTimeout(timer);
+      });
       return;
     }
     open++;

@@ -3700,6 +3700,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     createKey: {
@@ -3732,6 +3733,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     revokeKey: {
@@ -3763,6 +3765,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     listUsers: {
@@ -3790,6 +3793,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     gumloopListAgents: {
@@ -4177,6 +4181,17 @@ export interface operations {
                     "application/json": components["schemas"]["JsonRpcError"];
                 };
             };
+            /** @description Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying: 1. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
         };
     };
     mcpMessage: {
@@ -4255,6 +4270,28 @@ export interface operations {
                     "application/json": components["schemas"]["JsonRpcError"];
                 };
             };
+            /** @description Too many requests for this API key (`KILN_RATE_LIMIT`, off by default); `Retry-After` says when to retry. */
+            429: {
+                headers: {
+                    /** @description Seconds until a request is allowed again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying: 1. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
         };
     };
     mcpEndSession: {
@@ -4269,6 +4306,17 @@ export interface operations {
             /** @description Method not allowed. */
             405: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JsonRpcError"];
+                };
+            };
+            /** @description Too many connections are open from this client address (`KILN_MAX_CONNECTIONS_PER_ADDRESS`) or to the server (`KILN_MAX_CONNECTIONS`): the first request of a connection over the cap gets this answer and the connection is closed. Close or reuse connections, then retry. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying: 1. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4615,6 +4663,7 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     openApiDocument: {
@@ -4635,6 +4684,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     listWidgetApps: {
@@ -4662,6 +4712,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     createWidgetApp: {
@@ -4694,6 +4745,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     getWidgetApp: {
@@ -4725,6 +4777,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     deleteWidgetApp: {
@@ -4760,6 +4813,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     updateWidgetApp: {
@@ -4796,6 +4850,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     rotateWidgetAppSecret: {
@@ -4827,6 +4882,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     exchangeWidgetToken: {
@@ -4882,6 +4938,7 @@ export interface operations {
                     "application/json": components["schemas"]["NativeError"];
                 };
             };
+            503: components["responses"]["TooManyConnections"];
         };
     };
     widgetScript: {
@@ -4911,6 +4968,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServerError"];
                 };
             };
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     currentSession: {
@@ -4937,6 +4995,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     openSession: {
@@ -4970,6 +5029,7 @@ export interface operations {
             };
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     closeSession: {
@@ -4997,6 +5057,7 @@ export interface operations {
                     };
                 };
             };
+            503: components["responses"]["TooManyConnections"];
         };
     };
     usage: {
@@ -5027,6 +5088,7 @@ export interface operations {
             400: components["responses"]["ValidationError"];
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     artifactLink: {
@@ -5063,6 +5125,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     readiness: {
@@ -5157,6 +5220,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServerError"];
                 };
             };
+            503: components["responses"]["ServerTooManyConnections"];
         };
     };
     listWebhooks: {
@@ -5184,6 +5248,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     createWebhook: {
@@ -5252,6 +5317,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     deleteWebhook: {
@@ -5283,6 +5349,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     updateWebhook: {
@@ -5359,6 +5426,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             429: components["responses"]["RateLimited"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     redeliverWebhook: {
