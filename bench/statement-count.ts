@@ -3,9 +3,11 @@
  * offline model) against a Kiln whose database calls are counted (lib/sql-counter.ts), and prints
  * the counts per task by statement shape, with SQLite's time per task in each.
  *
- *   npm run build && node dist/bench/statement-count.js [tasks] [concurrency] [postgres://...]
+ *   npm run build && node dist/bench/statement-count.js [tasks] [concurrency] [postgres://...] [--live]
  *
  * With a PostgreSQL URL, Kiln runs on it (in a new schema) and every statement is a round trip.
+ * With `--live`, each task waits 20 ms before it answers (as W2's live variant), so its first
+ * events are written while it runs rather than with its end.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,9 +18,10 @@ import pg from 'pg';
 import { Api } from '../test/helpers/api.js';
 import { startKiln } from '../test/helpers/kiln-process.js';
 
-const tasks = Number(process.argv[2] ?? 200);
-const concurrency = Number(process.argv[3] ?? 1);
-const databaseUrl = process.argv[4];
+const live = process.argv.includes('--live');
+const [tasksArg, concurrencyArg, databaseUrl] = process.argv.slice(2).filter((arg) => arg !== '--live');
+const tasks = Number(tasksArg ?? 200);
+const concurrency = Number(concurrencyArg ?? 1);
 const countsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-sql-')), 'counts.json');
 const counter = fileURLToPath(new URL('./lib/sql-counter.js', import.meta.url));
 const schema = `statement_count_${process.pid}`;
@@ -31,7 +34,7 @@ const kiln = await startKiln({
   },
 });
 const api = Api.of(kiln);
-const message = 'hello from the statement count with seventeen words of text to echo back like the bench';
+const message = `${live ? 'sleep 20\n' : ''}hello from the statement count with seventeen words of text to echo back like the bench`;
 
 async function run(n: number): Promise<void> {
   let next = 0;

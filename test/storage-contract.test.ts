@@ -145,6 +145,30 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.lastEvent(task.id))?.seq, 3, 'refused writes left nothing');
       }));
 
+    it("appends events in one step after the writer's own last event, and as usual when that is not the last", () =>
+      withStorage(backend, 'append from count', async (open) => {
+        const { db, storage } = await open();
+        const task = await seedTask(storage);
+        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
+        const transactions = { n: 0 };
+        const transaction = db.transaction.bind(db);
+        db.transaction = (fn) => {
+          transactions.n++;
+          return transaction(fn);
+        };
+        const first = await storage.tasks.appendEvents(fence, [content('a'), content('b')], new Date().toISOString(), 0);
+        assert.deepEqual(first.map((e) => e.seq), [1, 2]);
+        // PostgreSQL writes them as one statement; SQLite's one step is its transaction.
+        assert.equal(transactions.n, backend === 'postgres' ? 0 : 1);
+        const stale = await storage.tasks.appendEvents(fence, [content('c')], new Date().toISOString(), 1);
+        assert.deepEqual(stale.map((e) => e.seq), [3], 'a stale count still numbers after the last event');
+        await assert.rejects(storage.tasks.appendEvents({ ...fence, leaseOwner: 'w2' }, [content('x')], new Date().toISOString(), 3), TurnLost);
+        const read = await storage.tasks.eventsAfter(task.id, 0, 10);
+        assert.deepEqual(read.map((e) => [e.seq, (e.data as { text: string }).text]), [[1, 'a'], [2, 'b'], [3, 'c']]);
+        assert.equal((await storage.tasks.get(task.id))!.lastEventSeq, 3);
+      }));
+
     it('ends a turn exactly once when several try at once', () =>
       withStorage(backend, 'end once', async (open) => {
         const { storage } = await open();

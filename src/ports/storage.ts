@@ -261,8 +261,12 @@ export interface TaskStore {
   /** Turns held by a worker lease that ran out before `now` (every held turn when `now` is null). */
   abandonedTurns(now: string | null): Promise<{ task: Task; leaseOwner: string }[]>;
 
-  /** Appends events to the task's log; throws {@link TurnLost} when the fence no longer holds. */
-  appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string): Promise<LoggedEvent[]>;
+  /**
+   * Appends events to the task's log; throws {@link TurnLost} when the fence no longer holds.
+   * `lastSeq` is the writer's own count of the task's last event: while it holds, the events are
+   * written in one step (one round trip on PostgreSQL), else as usual.
+   */
+  appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string, lastSeq?: number): Promise<LoggedEvent[]>;
   eventsAfter(taskId: string, afterSeq: number, limit: number): Promise<LoggedEvent[]>;
   lastEvent(taskId: string): Promise<LoggedEvent | undefined>;
   /** The sequence number of each task's latest event. */

@@ -296,8 +296,15 @@ export class SqlTaskStore implements TaskStore {
     return rows.map((row) => ({ task: taskFromRow(row), leaseOwner: row.lease_owner }));
   }
 
-  async appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string): Promise<LoggedEvent[]> {
+  async appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string, lastSeq?: number): Promise<LoggedEvent[]> {
     if (events.length === 0) return [];
+    if (lastSeq !== undefined) {
+      // Numbered after the writer's last event, on condition that it still is the task's last.
+      const [where, params] = fenceClause(fence);
+      const logged = events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: lastSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
+      const guard: Statement = [`UPDATE tasks SET last_event_seq = ? WHERE ${where} AND last_event_seq = ?`, [lastSeq + events.length, ...params, lastSeq]];
+      if (await this.db.runGuarded(guard, [...insertEvents(logged), ...this.announce(logged)])) return logged;
+    }
     return this.db.transaction(async (tx) => {
       const [where, params] = fenceClause(fence);
       const bumped = await tx.all<{ last_event_seq: number | string }>(

@@ -12,12 +12,13 @@ export class TurnEventWriter {
   private scheduled = false;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown = null;
-  private lastLogged: number | null = null;
 
   constructor(
     private readonly store: TaskStore,
     private readonly hub: EventHub,
     private readonly fence: TurnFence,
+    /** The task's last event when the turn was claimed; then the last one this writer logged. */
+    private last: number,
   ) {}
 
   emit(event: TaskEventBody): void {
@@ -29,9 +30,9 @@ export class TurnEventWriter {
     }
   }
 
-  /** The sequence number of the last event this writer logged; null before its first write. */
-  get lastSeq(): number | null {
-    return this.lastLogged;
+  /** The task's last event as this writer's own writes left it. */
+  get lastSeq(): number {
+    return this.last;
   }
 
   /** Resolves when every event emitted so far is committed; rejects if the turn was lost. */
@@ -61,8 +62,8 @@ export class TurnEventWriter {
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
-        const logged = await this.store.appendEvents(this.fence, batch, new Date().toISOString());
-        this.lastLogged = logged.at(-1)?.seq ?? this.lastLogged;
+        const logged = await this.store.appendEvents(this.fence, batch, new Date().toISOString(), this.last);
+        this.last = logged.at(-1)?.seq ?? this.last;
         this.hub.publish(this.fence.taskId, logged);
       } catch (error) {
         this.failure = error;

@@ -108,9 +108,9 @@ export class TurnRunner {
     const { tasks, hub, logger } = this.deps;
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
-    const writer = new TurnEventWriter(tasks, hub, fence);
+    const writer = new TurnEventWriter(tasks, hub, fence, task.lastEventSeq);
     // The task row as this worker's writes left it: claimed, then its events appended.
-    const current = (): Task => ({ ...task, lastEventSeq: writer.lastSeq ?? task.lastEventSeq });
+    const current = (): Task => ({ ...task, lastEventSeq: writer.lastSeq });
     const secrets = await this.secretsOf(task, writer);
     const redactor = new Redactor(secrets);
     const started = Date.now();
