@@ -53,23 +53,7 @@ export type TaskEventName = TaskEvent['event'];
 export type TerminalEvent = Extract<TaskEvent, { event: 'done' | 'error' | 'cancelled' }>;
 
 /** An API key as listed (its secret is shown only when created). */
-export interface ApiKey {
-  id: string;
-  name: string | null;
-  userId: string;
-  admin: boolean;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
-
+export type ApiKey = Schemas['ApiKey'];
 /** A new API key, with its secret `key` (shown this once). */
-export interface CreatedApiKey extends ApiKey {
-  key: string;
-}
-
-export interface User {
-  id: string;
-  name: string;
-  createdAt: string;
-  keyCount: number;
-}
+export type CreatedApiKey = Schemas['ApiKeyCreated'];
+export type User = Schemas['UserSummary'];
