@@ -72,12 +72,15 @@ export async function writeSse(
     // Headers are gone: the failure can only be reported in the stream itself.
     if (!res.writableEnded && !controller.signal.aborted) res.write(format(options.onError(error)));
   } finally {
-    if (corked) uncork();
     clearInterval(heartbeat);
     res.off('close', onClose);
     unregister?.();
+    // Ending uncorks: the last events and the end of the response leave in one write.
     if (!res.writableEnded) res.end(() => ended());
-    else ended();
+    else {
+      if (corked) uncork();
+      ended();
+    }
   }
 }
 
