@@ -298,12 +298,17 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('answers statements of many shapes (PostgreSQL prepares a bounded number of them)', () =>
       withStorage(backend, 'many shapes', async (open) => {
-        const { storage } = await open();
+        const { db, storage } = await open();
         const task = await seedTask(storage);
-        // One text per list length: 300 shapes, past the number of prepared statements kept.
-        for (let n = 1; n <= 300; n++) {
-          const ids = [task.id, ...Array.from({ length: n - 1 }, (_, i) => `missing-${i}`)];
-          assert.deepEqual([...(await storage.tasks.lastEventSeqs(ids))], [[task.id, 0]]);
+        // One text per list length: 300 shapes of at most 200 parameters (the most a prepared one takes), past the number kept.
+        const ids = (n: number) => [task.id, ...Array.from({ length: n - 1 }, (_, i) => `missing-${i}`)];
+        for (let n = 1; n <= 200; n++) assert.deepEqual([...(await storage.tasks.lastEventSeqs(ids(n)))], [[task.id, 0]]);
+        for (let n = 1; n <= 100; n++) await storage.tasks.renewLeases('nobody', ids(n), later(30_000));
+        assert.equal((await storage.tasks.get(task.id))!.status, 'pending', 'no lease was touched');
+        if (backend === 'postgres') {
+          // One after another, the statements ran on the pool's most recently used connection, which answers this too.
+          const prepared = await db.get<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'kiln\\_%'");
+          assert.ok(prepared!.n > 0 && prepared!.n <= 256, `${prepared!.n} statements prepared on one connection`);
         }
       }));
 

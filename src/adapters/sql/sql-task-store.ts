@@ -301,7 +301,7 @@ export class SqlTaskStore implements TaskStore {
     if (lastSeq !== undefined) {
       // Numbered after the writer's last event, on condition that it still is the task's last.
       const [where, params] = fenceClause(fence);
-      const logged = events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: lastSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
+      const logged = numbered(fence, events, lastSeq, now);
       const guard: Statement = [`UPDATE tasks SET last_event_seq = ? WHERE ${where} AND last_event_seq = ?`, [lastSeq + events.length, ...params, lastSeq]];
       if (await this.db.runGuarded(guard, [...insertEvents(logged), ...this.announce(logged)])) return logged;
     }
@@ -313,7 +313,7 @@ export class SqlTaskStore implements TaskStore {
       );
       if (bumped.length === 0) throw new TurnLost(fence.taskId);
       const first = Number(bumped[0]!.last_event_seq) - events.length + 1;
-      const logged = events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: first + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
+      const logged = numbered(fence, events, first - 1, now);
       await tx.runAll([...insertEvents(logged), ...this.announce(logged)]);
       return logged;
     });
@@ -389,12 +389,10 @@ export class SqlTaskStore implements TaskStore {
     now: string,
     carried: TurnCarry,
   ): Promise<{ sets: Statement; writes: Statement[]; logged: LoggedEvent[] }> {
-    const last = (carried.events ?? []).map(
-      (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
-    );
+    const last = numbered(fence, carried.events ?? [], task.lastEventSeq, now);
     const ending = decide([...turnEvents, ...last], task);
     const seq = task.lastEventSeq + last.length + 1;
-    const logged = [...last, { ...ending.terminal, taskId: fence.taskId, seq, turn: fence.turn, createdAt: now } as LoggedEvent];
+    const logged = [...last, ...numbered(fence, [ending.terminal], seq - 1, now)];
     const ended = turnEndedEvent(task, ending.terminal, now);
     const modelMessages = carried.modelMessages ?? [];
     return {
@@ -426,9 +424,7 @@ export class SqlTaskStore implements TaskStore {
       if (!open) return undefined;
       const { task, events } = open;
       const amendment = decide(events, task);
-      const logged = amendment.events.map(
-        (event, i) => ({ ...event, taskId: fence.taskId, seq: task.lastEventSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent,
-      );
+      const logged = numbered(fence, amendment.events, task.lastEventSeq, now);
       const sets = ['last_event_seq = ?'];
       const values: SqlValue[] = [task.lastEventSeq + logged.length];
       if (amendment.status === 'awaiting_approval') {
@@ -516,6 +512,11 @@ export class SqlTaskStore implements TaskStore {
     );
     return row ? taskFromRow(row) : undefined;
   }
+}
+
+/** The fenced turn's events as logged, numbered after `afterSeq`. */
+function numbered(fence: TurnFence, events: readonly TaskEventBody[], afterSeq: number, now: string): LoggedEvent[] {
+  return events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: afterSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
 }
 
 /** The WHERE clause that holds while the fenced turn is still the writer's to write. */

@@ -109,7 +109,7 @@ export class TurnRunner {
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
     const writer = new TurnEventWriter(tasks, hub, fence, task.lastEventSeq);
-    // The task row as this worker's writes left it: claimed, then its events appended.
+    // The task row as this worker's writes left it (claimed, then its events appended): the end is written from it.
     const current = (): Task => ({ ...task, lastEventSeq: writer.lastSeq });
     const secrets = await this.secretsOf(task, writer);
     const redactor = new Redactor(secrets);
@@ -197,7 +197,7 @@ export class TurnRunner {
       }
       // The turn's last events and model messages are written with its end, in one transaction.
       const events = await writer.takeUnwritten();
-      await this.endRecorded(task, fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages }, current());
+      await this.endRecorded(current(), fence, turnEndings.completed, signal, log, { events, modelMessages: result.messages });
       log.info('turn completed', { ms: Date.now() - started });
       return 'completed';
     } catch (error) {
@@ -222,7 +222,7 @@ export class TurnRunner {
             : reason instanceof StopReason
               ? { message: 'Kiln shut down while this turn was running. Send a follow-up message to continue.', code: 'INTERRUPTED' }
               : describeFailure(error, redactor);
-      await this.endRecorded(task, fence, turnEndings.failed(message, code), signal, log, {}, current()).catch((endError) => {
+      await this.endRecorded(current(), fence, turnEndings.failed(message, code), signal, log).catch((endError) => {
         if (!(endError instanceof TurnLost)) log.error('could not record the failed turn', { error: errorMessage(endError) });
       });
       log.warn('turn failed', { code, error: message });
@@ -237,18 +237,10 @@ export class TurnRunner {
    * Ends the turn; while the disk is too full for the database to record it, tries again (until
    * space is freed, or the worker stops), so the turn ends as what happened, not as a crash.
    */
-  private async endRecorded(
-    task: Task,
-    fence: TurnFence,
-    decide: Parameters<TaskStore['endTurn']>[1],
-    signal: AbortSignal,
-    log: Logger,
-    carried?: TurnCarry,
-    current?: Task,
-  ): Promise<void> {
+  private async endRecorded(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], signal: AbortSignal, log: Logger, carried?: TurnCarry): Promise<void> {
     for (let delay = 1000; ; delay = Math.min(delay * 2, FULL_DISK_RETRY_MAX_MS)) {
       try {
-        await this.end(task, fence, decide, carried, current);
+        await this.end(task, fence, decide, carried);
         return;
       } catch (error) {
         if (!storageFullOf(error) || signal.aborted) throw error;
@@ -282,9 +274,9 @@ export class TurnRunner {
     }
   }
 
-  /** `current`: the task row as this worker's writes left it (the store then need not read and lock it). */
-  private async end(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], carried?: TurnCarry, current?: Task): Promise<void> {
-    const logged = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString(), carried, current);
+  /** `task`: the row as this worker's writes left it, so the store need not read and lock it. */
+  private async end(task: Task, fence: TurnFence, decide: Parameters<TaskStore['endTurn']>[1], carried?: TurnCarry): Promise<void> {
+    const logged = await this.deps.tasks.endTurn(fence, decide, new Date().toISOString(), carried, task);
     if (!logged) throw new TurnLost(fence.taskId);
     this.deps.hub.publish(fence.taskId, logged);
     // Only a turn with secrets has anything to let go of; most turns spare the signal (a round trip on PostgreSQL).

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { gumloopEdgeError } from '../gumloop/errors.js';
@@ -35,6 +36,13 @@ export function edgeErrorBody(url: string, status: number, message: string): unk
     if (url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`)) return body(status, message);
   }
   return { error: { code: CODES[status] ?? 'BAD_REQUEST', message } };
+}
+
+/** Answers `res` past fastify with the error for a request to `url`, in its face's envelope. */
+export function writeEdgeError(res: ServerResponse, url: string, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
+  const body = JSON.stringify(edgeErrorBody(url, status, message));
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /**

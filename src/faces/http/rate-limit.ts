@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimiter } from '../../core/quotas/rate-limiter.js';
-import { edgeErrorBody } from './edge-errors.js';
+import { writeEdgeError } from './edge-errors.js';
 import { hasPendingBody, lingerOnClose } from './request-limits.js';
 
 /**
@@ -24,20 +24,11 @@ export function limitRequestRate(app: FastifyInstance, limiter: RateLimiter): vo
     }
     // Answered past fastify, like the other edge errors: the route (and its body) is never reached.
     const who = request.caller.apiKeyId === null ? 'this end user' : 'this API key';
-    const body = JSON.stringify(
-      edgeErrorBody(request.url, 429, `Too many requests for ${who}: the limit is ${decision.limit} at once, refilled over time. Retry in ${decision.retryAfterSeconds} s.`),
-    );
+    const message = `Too many requests for ${who}: the limit is ${decision.limit} at once, refilled over time. Retry in ${decision.retryAfterSeconds} s.`;
     reply.hijack();
     const closing = hasPendingBody(request.raw);
     if (closing) lingerOnClose(request.raw.socket, 2000);
-    reply.raw.writeHead(429, {
-      ...headers,
-      'retry-after': String(decision.retryAfterSeconds),
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      ...(closing ? { connection: 'close' } : {}),
-    });
-    reply.raw.end(body);
+    writeEdgeError(reply.raw, request.url, 429, message, { ...headers, 'retry-after': String(decision.retryAfterSeconds), ...(closing ? { connection: 'close' } : {}) });
     return payload;
   });
 }

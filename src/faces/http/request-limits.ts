@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { edgeErrorBody } from './edge-errors.js';
+import { writeEdgeError } from './edge-errors.js';
 
 /** How long requests may take to arrive, and how many connections may be open. */
 export interface RequestLimits {
@@ -34,13 +34,10 @@ export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits):
   app.addHook('onRequest', function refuseOverCap(request, reply, done) {
     const cap = overCap.get(request.raw.socket);
     if (cap === undefined) return done();
-    const body = JSON.stringify(
-      edgeErrorBody(request.url, 503, `Too many connections are open ${cap === 'address' ? 'from this address' : 'to this server'}: close some (or reuse them), then retry.`),
-    );
     reply.hijack();
     if (hasPendingBody(request.raw)) lingerOnClose(request.raw.socket, LINGER_MS);
-    reply.raw.writeHead(503, { 'retry-after': '1', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-    reply.raw.end(body);
+    const message = `Too many connections are open ${cap === 'address' ? 'from this address' : 'to this server'}: close some (or reuse them), then retry.`;
+    writeEdgeError(reply.raw, request.url, 503, message, { 'retry-after': '1', connection: 'close' });
   });
 
   app.addHook('onRequest', function startBodyDeadline(request, reply, done) {
@@ -109,17 +106,10 @@ function watchBody(request: FastifyRequest, reply: FastifyReply, limits: Request
       socket.destroy();
       return;
     }
-    const body = JSON.stringify(
-      edgeErrorBody(
-        request.url,
-        408,
-        `The request body did not arrive in time (it must arrive within ${limits.bodyTimeoutMs} ms, plus 1 s per ${limits.bodyMinBytesPerSecond} bytes received).`,
-      ),
-    );
     // Written past fastify: the route is still waiting for the body, which will never come.
     lingerOnClose(socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
-    res.writeHead(408, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-    res.end(body);
+    const message = `The request body did not arrive in time (it must arrive within ${limits.bodyTimeoutMs} ms, plus 1 s per ${limits.bodyMinBytesPerSecond} bytes received).`;
+    writeEdgeError(res, request.url, 408, message, { connection: 'close' });
   };
   timer = setTimeout(check, limits.bodyTimeoutMs).unref();
   reply.raw.once('close', () => clearTimeout(timer));
