@@ -214,7 +214,8 @@ export interface UsageRecord {
 export interface TaskStore {
   /**
    * Stores a new task with its first user message, queued for a worker; `modelMessage` is that
-   * message as the model reads it (the first model message of turn 1).
+   * message as the model reads it (the first model message of turn 1). Where the database carries
+   * notifications, the same write tells the other processes (see {@link TaskSignals.queuedHere}).
    */
   create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void>;
   /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
@@ -229,7 +230,7 @@ export interface TaskStore {
   /**
    * Opens the next turn of an idle task with a new user message and queues it; `modelMessage` is
    * that message as the model reads it; `secretsHolder` is the process holding that turn's
-   * secrets (null: the turn has none).
+   * secrets (null: the turn has none). Tells the other processes as {@link TaskStore.create} does.
    * Returns the updated task, 'busy' when the task is still executing, or undefined when not found.
    */
   startFollowUp(

@@ -9,6 +9,12 @@ export type QueuedAmount = 'one' | 'unknown';
 export interface TaskSignals {
   /** Work was queued (one turn unless said otherwise): idle workers should try to claim it. */
   queued(amount?: QueuedAmount): void;
+  /**
+   * One turn was queued by a write that already told the other processes (the task store's
+   * create and follow-up do, where the database carries notifications): wakes this process's
+   * workers only.
+   */
+  queuedHere(): void;
   /** A task's turn was ended from outside its worker (cancelled): the worker stops at once. */
   stop(taskId: string): void;
   /**

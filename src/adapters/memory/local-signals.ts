@@ -9,6 +9,10 @@ export class LocalSignals implements TaskSignals {
     this.emitter.emit('queued', amount);
   }
 
+  queuedHere(): void {
+    this.queued();
+  }
+
   stop(taskId: string): void {
     this.emitter.emit('stop', taskId);
   }

@@ -123,6 +123,7 @@ export class SqlTaskStore implements TaskStore {
         insertModelMessages(task.id, task.turn, [modelMessage]),
         ...(await this.outbox.statements(tx, taskCreatedEvent(task))),
         taskCountChange(task.userId, 1),
+        ...this.announceQueued(),
       ]);
     };
     // PostgreSQL: one statement, one round trip. SQLite looks for webhook endpoints first, in the
@@ -234,7 +235,11 @@ export class SqlTaskStore implements TaskStore {
       );
       if (opened.changes === 0) return 'busy';
       const turn = task.turn + 1;
-      await tx.runAll([[INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn })], insertModelMessages(taskId, turn, [modelMessage])]);
+      await tx.runAll([
+        [INSERT_MESSAGE, messageParams(taskId, { ...message, seq: task.messageCount + 1, turn })],
+        insertModelMessages(taskId, turn, [modelMessage]),
+        ...this.announceQueued(),
+      ]);
       return {
         ...task,
         status: 'running',
@@ -502,6 +507,11 @@ export class SqlTaskStore implements TaskStore {
     if (this.db.dialect !== 'postgres' || events.length === 0) return [];
     const first = events[0]!;
     return [["SELECT pg_notify('kiln_events', ?)", [`${first.taskId}:${first.seq}:${events[events.length - 1]!.seq}`]]];
+  }
+
+  /** Tells other processes (PostgreSQL NOTIFY, delivered at commit) that a turn was queued. */
+  private announceQueued(): Statement[] {
+    return this.db.dialect === 'postgres' ? [["SELECT pg_notify('kiln_queued', '')", []]] : [];
   }
 
   private async read(executor: SqlExecutor, id: string, userId?: string, lock = false): Promise<Task | undefined> {

@@ -162,7 +162,7 @@ export class TaskService {
       await fs.rm(workspaces.dir(id), { recursive: true, force: true });
       throw error;
     }
-    this.deps.signals.queued();
+    this.deps.signals.queuedHere();
     return { id, status: 'pending' };
   }
 
@@ -216,7 +216,7 @@ export class TaskService {
       releaseSecrets();
       throw result === undefined ? taskNotFound() : busy('running');
     }
-    this.deps.signals.queued();
+    this.deps.signals.queuedHere();
     return { status: result.status };
   }
 
