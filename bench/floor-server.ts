@@ -9,10 +9,18 @@
  * shape and size as Kiln's. A create body with `fanout: {thoughts, gapMs, delayMs}` makes a
  * broadcast task: every open stream gets the same live events, paced like Kiln's W3 script.
  *
- * Usage: node floor-server.js PORT   (binds 127.0.0.1 only)
+ * With FILES_DIR, W6's transfer floor: a multipart `POST /api/v1/tasks` has its raw body written
+ * to one file in FILES_DIR (the bytes stored once, nothing parsed or hashed), and
+ * `GET /api/v1/tasks/{id}/artifacts/download?path=uploads/<name>` streams FILES_DIR/<name> in
+ * 1 MiB reads (the client's own file: the same bytes from the same disk).
+ *
+ * Usage: node floor-server.js PORT [FILES_DIR]   (binds 127.0.0.1 only)
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 interface FanoutSpec {
   thoughts: number;
@@ -30,6 +38,7 @@ interface FloorTask {
 
 const tasks = new Map<string, FloorTask>();
 const port = Number(process.argv[2] ?? 0);
+const filesDir = process.argv[3];
 
 function chunk(text: string): string[] {
   const words = text.match(/\S+\s*|\s+/g) ?? [text];
@@ -146,7 +155,29 @@ function startFanout(task: FloorTask): void {
   setTimeout(tick, f.spec.gapMs);
 }
 
+/** W6's floor: the upload's bytes written once, or a file streamed back. False when the request is not one. */
+function transfer(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  if (!filesDir) return false;
+  const url = new URL(req.url ?? '/', 'http://floor');
+  if (req.method === 'POST' && url.pathname === '/api/v1/tasks' && req.headers['content-type']?.startsWith('multipart/form-data')) {
+    pipeline(req, fs.createWriteStream(path.join(filesDir, 'floor-upload.bin'))).then(
+      () => json(res, 200, { success: true, data: { id: randomUUID(), status: 'pending' } }),
+      (error: Error) => json(res, 500, { success: false, error: { message: error.message, code: 'INTERNAL_ERROR' } }),
+    );
+    return true;
+  }
+  const wanted = url.searchParams.get('path');
+  if (req.method === 'GET' && url.pathname.endsWith('/artifacts/download') && wanted?.startsWith('uploads/')) {
+    const file = path.join(filesDir, path.basename(wanted));
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': fs.statSync(file).size });
+    fs.createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(res);
+    return true;
+  }
+  return false;
+}
+
 const server = http.createServer((req, res) => {
+  if (transfer(req, res)) return;
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {

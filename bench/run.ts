@@ -118,7 +118,7 @@ function fmt(v: number | null | undefined, unit = ''): string {
 
 function fmtRatio(r: Row): string {
   if (r.ratio === null || r.ratio === undefined) return '';
-  if (r.ratioLabel === 'of floor' || r.ratioLabel === 'of copy' || r.ratioLabel === 'of SQLite') return `${(r.ratio * 100).toFixed(r.ratio < 0.01 ? 2 : 1)}% ${r.ratioLabel}`;
+  if (r.ratioLabel?.startsWith('of ')) return `${(r.ratio * 100).toFixed(r.ratio < 0.01 ? 2 : 1)}% ${r.ratioLabel}`;
   return `${fmt(r.ratio)}${r.ratioLabel}`;
 }
 

@@ -478,6 +478,8 @@ export async function w6(ctx: Context): Promise<WorkloadOutput> {
   const data: Record<string, unknown> = {};
   const notes: string[] = [];
   const work = tempDir('kiln-bench-w6-');
+  // The same transfers with a bare node:http server in the same run: what HTTP on this machine allows.
+  const floor = await startFloor(work);
   try {
     await withKiln(ctx, 'w6', {}, async (k) => {
       // one unmeasured 1 MB round first, so that the first size does not pay for cold code paths
@@ -524,17 +526,24 @@ export async function w6(ctx: Context): Promise<WorkloadOutput> {
         const downMBs = r.downloadMs === null ? null : sizeMb / (r.downloadMs / 1000);
         const growthMb = idle === null ? null : (peak - idle) / 1024;
         const label = `${sizeMb} MB${parts.length > 1 ? ` (${parts.length} parts)` : ''}`;
+        const bare = (await runLoad<UploadResult>({ kind: 'upload', url: floor.url, files: parts, downloadDir: work }, floor.pid)).result;
+        const bareUpMBs = sizeMb / (bare.uploadMs / 1000);
+        const bareDownMBs = bare.downloadMs === null ? null : sizeMb / (bare.downloadMs / 1000);
         rows.push({ workload: 'W6', metric: `upload MB/s ${label}`, kiln: upMBs, floor: copyMBs, unit: 'MB/s', ratio: upMBs / copyMBs, ratioLabel: 'of copy', target: '>= 50% of copy', met: upMBs / copyMBs >= 0.5 });
+        rows.push({ workload: 'W6', metric: `upload MB/s ${label} vs bare HTTP`, kiln: upMBs, floor: bareUpMBs, unit: 'MB/s', ratio: upMBs / bareUpMBs, ratioLabel: 'of bare HTTP', note: `bare node:http upload ${round((bareUpMBs / copyMBs) * 100, 0)}% of the copy` });
         if (r.unavailable) {
           rows.push({ workload: 'W6', metric: `download ${label}`, kiln: null, unit: '', note: 'skipped: artifacts not available' });
           notes.push(`W6 ${label}: download skipped: artifacts not available (GET .../artifacts/download answered ${r.unavailable.status}: ${r.unavailable.body.slice(0, 120)})`);
         } else {
           const okAll = r.downloads.every((d) => d.sha256ok && d.bytes > 0);
           rows.push({ workload: 'W6', metric: `download MB/s ${label}`, kiln: downMBs, floor: copyMBs, unit: 'MB/s', ratio: downMBs! / copyMBs, ratioLabel: 'of copy', target: '>= 50% of copy', met: downMBs! / copyMBs >= 0.5 && okAll });
+          if (bareDownMBs !== null) {
+            rows.push({ workload: 'W6', metric: `download MB/s ${label} vs bare HTTP`, kiln: downMBs, floor: bareDownMBs, unit: 'MB/s', ratio: downMBs! / bareDownMBs, ratioLabel: 'of bare HTTP', note: `bare node:http download ${round((bareDownMBs / copyMBs) * 100, 0)}% of the copy` });
+          }
           if (!okAll) notes.push(`W6 ${label}: downloaded bytes differ from the upload`);
         }
         rows.push({ workload: 'W6', metric: `peak RSS over idle ${label}`, kiln: growthMb, unit: 'MB', note: `idle ${round((idle ?? 0) / 1024, 1)} MB, peak ${round(peak / 1024, 1)} MB`, target: 'flat (< 32 MB)', met: growthMb !== null && growthMb < 32 });
-        data[`${sizeMb}mb`] = { ...r, copyMs, copyMBs, uploadMBs: upMBs, downloadMBs: downMBs, idleRssKb: idle, peakRssKb: peak };
+        data[`${sizeMb}mb`] = { ...r, copyMs, copyMBs, uploadMBs: upMBs, downloadMBs: downMBs, idleRssKb: idle, peakRssKb: peak, bareUploadMBs: bareUpMBs, bareDownloadMBs: bareDownMBs };
         for (const part of parts) fs.rmSync(part.path, { force: true });
       }
     });
@@ -542,6 +551,7 @@ export async function w6(ctx: Context): Promise<WorkloadOutput> {
       notes.push('W6: the download half needs the artifacts endpoint (GET /api/v1/tasks/{id}/artifacts/download?path=uploads/<name>); it answered 404, so it was skipped.');
     }
   } finally {
+    await floor.stop();
     fs.rmSync(work, { recursive: true, force: true });
   }
   return { rows, data, notes };

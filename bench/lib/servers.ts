@@ -112,9 +112,10 @@ export async function startKiln(options: KilnOptions = {}): Promise<KilnServer> 
   return { name: 'kiln', url, key, dataDir, pid: proc.child.pid!, child: proc.child, output: proc.output, stop: () => proc.stop() };
 }
 
-export async function startFloor(): Promise<Server> {
+/** The floor server; `filesDir` turns on W6's transfer floor (see floor-server.ts). */
+export async function startFloor(filesDir?: string): Promise<Server> {
   const port = await freePort();
-  const proc = spawnServer('floor', process.execPath, [FLOOR_SERVER, String(port)], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const proc = spawnServer('floor', process.execPath, [FLOOR_SERVER, String(port), ...(filesDir ? [filesDir] : [])], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, proc.child, 10_000, proc.output);
   return { name: 'floor', url, pid: proc.child.pid!, child: proc.child, output: proc.output, stop: () => proc.stop() };
