@@ -133,7 +133,7 @@ describe('HTTP limits', () => {
 describe('connection caps', () => {
   let kiln: KilnServer;
   before(async () => {
-    kiln = await startKiln({ env: { KILN_MAX_CONNECTIONS_PER_ADDRESS: '4' } });
+    kiln = await startKiln({ env: { KILN_MAX_CONNECTIONS_PER_ADDRESS: '4', KILN_CORS_ORIGINS: 'https://app.example', KILN_METRICS: 'on' } });
   });
   after(() => kiln.stop());
 
@@ -143,19 +143,23 @@ describe('connection caps', () => {
     const held = await Promise.all(Array.from({ length: 4 }, () => getFrom(kiln, '/healthz', '127.0.0.2', crowd)));
     assert.deepEqual(held, [200, 200, 200, 200]);
     const extra = new http.Agent({ keepAlive: false });
-    const refused = await new Promise<{ status: number; retryAfter: string | undefined; connection: string | undefined; body: any }>((resolve, reject) => {
-      const request = http.get(`${kiln.url}/api/v1/tasks`, { localAddress: '127.0.0.2', agent: extra, headers: { authorization: `Bearer ${kiln.key}` } }, (response) => {
+    // From a page on a listed origin: the page can read the answer, and when to retry.
+    const refused = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => {
+      const headers = { authorization: `Bearer ${kiln.key}`, origin: 'https://app.example' };
+      const request = http.get(`${kiln.url}/api/v1/tasks`, { localAddress: '127.0.0.2', agent: extra, headers }, (response) => {
         let text = '';
         response.on('data', (chunk) => (text += chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode!, retryAfter: response.headers['retry-after'], connection: response.headers.connection, body: JSON.parse(text) }),
-        );
+        response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body: JSON.parse(text) }));
       });
       request.on('error', reject);
     });
-    assert.deepEqual([refused.status, refused.retryAfter, refused.connection], [503, '1', 'close'], 'a fifth connection from the same address is refused');
+    assert.deepEqual([refused.status, refused.headers['retry-after'], refused.headers.connection], [503, '1', 'close'], 'a fifth connection from the same address is refused');
     assert.equal(refused.body.error.code, 'TOO_MANY_CONNECTIONS', 'in the native envelope');
     assert.match(refused.body.error.message, /from this address/);
+    assert.equal(refused.headers['access-control-allow-origin'], 'https://app.example');
+    assert.match(refused.headers['access-control-expose-headers'] ?? '', /retry-after/);
+    const metrics = await (await fetch(`${kiln.url}/metrics`)).text();
+    assert.match(metrics, /^kiln_http_requests_total\{method="GET",route="\/api\/v1\/tasks",status="503"\} 1$/m, 'counted in the metrics');
     assert.equal(await getFrom(kiln, '/healthz', '127.0.0.1', extra), 200, 'another address is served');
     crowd.destroy();
     // Once the address's connections are gone, it is served again.

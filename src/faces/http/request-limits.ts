@@ -22,24 +22,9 @@ export interface RequestLimits {
  *   stalled one is cut off. Streams (GET) have no body and stay open as long as they like;
  * - a response sent before the body was read (a 401 to a request without a key, an early
  *   validation error) closes the connection soon after, instead of reading the unwanted rest of
- *   the body to keep the connection;
- * - a connection beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one
- *   address, has its first request answered `503` with `Retry-After`, in the face's envelope,
- *   and is closed (unanswered when no request arrives within 2 s, or when 64 such connections
- *   already wait for their answer).
+ *   the body to keep the connection.
  */
 export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits): void {
-  const overCap = capConnections(app.server, limits);
-
-  app.addHook('onRequest', function refuseOverCap(request, reply, done) {
-    const cap = overCap.get(request.raw.socket);
-    if (cap === undefined) return done();
-    reply.hijack();
-    if (hasPendingBody(request.raw)) lingerOnClose(request.raw.socket, LINGER_MS);
-    const message = `Too many connections are open ${cap === 'address' ? 'from this address' : 'to this server'}: close some (or reuse them), then retry.`;
-    writeEdgeError(reply.raw, request.url, 503, message, { 'retry-after': '1', connection: 'close' });
-  });
-
   app.addHook('onRequest', function startBodyDeadline(request, reply, done) {
     if (hasPendingBody(request.raw)) watchBody(request, reply, limits);
     done();
@@ -49,6 +34,25 @@ export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits):
     if (!hasPendingBody(request.raw)) return;
     void reply.header('connection', 'close');
     lingerOnClose(request.raw.socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
+  });
+}
+
+/**
+ * A connection beyond `maxConnections` in all, or `maxConnectionsPerAddress` from one address,
+ * has its first request answered `503` with `Retry-After`, in the face's envelope, and is closed
+ * (unanswered when no request arrives within 2 s, or when 64 such connections already wait for
+ * their answer). Added after the hooks that let pages read answers (CORS) and that count
+ * requests, so that a page can read the 503 and metrics count it.
+ */
+export function refuseConnectionsOverCap(app: FastifyInstance, limits: RequestLimits): void {
+  const overCap = capConnections(app.server, limits);
+  app.addHook('onRequest', function refuseOverCap(request, reply, done) {
+    const cap = overCap.get(request.raw.socket);
+    if (cap === undefined) return done();
+    reply.hijack();
+    if (hasPendingBody(request.raw)) lingerOnClose(request.raw.socket, LINGER_MS);
+    const message = `Too many connections are open ${cap === 'address' ? 'from this address' : 'to this server'}: close some (or reuse them), then retry.`;
+    writeEdgeError(reply.raw, request.url, 503, message, { 'retry-after': '1', connection: 'close' });
   });
 }
 

@@ -23,7 +23,7 @@ import { opsRoutes, type OpsRouteDeps } from './ops-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import { widgetScriptRoute } from './widget-script-route.js';
 import type { FaceDeps } from './face-deps.js';
-import { applyRequestLimits, serverTimeouts, type RequestLimits } from './request-limits.js';
+import { applyRequestLimits, refuseConnectionsOverCap, serverTimeouts, type RequestLimits } from './request-limits.js';
 import { HTTP_STATUS } from './domain-status.js';
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
@@ -64,10 +64,12 @@ export async function buildHttpServer(
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
   registerBodyParsers(app);
   await app.register(cookie);
-  app.addHook('onResponse', async function logRequest(request, reply) {
+  app.addHook('onResponse', function logRequest(request, reply, done) {
     deps.logger.debug('request', { request: request.id, method: request.method, url: request.routeOptions.url ?? request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    done();
   });
   await opsRoutes(app, options.ops);
+  refuseConnectionsOverCap(app, options.limits);
 
   const consolePage = options.faces ? await consoleApp(app, CONSOLE_DIST) : null;
   // Browsers get the console; programs an answer that says what the API offers and where it is described.
