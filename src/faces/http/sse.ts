@@ -25,6 +25,9 @@ export async function writeSse(
   options: { heartbeatMs: number; onError: (error: unknown) => SseMessage; streams?: OpenStreams },
 ): Promise<void> {
   reply.hijack();
+  // A stream's request has no body; reading its end now spares Node draining it when the stream
+  // ends, which for hundreds of streams ending with one turn falls in the same burst.
+  reply.request.raw.resume();
   const res = reply.raw;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
