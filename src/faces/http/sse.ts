@@ -9,18 +9,19 @@ export interface SseMessage {
 }
 
 /**
- * Writes an async sequence of events as SSE on a hijacked reply: one-line JSON data, heartbeats
- * (`:heartbeat`) at an interval, backpressure respected, and `abort` fired when the client leaves.
- * The only place in Kiln that writes SSE.
+ * Writes an async sequence of items as SSE on a hijacked reply, each as the message `toMessage`
+ * makes of it: one-line JSON data, heartbeats (`:heartbeat`) at an interval, backpressure
+ * respected, and `abort` fired when the client leaves. The only place in Kiln that writes SSE.
  *
  * @example
  * const controller = new AbortController();
- * const events = await service.stream(caller, id, lastEventId, controller.signal); // may throw: normal error reply
- * await writeSse(reply, events, controller, { heartbeatMs: 15_000, onError: toErrorEvent });
+ * const items = await service.stream(caller, id, lastEventId, controller.signal); // may throw: normal error reply
+ * await writeSse(reply, items, sseOf, controller, { heartbeatMs: 15_000, onError: toErrorEvent });
  */
-export async function writeSse(
+export async function writeSse<T>(
   reply: FastifyReply,
-  messages: AsyncIterable<SseMessage>,
+  items: AsyncIterable<T>,
+  toMessage: (item: T) => SseMessage,
   controller: AbortController,
   options: { heartbeatMs: number; onError: (error: unknown) => SseMessage; streams?: OpenStreams },
 ): Promise<void> {
@@ -59,14 +60,14 @@ export async function writeSse(
     res.uncork();
   };
   try {
-    for await (const message of messages) {
+    for await (const item of items) {
       if (controller.signal.aborted) break;
       if (!corked) {
         corked = true;
         res.cork();
         setImmediate(uncork);
       }
-      if (!res.write(format(message))) {
+      if (!res.write(format(toMessage(item)))) {
         if (corked) uncork();
         await drained(res, controller.signal);
       }

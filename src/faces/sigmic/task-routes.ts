@@ -143,7 +143,7 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
     const items = await deps.tasks.stream(caller(request), request.params.id, lastEventId, controller.signal);
     // The client has seen the end of a finished task: 204 is what makes an EventSource stop reconnecting.
     if (items === null) return reply.status(204).send();
-    await writeSse(reply, mapItems(items), controller, {
+    await writeSse(reply, items, sseOf, controller, {
       heartbeatMs: deps.heartbeatMs,
       streams: deps.streams,
       onError: (error) => {
@@ -155,9 +155,6 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
   });
 }
 
-async function* mapItems(items: AsyncIterable<Parameters<typeof sseOf>[0]>) {
-  for await (const item of items) yield sseOf(item);
-}
 
 /** A task from form fields (multipart or URL-encoded): booleans are read as text, never guessed. */
 function fromForm(raw: unknown, files: StagedFile[]): CreateTaskInput {
