@@ -10,6 +10,14 @@ const SAVEPOINT = 'kiln_tx';
 /** A commit closer than this to the previous one waits for the rest of the event loop's turn, to take company. */
 const BUSY_GAP_MS = 1;
 
+/** A prepared statement; one that returns rows gives them as arrays, made into objects by `row`. */
+interface Prepared {
+  statement: BetterSqlite3.Statement;
+  row: RowMaker | null;
+}
+
+type RowMaker = (values: unknown[]) => Record<string, unknown>;
+
 interface PendingTransaction {
   fn: (tx: SqlExecutor) => Promise<unknown>;
   resolve: (value: unknown) => void;
@@ -32,7 +40,8 @@ interface PendingTransaction {
 export class SqliteDatabase implements Database {
   readonly dialect = 'sqlite' as const;
   private readonly db: BetterSqlite3.Database;
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private readonly statements = new Map<string, Prepared>();
+  private readonly rowMakers = new Map<string, RowMaker>();
   private readonly pending: PendingTransaction[] = [];
   private groupScheduled = false;
   private lastCommitAt = -Infinity;
@@ -50,14 +59,24 @@ export class SqliteDatabase implements Database {
     // deleted each time: 0.26 against 0.34 ms per claim at c=32.
     this.db.pragma('temp_store = MEMORY');
     this.direct = {
-      all: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).all(...params) as T[]),
-      get: async <T>(sql: string, params: readonly SqlValue[] = []) => translated(() => this.prepare(sql).get(...params) as T | undefined),
-      run: async (sql: string, params: readonly SqlValue[] = []) => translated(() => ({ changes: this.prepare(sql).run(...params).changes })),
+      all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        translated(() => {
+          const { statement, row } = this.prepare(sql);
+          const rows = statement.all(...params);
+          return (row ? (rows as unknown[][]).map(row) : rows) as T[];
+        }),
+      get: async <T>(sql: string, params: readonly SqlValue[] = []) =>
+        translated(() => {
+          const { statement, row } = this.prepare(sql);
+          const values = statement.get(...params);
+          return (row && values !== undefined ? row(values as unknown[]) : values) as T | undefined;
+        }),
+      run: async (sql: string, params: readonly SqlValue[] = []) => translated(() => ({ changes: this.prepare(sql).statement.run(...params).changes })),
       runAll: async (statements: readonly Statement[]) => {
-        for (const [sql, params] of statements) translated(() => this.prepare(sql).run(...params));
+        for (const [sql, params] of statements) translated(() => this.prepare(sql).statement.run(...params));
       },
       runGuarded: async (guard: Statement, statements: readonly Statement[]) => {
-        if (translated(() => this.prepare(guard[0]).run(...guard[1]).changes) === 0) return false;
+        if (translated(() => this.prepare(guard[0]).statement.run(...guard[1]).changes) === 0) return false;
         await this.direct.runAll(statements);
         return true;
       },
@@ -166,16 +185,36 @@ export class SqliteDatabase implements Database {
   }
 
   /** Prepared statements, most recently used last; bounded, as lists of `?` make many shapes. */
-  private prepare(sql: string): BetterSqlite3.Statement {
-    let statement = this.statements.get(sql);
-    if (statement) {
+  private prepare(sql: string): Prepared {
+    let prepared = this.statements.get(sql);
+    if (prepared) {
       this.statements.delete(sql);
     } else {
-      statement = this.db.prepare(sql);
+      prepared = this.prepared(this.db.prepare(sql));
       if (this.statements.size >= STATEMENT_CACHE) this.statements.delete(this.statements.keys().next().value!);
     }
-    this.statements.set(sql, statement);
-    return statement;
+    this.statements.set(sql, prepared);
+    return prepared;
+  }
+
+  /**
+   * Rows as arrays, made into objects by a function written for the statement's columns: half
+   * the time of better-sqlite3's own objects for a page of 50 tasks of 35 columns (0.20 against
+   * 0.40 ms), which it builds one property at a time.
+   */
+  private prepared(statement: BetterSqlite3.Statement): Prepared {
+    if (!statement.reader) return { statement, row: null };
+    const names = statement.columns().map((column) => column.name);
+    // In an object literal `__proto__` would set the prototype rather than name a property.
+    if (names.includes('__proto__')) return { statement, row: null };
+    const signature = names.join('\0');
+    let row = this.rowMakers.get(signature);
+    if (!row) {
+      // The names come from Kiln's own SQL; as JSON strings they are valid property names whatever they hold.
+      row = new Function('values', `return { ${names.map((name, i) => `${JSON.stringify(name)}: values[${i}]`).join(', ')} };`) as RowMaker;
+      this.rowMakers.set(signature, row);
+    }
+    return { statement: statement.raw(true), row };
   }
 }
 
