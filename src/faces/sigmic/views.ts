@@ -35,8 +35,10 @@ export function taskView(task: Task) {
   };
 }
 
-export function listItemView(task: Task) {
-  return { ...taskView(task), lastActivityAt: task.lastActivityAt, messageCount: task.messageCount };
+/** A task as a list shows it: the task's fields, then its latest activity and message count. */
+export function listItemView(task: Task): ReturnType<typeof taskView> & { lastActivityAt: string; messageCount: number } {
+  // Added to the task's view rather than spread into a copy: a page builds fifty of them.
+  return Object.assign(taskView(task), { lastActivityAt: task.lastActivityAt, messageCount: task.messageCount });
 }
 
 export function detailView(detail: TaskDetail) {
