@@ -95,6 +95,24 @@ async function seedTask(storage: Storage, name = 'alice', overrides: Partial<Tas
 const later = (ms: number) => new Date(Date.now() + ms).toISOString();
 const content = (text: string): TaskEventBody => ({ type: 'content', data: { text, isPartial: true } });
 
+// First in the file: the process names only its first statement shapes, and the contract below makes hundreds.
+describe('prepared statements on postgres', needs(postgres), () => {
+  it('runs a statement prepared before a column it returns changed type (a newer process migrated), unprepared from then on', () =>
+    withStorage('postgres', 'plan change', async (open) => {
+      const { db } = await open();
+      await db.run('CREATE TABLE plan_change (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+      await db.run('INSERT INTO plan_change (id, n) VALUES (?, ?)', [1, 7]);
+      const read = 'SELECT n FROM plan_change WHERE id = ?';
+      assert.deepEqual(await db.get(read, [1]), { n: 7 });
+      const preparedHere = await db.get<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'SELECT n FROM plan_change WHERE id = $1'");
+      assert.equal(preparedHere!.n, 1, 'the read was prepared (this process had named fewer than its bound of statements)');
+      // One statement at a time runs on the pool's most recently used connection: the one that prepared the read.
+      await db.run('ALTER TABLE plan_change ALTER COLUMN n TYPE TEXT');
+      assert.deepEqual(await db.get(read, [1]), { n: '7' });
+      assert.deepEqual(await db.get(read, [1]), { n: '7' }, 'and again');
+    }));
+});
+
 for (const backend of ['sqlite', 'postgres'] as const) {
   describe(`storage contract on ${backend}`, backend === 'postgres' ? needs(postgres) : {}, () => {
     it('stores a task with its first message and shows it only to its user', () =>

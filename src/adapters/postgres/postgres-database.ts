@@ -42,7 +42,7 @@ export class PostgresDatabase implements Database {
       const pid = backend(client);
       if (pid) this.backends.delete(pid);
     });
-    this.direct = executor((query) => this.pool.query(query));
+    this.direct = executor((query) => this.pool.query(query), false);
   }
 
   /**
@@ -94,7 +94,7 @@ export class PostgresDatabase implements Database {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const value = await fn(executor((query) => client.query(query)));
+      const value = await fn(executor((query) => client.query(query), true));
       await client.query('COMMIT').catch((error: unknown) => {
         throw (error as { code?: string }).code === DISK_FULL ? new StorageFull() : error;
       });
@@ -156,11 +156,28 @@ const DIVISION_BY_ZERO = '22012';
 /** PostgreSQL's disk_full: the server's disk is out of space. */
 const DISK_FULL = '53100';
 
-function executor(query: (query: pg.QueryConfig) => Promise<pg.QueryResult>): SqlExecutor {
+/**
+ * PostgreSQL's feature_not_supported, which a prepared statement gets once the type of a column
+ * it returns has changed (a migration run by a newer process during a rolling upgrade).
+ */
+const FEATURE_NOT_SUPPORTED = '0A000';
+
+function executor(query: (query: pg.QueryConfig) => Promise<pg.QueryResult>, inTransaction: boolean): SqlExecutor {
   const run = async (sql: string, params: readonly SqlValue[] = []) => {
+    // Statements without parameters go as simple queries (which may hold several statements).
+    const statement = params.length > 0 ? prepared(sql, params.length) : { text: sql };
+    const send = (config: { text: string; name?: string }) => query({ ...config, ...(params.length > 0 ? { values: params as unknown[] } : {}) });
     try {
-      // Statements without parameters go as simple queries (which may hold several statements).
-      return await query(params.length > 0 ? { ...prepared(sql, params.length), values: params as unknown[] } : { text: sql });
+      try {
+        return await send(statement);
+      } catch (error) {
+        if ((error as { code?: string }).code !== FEATURE_NOT_SUPPORTED || !statement.name) throw error;
+        // Prepared before the schema changed: from now on the statement goes unprepared. Outside a
+        // transaction it runs again at once; a transaction has failed with it and is the caller's to retry.
+        unprepare(sql);
+        if (inTransaction) throw error;
+        return await send({ text: statement.text });
+      }
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (UNSTORABLE_VALUE.has(code)) {
@@ -253,6 +270,12 @@ function prepared(sql: string, parameters: number): { text: string; name?: strin
   const entry = { text, name: `kiln_${cache.size}` };
   cache.set(sql, entry);
   return entry;
+}
+
+/** Sends `sql` unnamed from now on (its name is not reused: connections may still hold it). */
+function unprepare(sql: string): void {
+  const known = cache.get(sql);
+  if (known?.name) cache.set(sql, { text: known.text });
 }
 
 /** Names the setting, the server (never the password) and the reason, and says what to do. */
