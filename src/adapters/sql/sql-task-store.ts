@@ -524,9 +524,13 @@ export class SqlTaskStore implements TaskStore {
   }
 }
 
-/** The fenced turn's events as logged, numbered after `afterSeq`. */
+/**
+ * The fenced turn's events as logged, numbered after `afterSeq`. Built field by field in the
+ * order `eventFromRow` uses (a spread copy costs microseconds per event, and one shape for every
+ * logged event keeps the code that reads them fast).
+ */
 function numbered(fence: TurnFence, events: readonly TaskEventBody[], afterSeq: number, now: string): LoggedEvent[] {
-  return events.map((event, i) => ({ ...event, taskId: fence.taskId, seq: afterSeq + 1 + i, turn: fence.turn, createdAt: now }) as LoggedEvent);
+  return events.map((event, i) => ({ taskId: fence.taskId, seq: afterSeq + 1 + i, turn: fence.turn, type: event.type, data: event.data, createdAt: now }) as LoggedEvent);
 }
 
 /** The WHERE clause that holds while the fenced turn is still the writer's to write. */
