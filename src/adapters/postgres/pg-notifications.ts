@@ -14,7 +14,8 @@ const RECONNECT_MS = 1000;
  * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
  *
  * - `kiln_queued` wakes workers (payload `unknown` when it stands for an unknown number of turns,
- *   empty for one; the task store sends it with a new task or follow-up, in the same statement); `kiln_stop <taskId>` stops a turn wherever it runs;
+ *   empty for one; the task store sends it itself with a new task or follow-up, in the statement
+ *   that stores it); `kiln_stop <taskId>` stops a turn wherever it runs;
  *   `kiln_turn_ended <taskId:turn>` lets the process holding that turn's secrets drop them.
  * - `kiln_events <taskId:first:last>` (sent by the store when events commit) makes each process
  *   with streams on that task read those events once and hand them to its hub.
