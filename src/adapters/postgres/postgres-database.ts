@@ -163,21 +163,25 @@ const DISK_FULL = '53100';
 const FEATURE_NOT_SUPPORTED = '0A000';
 
 function executor(query: (query: pg.QueryConfig) => Promise<pg.QueryResult>, inTransaction: boolean): SqlExecutor {
-  const run = async (sql: string, params: readonly SqlValue[] = []) => {
-    // Statements without parameters go as simple queries (which may hold several statements).
-    const statement = params.length > 0 ? prepared(sql, params.length) : { text: sql };
-    const send = (config: { text: string; name?: string }) => query({ ...config, ...(params.length > 0 ? { values: params as unknown[] } : {}) });
+  /** Statements without parameters go as simple queries (which may hold several statements); the others prepared, where they may be. */
+  const send = async (sql: string, params: readonly SqlValue[]) => {
+    if (params.length === 0) return query({ text: sql });
+    const statement = prepared(sql, params.length);
+    const values = params as unknown[];
     try {
-      try {
-        return await send(statement);
-      } catch (error) {
-        if ((error as { code?: string }).code !== FEATURE_NOT_SUPPORTED || !statement.name) throw error;
-        // Prepared before the schema changed: from now on the statement goes unprepared. Outside a
-        // transaction it runs again at once; a transaction has failed with it and is the caller's to retry.
-        unprepare(sql);
-        if (inTransaction) throw error;
-        return await send({ text: statement.text });
-      }
+      return await query({ ...statement, values });
+    } catch (error) {
+      if ((error as { code?: string }).code !== FEATURE_NOT_SUPPORTED || !statement.name) throw error;
+      // Prepared before the schema changed: from now on the statement goes unprepared. Outside a
+      // transaction it runs again at once; a transaction has failed with it.
+      unprepare(sql);
+      if (inTransaction) throw error;
+      return query({ text: statement.text, values });
+    }
+  };
+  const run = async (sql: string, params: readonly SqlValue[] = []) => {
+    try {
+      return await send(sql, params);
     } catch (error) {
       const code = (error as { code?: string }).code ?? '';
       if (UNSTORABLE_VALUE.has(code)) {

@@ -155,7 +155,6 @@ export async function taskRoutes(app: FastifyInstance, deps: FaceDeps): Promise<
   });
 }
 
-
 /** A task from form fields (multipart or URL-encoded): booleans are read as text, never guessed. */
 function fromForm(raw: unknown, files: StagedFile[]): CreateTaskInput {
   const fields = parseInput(createTaskForm, raw);
