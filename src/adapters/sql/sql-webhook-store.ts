@@ -34,7 +34,7 @@ const ENDPOINT = 'id, user_id, url, events, description, enabled, disabled_reaso
 const DELIVERY =
   'id, endpoint_id, event_type, status, attempts, created_at, next_attempt_at, last_attempt_at, last_status_code, last_error, last_duration_ms, delivered_at';
 
-/** Event types as stored: `,a,b,`, so that one LIKE finds an endpoint subscribed to a type. */
+/** Event types as stored: `,a,b,`, so that finding `,type,` in it finds an endpoint subscribed to a type. */
 function eventsColumn(events: readonly string[]): string {
   return `,${events.join(',')},`;
 }
