@@ -50,12 +50,20 @@ function nextTurn(owner: string, perUserLimit?: number): [string, SqlValue[]] {
 /**
  * The same choice on PostgreSQL, where several processes claim at once: every waiting turn is a
  * candidate, so a turn locked by another claim is skipped for the next one, of any user.
+ *
+ * Running turns are counted only for users with a waiting one. Without statistics on `tasks` (a
+ * new database, or autovacuum not yet run or turned off), PostgreSQL takes `lease_owner IS NOT
+ * NULL` for nearly every row and counted them by reading the whole table on every claim (1.8 ms at
+ * 3,000 tasks, growing with the table); restricted to those users it looks them up by index
+ * (0.2 ms).
  */
 function nextTurnLocked(owner: string, perUserLimit?: number): [string, SqlValue[]] {
   return [
     `WITH running AS (
        SELECT user_id, COUNT(*) AS total, SUM(CASE WHEN lease_owner = ? THEN 1 ELSE 0 END) AS mine
-         FROM tasks WHERE lease_owner IS NOT NULL GROUP BY user_id
+         FROM tasks
+        WHERE lease_owner IS NOT NULL AND user_id IN (SELECT user_id FROM tasks WHERE queued_at IS NOT NULL AND lease_owner IS NULL)
+        GROUP BY user_id
      )
      SELECT q.id FROM tasks q LEFT JOIN running r ON r.user_id = q.user_id
       WHERE q.queued_at IS NOT NULL AND q.lease_owner IS NULL${perUserLimit === undefined ? '' : ' AND COALESCE(r.mine, 0) < ?'}
