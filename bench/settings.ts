@@ -22,6 +22,8 @@ export interface Settings {
   w8DelayMs: number;
   w8Concurrency: number[];
   w8DurationMs: number;
+  /** turns in flight for W8's streamed variant (answers sent a character at a time) */
+  w8StreamedConcurrency: number;
 }
 
 export const FULL: Settings = {
@@ -44,6 +46,7 @@ export const FULL: Settings = {
   w8DelayMs: 2000,
   w8Concurrency: [1, 50, 200],
   w8DurationMs: 10_000,
+  w8StreamedConcurrency: 50,
 };
 
 export const QUICK: Settings = {
@@ -66,4 +69,5 @@ export const QUICK: Settings = {
   w8DelayMs: 2000,
   w8Concurrency: [1, 200],
   w8DurationMs: 4_000,
+  w8StreamedConcurrency: 50,
 };

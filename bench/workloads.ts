@@ -599,6 +599,8 @@ const mb = (kb: number | null) => (kb === null ? '?' : (kb / 1024).toFixed(1));
  * `w8DelayMs`; closed loops of c clients keep c turns in flight, their first tasks spread over
  * that delay (as independent users would be, not in waves of c creates at once). Latency should
  * stay at the provider's delay whatever c is, and Kiln's CPU per turn should not grow with c.
+ * A streamed variant has the provider send its answer a character at a time, 20 ms apart (about
+ * 50 tokens a second, as a model streams), to show what each streamed piece costs Kiln.
  */
 export async function w8(ctx: Context): Promise<WorkloadOutput> {
   const rows: Row[] = [];
@@ -636,7 +638,45 @@ export async function w8(ctx: Context): Promise<WorkloadOutput> {
   } finally {
     await provider.stop();
   }
-  return { rows, data: { delayMs, ...data }, notes };
+  const streamed = await w8Streamed(ctx);
+  rows.push(...streamed.rows);
+  notes.push(...streamed.notes);
+  return { rows, data: { delayMs, ...data, streamed: streamed.data }, notes };
+}
+
+const STREAMED_DELAY_MS = 500;
+const STREAMED_GAP_MS = 20;
+
+async function w8Streamed(ctx: Context): Promise<{ rows: Row[]; data: unknown; notes: string[] }> {
+  const c = ctx.settings.w8StreamedConcurrency;
+  const provider = await startSlowProvider(STREAMED_DELAY_MS, { charsPerPiece: 1, gapMs: STREAMED_GAP_MS });
+  try {
+    const env = { KILN_MODEL: 'openai-compatible:slow', KILN_MODEL_BASE_URL: provider.url, KILN_USER_CONCURRENCY: '256' };
+    const pieces = `Echo: ${MESSAGE}`.length;
+    const expectedMs = STREAMED_DELAY_MS + pieces * STREAMED_GAP_MS;
+    const run = await withKiln(ctx, 'w8-streamed', { env }, (k) =>
+      runLoad<RunResult>(runJob(k, c, { durationMs: ctx.settings.w8DurationMs, warmupMs: expectedMs + 500, staggerMs: expectedMs }), k.pid),
+    );
+    const r = run.result;
+    const cpu = perTask(run.serverCpuMs, r.iterations);
+    // The provider's own time per answer in this run (its timers run late on a busy machine too).
+    const answerMs = summarize(provider.takeAnswerMs()).p50;
+    const done = row('W8', `streamed: done p50 c=${c}`, r.doneMs.p50, answerMs, 'ms', 'x');
+    done.ratioLabel = '× provider';
+    return {
+      rows: [
+        { ...done, note: `${pieces} pieces ${STREAMED_GAP_MS} ms apart after ${STREAMED_DELAY_MS} ms` },
+        { workload: 'W8', metric: `streamed: server CPU ms/task c=${c}`, kiln: cpu, unit: 'ms' },
+        { workload: 'W8', metric: `streamed: server CPU us per piece c=${c}`, kiln: cpu === null ? null : (cpu * 1000) / pieces, unit: 'us' },
+      ],
+      data: { ...r, pieces, answerMs, serverCpuMsPerTask: cpu, serverCpuPct: pct(run.serverCpuMs, run.windowMs) },
+      notes: [
+        `W8 streamed c=${c}: ${r.iterations} turns, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}, ${round(r.eventsPerIter, 1)} events per stream for ${pieces} pieces, server CPU ${round(pct(run.serverCpuMs, run.windowMs), 0)}%`,
+      ],
+    };
+  } finally {
+    await provider.stop();
+  }
 }
 
 // ------------------------------------------------------------------ W9 W2 on PostgreSQL
