@@ -87,6 +87,8 @@ export interface KilnOptions {
   nodeArgs?: string[];
   /** more arguments of `kiln serve`, e.g. ['--role', 'worker'] */
   args?: string[];
+  /** another checkout's `bin/kiln.js` (built), to compare two versions */
+  cli?: string;
 }
 
 /** Starts Kiln (offline model) as a child process on a free port; ready when /healthz answers. */
@@ -94,7 +96,7 @@ export async function startKiln(options: KilnOptions = {}): Promise<KilnServer> 
   const dataDir = options.dataDir ?? tempDir('kiln-bench-');
   const key = options.key ?? newKey();
   const port = await freePort();
-  const proc = spawnServer('kiln', process.execPath, [...(options.nodeArgs ?? []), KILN_CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...(options.args ?? [])], {
+  const proc = spawnServer('kiln', process.execPath, [...(options.nodeArgs ?? []), options.cli ?? KILN_CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...(options.args ?? [])], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: os.tmpdir(),

@@ -1,0 +1,68 @@
+/**
+ * This checkout's Kiln against another checkout's, W2-style (closed loops of create → stream →
+ * done, offline model), in alternating runs on one machine: a change too small to stand out from
+ * the noise between two bench runs shows in the mean of several alternating pairs. Both Kilns run
+ * the whole time, each on its own new data dir; only the one under load is busy.
+ *
+ *   npm run build && node dist/bench/ab-compare.js OTHER_CHECKOUT [--rounds 6] [--seconds 8] [--c 32]
+ *
+ * OTHER_CHECKOUT must be built (`npx tsc -p .` there; a git worktree with node_modules linked
+ * will do). Prints each run, then the means and this checkout's ratio to the other.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { runLoad, startKiln, type KilnServer } from './lib/servers.js';
+import { round } from './lib/stats.js';
+import { EXPECT, MESSAGE } from './workloads.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '6' }, seconds: { type: 'string', default: '8' }, c: { type: 'string', default: '32' } },
+});
+const other = positionals[0];
+const otherCli = other ? path.resolve(other, 'bin', 'kiln.js') : '';
+if (!other || !fs.existsSync(otherCli) || !fs.existsSync(path.resolve(other, 'dist', 'src'))) {
+  console.error('usage: node dist/bench/ab-compare.js OTHER_CHECKOUT [--rounds N] [--seconds S] [--c N]\n(OTHER_CHECKOUT: a built Kiln checkout, with bin/kiln.js and dist/src)');
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
+const durationMs = Number(values.seconds) * 1000;
+const c = Number(values.c);
+
+interface Side {
+  name: string;
+  kiln: KilnServer;
+  runs: { perSec: number; cpuMs: number }[];
+}
+
+const sides: Side[] = [
+  { name: 'this', kiln: await startKiln(), runs: [] },
+  { name: 'other', kiln: await startKiln({ cli: otherCli }), runs: [] },
+];
+try {
+  console.log(`W2-style at c=${c}, ${rounds} rounds of ${values.seconds} s per side; this = ${process.cwd()}, other = ${path.resolve(other)}`);
+  // A first run of each, not counted: code compiled, caches filled.
+  for (const side of sides) {
+    await runLoad({ kind: 'run', target: 'kiln', url: side.kiln.url, key: side.kiln.key, c, message: MESSAGE, expect: EXPECT, durationMs: 2000, warmupMs: 0 }, side.kiln.pid);
+  }
+  for (let r = 0; r < rounds; r++) {
+    // Alternate which side goes first, so that neither always runs on a machine the other just warmed.
+    for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+      const run = await runLoad<{ perSec: number; iterations: number; errors: number; firstError: string | null }>(
+        { kind: 'run', target: 'kiln', url: side.kiln.url, key: side.kiln.key, c, message: MESSAGE, expect: EXPECT, durationMs, warmupMs: 1000 },
+        side.kiln.pid,
+      );
+      const cpuMs = (run.serverCpuMs ?? Number.NaN) / run.result.iterations;
+      side.runs.push({ perSec: run.result.perSec, cpuMs });
+      const errors = run.result.errors ? `, ${run.result.errors} errors (${run.result.firstError})` : '';
+      console.log(`  round ${r + 1} ${side.name.padEnd(5)} ${round(run.result.perSec, 0)} tasks/s, ${round(cpuMs, 3)} ms CPU per task${errors}`);
+    }
+  }
+  const mean = (side: Side, key: 'perSec' | 'cpuMs') => side.runs.reduce((sum, run) => sum + run[key], 0) / side.runs.length;
+  const [mine, theirs] = sides as [Side, Side];
+  for (const side of sides) console.log(`${side.name.padEnd(5)} mean ${round(mean(side, 'perSec'), 0)} tasks/s, ${round(mean(side, 'cpuMs'), 3)} ms CPU per task`);
+  console.log(`this / other: tasks/s ${round(mean(mine, 'perSec') / mean(theirs, 'perSec'), 3)}x, CPU per task ${round(mean(mine, 'cpuMs') / mean(theirs, 'cpuMs'), 3)}x`);
+} finally {
+  for (const side of sides) await side.kiln.stop();
+}
