@@ -75,15 +75,7 @@ export class BubblewrapRunner implements CommandRunner {
   }
 
   async run(request: CommandRequest): Promise<CommandResult> {
-    const uid = this.asRoot ? taskUid(request.taskId) : process.getuid!();
-    const gid = this.asRoot ? uid : process.getgid!();
-    if (this.asRoot) {
-      await giveTo(request.workspace, uid, gid);
-      // bubblewrap enters /workspace before the command becomes the task's user, without the
-      // capability to bypass permissions: the folder must be searchable by others.
-      await fs.chmod(request.workspace, 0o711);
-    }
-    const startUsage = await diskUsage(request.workspace);
+    const { uid, gid, startUsage } = await this.prepare(request);
     const workspaceLimit = this.limits.workspaceMb * MB;
     // No file may grow past what is left of the workspace: the kernel stops the write there
     // (RLIMIT_FSIZE), where the watchdog below only notices after the fact.
@@ -122,15 +114,24 @@ export class BubblewrapRunner implements CommandRunner {
     return result;
   }
 
+  /**
+   * The user and group the command runs as, and the workspace's size before it starts. Run by
+   * root, every command has its task's own user, and the workspace is given to that user first
+   * (in the same walk that measures it).
+   */
+  private async prepare(request: { taskId: string; workspace: string }): Promise<{ uid: number; gid: number; startUsage: number }> {
+    if (!this.asRoot) return { uid: process.getuid!(), gid: process.getgid!(), startUsage: await diskUsage(request.workspace) };
+    const uid = taskUid(request.taskId);
+    const startUsage = await giveTo(request.workspace, uid, uid);
+    // bubblewrap enters /workspace before the command becomes the task's user, without the
+    // capability to bypass permissions: the folder must be searchable by others.
+    await fs.chmod(request.workspace, 0o711);
+    return { uid, gid: uid, startUsage };
+  }
+
   /** Starts a long-lived program (a stdio MCP server) in the same sandbox and limits as a command, without a shell. */
   async spawn(request: SpawnRequest): Promise<SpawnedProcess> {
-    const uid = this.asRoot ? taskUid(request.taskId) : process.getuid!();
-    const gid = this.asRoot ? uid : process.getgid!();
-    if (this.asRoot) {
-      await giveTo(request.workspace, uid, gid);
-      await fs.chmod(request.workspace, 0o711);
-    }
-    const startUsage = await diskUsage(request.workspace);
+    const { uid, gid, startUsage } = await this.prepare(request);
     const workspaceLimit = this.limits.workspaceMb * MB;
     const fileLimit = Math.min(this.limits.fileMb * MB, Math.max(workspaceLimit - startUsage, 0));
     const cwd = path.posix.join('/workspace', request.cwd);
