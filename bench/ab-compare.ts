@@ -42,17 +42,17 @@ const sides: Side[] = [
 ];
 try {
   console.log(`W2-style at c=${c}, ${rounds} rounds of ${values.seconds} s per side; this = ${process.cwd()}, other = ${path.resolve(other)}`);
+  const load = (side: Side, ms: number, warmupMs: number) =>
+    runLoad<{ perSec: number; iterations: number; errors: number; firstError: string | null }>(
+      { kind: 'run', target: 'kiln', url: side.kiln.url, key: side.kiln.key, c, message: MESSAGE, expect: EXPECT, durationMs: ms, warmupMs },
+      side.kiln.pid,
+    );
   // A first run of each, not counted: code compiled, caches filled.
-  for (const side of sides) {
-    await runLoad({ kind: 'run', target: 'kiln', url: side.kiln.url, key: side.kiln.key, c, message: MESSAGE, expect: EXPECT, durationMs: 2000, warmupMs: 0 }, side.kiln.pid);
-  }
+  for (const side of sides) await load(side, 2000, 0);
   for (let r = 0; r < rounds; r++) {
     // Alternate which side goes first, so that neither always runs on a machine the other just warmed.
     for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
-      const run = await runLoad<{ perSec: number; iterations: number; errors: number; firstError: string | null }>(
-        { kind: 'run', target: 'kiln', url: side.kiln.url, key: side.kiln.key, c, message: MESSAGE, expect: EXPECT, durationMs, warmupMs: 1000 },
-        side.kiln.pid,
-      );
+      const run = await load(side, durationMs, 1000);
       const cpuMs = (run.serverCpuMs ?? Number.NaN) / run.result.iterations;
       side.runs.push({ perSec: run.result.perSec, cpuMs });
       const errors = run.result.errors ? `, ${run.result.errors} errors (${run.result.firstError})` : '';

@@ -609,8 +609,7 @@ export async function w8(ctx: Context): Promise<WorkloadOutput> {
   const delayMs = ctx.settings.w8DelayMs;
   const provider = await startSlowProvider(delayMs);
   try {
-    const env = { KILN_MODEL: 'openai-compatible:slow', KILN_MODEL_BASE_URL: provider.url, KILN_USER_CONCURRENCY: '256' };
-    const runs = await withKiln(ctx, 'w8', { env }, async (k) => {
+    const runs = await withKiln(ctx, 'w8', { env: onProvider(provider.url) }, async (k) => {
       const out = [];
       for (const c of ctx.settings.w8Concurrency) {
         const run = await runLoad<RunResult>(runJob(k, c, { durationMs: ctx.settings.w8DurationMs, warmupMs: delayMs + 500, staggerMs: delayMs }), k.pid);
@@ -644,6 +643,11 @@ export async function w8(ctx: Context): Promise<WorkloadOutput> {
   return { rows, data: { delayMs, ...data, streamed: streamed.data }, notes };
 }
 
+/** Kiln's settings for W8: the provider's model, and one user's turns all at once. */
+function onProvider(url: string): Record<string, string> {
+  return { KILN_MODEL: 'openai-compatible:slow', KILN_MODEL_BASE_URL: url, KILN_USER_CONCURRENCY: '256' };
+}
+
 const STREAMED_DELAY_MS = 500;
 const STREAMED_GAP_MS = 20;
 
@@ -651,10 +655,9 @@ async function w8Streamed(ctx: Context): Promise<{ rows: Row[]; data: unknown; n
   const c = ctx.settings.w8StreamedConcurrency;
   const provider = await startSlowProvider(STREAMED_DELAY_MS, { charsPerPiece: 1, gapMs: STREAMED_GAP_MS });
   try {
-    const env = { KILN_MODEL: 'openai-compatible:slow', KILN_MODEL_BASE_URL: provider.url, KILN_USER_CONCURRENCY: '256' };
     const pieces = `Echo: ${MESSAGE}`.length;
     const expectedMs = STREAMED_DELAY_MS + pieces * STREAMED_GAP_MS;
-    const run = await withKiln(ctx, 'w8-streamed', { env }, (k) =>
+    const run = await withKiln(ctx, 'w8-streamed', { env: onProvider(provider.url) }, (k) =>
       runLoad<RunResult>(runJob(k, c, { durationMs: ctx.settings.w8DurationMs, warmupMs: expectedMs + 500, staggerMs: expectedMs }), k.pid),
     );
     const r = run.result;
