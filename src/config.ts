@@ -49,6 +49,8 @@ export interface Config {
   maxSteps: number;
   /** Interval of the `:heartbeat` comment on open streams. */
   heartbeatMs: number;
+  /** How far the JavaScript heap may grow past what it held after its last full collection, in percent (0: V8's own sizing). */
+  heapHeadroomPercent: number;
   /** Address clients use to reach Kiln, for signed download links (default: taken from each request). */
   publicUrl: string | undefined;
   /** How long signed download links stay valid. */
@@ -319,6 +321,13 @@ const SETTINGS = [
   { key: 'workspaceMb', env: 'KILN_WORKSPACE_MB', help: 'largest size of a task workspace (MB)', parse: integer(1, 10_485_760), fallback: 4096 },
   { key: 'maxSteps', env: 'KILN_MAX_STEPS', help: 'model steps allowed per turn', parse: integer(1, 1000), fallback: 50 },
   { key: 'heartbeatMs', env: 'KILN_HEARTBEAT_MS', help: 'interval of stream heartbeats', parse: integer(100, 3_600_000), fallback: 15_000 },
+  {
+    key: 'heapHeadroomPercent',
+    env: 'KILN_HEAP_HEADROOM_PERCENT',
+    help: 'how far the JavaScript heap may grow past its live size before a full collection, in percent; 0 leaves it to V8, which grows it up to 4x under load (more memory, a little less CPU)',
+    parse: integer(0, 300),
+    fallback: 30,
+  },
   {
     key: 'publicUrl',
     env: 'KILN_PUBLIC_URL',

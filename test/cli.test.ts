@@ -10,6 +10,7 @@ describe('the kiln command', () => {
       [{ PORT: 'eighty' }, [], /PORT must be a whole number/],
       [{ PORT: '70000' }, [], /PORT must be between 0 and 65535/],
       [{ KILN_CONCURRENCY: '0' }, [], /KILN_CONCURRENCY must be between 1/],
+      [{ KILN_HEAP_HEADROOM_PERCENT: '1000' }, [], /KILN_HEAP_HEADROOM_PERCENT must be between 0 and 300/],
       [{ KILN_API_KEY: 'secret' }, [], /KILN_API_KEY must be "kiln_" followed by 64/],
       [{ KILN_MODEL: 'nonsense:model' }, [], /KILN_MODEL="nonsense:model"/],
       [{ KILN_LOG_LEVEL: 'loud' }, [], /KILN_LOG_LEVEL must be one of/],

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { createKiln } from '../app.js';
 import { SERVE_FLAGS, loadConfig } from '../config.js';
 import { createLogger, errorMessage } from '../logger.js';
@@ -12,6 +13,8 @@ export async function serve(args: string[], ctx: CliContext, usage: string): Pro
     return 0;
   }
   const config = loadConfig(ctx.env, values as Record<string, string | undefined>);
+  // V8 sets the next full collection's threshold from this factor at each one; set before the server starts allocating.
+  if (config.heapHeadroomPercent > 0) v8.setFlagsFromString(`--heap-growing-percent=${config.heapHeadroomPercent}`);
   const logger = createLogger(config.logLevel, (line) => ctx.stdout.write(line), config.logFormat);
   const kiln = await createKiln(config, logger);
   await kiln.start();
