@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { cpuBetween, cpuMsOf, openFds, peakRssKb, processesNamed, resetPeakRss, rssKb, sampleRss } from './lib/proc.js';
 import { eventTimes, seedTasks } from './lib/seed.js';
+import { vacuumSchemas } from './lib/postgres.js';
 import { runLoad, startFloor, startKiln, tempDir, type KilnOptions, type KilnServer, type Server } from './lib/servers.js';
 import { startSlowProvider } from './lib/slow-provider.js';
 import { percentile, round, summarize } from './lib/stats.js';
@@ -715,8 +716,14 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
     return { rows: [{ workload: 'W9', metric: 'skipped', kiln: null, unit: '', note: why }], data: { skipped: why }, notes: [`W9 skipped: ${why}`] };
   }
 
-  /** Runs the load against the first server, reading the CPU of all of them and of PostgreSQL. */
-  const measure = async (servers: KilnServer[]) => {
+  /**
+   * Runs the load against the first server, reading the CPU of all of them and of PostgreSQL. A
+   * warm-up run comes first; on PostgreSQL the schema is then vacuumed and analyzed (see
+   * vacuumSchemas).
+   */
+  const measure = async (servers: KilnServer[], schema?: string) => {
+    await runLoad(runJob(servers[0]!, c, { durationMs: Math.max(2000, spec.warmupMs), warmupMs: 0 }), null);
+    if (schema) await vacuumSchemas(BENCH_DATABASE_URL, [schema]);
     let start = { kiln: new Map<number, number>(), postgres: new Map<number, number>() };
     let end = start;
     const read = () => ({ kiln: cpuMsOf(servers.map((s) => s.pid)), postgres: cpuMsOf(processesNamed('postgres')) });
@@ -736,7 +743,7 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
     { label: 'SQLite, 1 process', run: () => withKiln(ctx, 'w9-sqlite', {}, (k) => measure([k])) },
     {
       label: 'PostgreSQL, 1 process',
-      run: () => onPostgres((schema) => withKiln(ctx, 'w9-pg', { env: { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema } }, (k) => measure([k]))),
+      run: () => onPostgres((schema) => withKiln(ctx, 'w9-pg', { env: { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema } }, (k) => measure([k], schema))),
     },
     ...[1, 2].map((workers) => ({
       label: `PostgreSQL, 1 API + ${workers} worker${workers > 1 ? 's' : ''}`,
@@ -747,7 +754,7 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
           return withKiln(ctx, 'w9-api', { env, args: ['--role', 'api'] }, async (api) => {
             const started = await Promise.all(Array.from({ length: workers }, () => startKiln({ env, key: api.key, args: ['--role', 'worker'] })));
             try {
-              return await measure([api, ...started]);
+              return await measure([api, ...started], schema);
             } finally {
               await Promise.all(started.map(async (w) => {
                 await w.stop();
