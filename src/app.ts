@@ -145,7 +145,6 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
             artifacts: storage.artifacts,
             blobs,
             recorder,
-            agents: storage.agents,
             secrets,
             secretSource: new SecretClient(signedUrls),
             signals: bus.signals,

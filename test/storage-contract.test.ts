@@ -152,7 +152,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const { storage } = await open();
         const task = await seedTask(storage);
         const claimed = await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
-        assert.equal(claimed?.id, task.id);
+        assert.equal(claimed?.task.id, task.id);
         const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
         const first = await storage.tasks.appendEvents(fence, [content('a'), content('b')], new Date().toISOString());
         const second = await storage.tasks.appendEvents(fence, [content('c')], new Date().toISOString());
@@ -192,7 +192,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const { storage } = await open();
         const other = backend === 'postgres' ? (await open()).storage : storage;
         const task = await seedTask(storage);
-        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!;
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!.task;
         const attempts = await Promise.all([
           // The worker ends from its claimed copy (no read first); the cancels read and lock the row.
           storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString(), {}, claimed),
@@ -240,7 +240,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
         // The same burst carried to a turn's end, written from the worker's copy of the task.
         const quick = await seedTask(storage);
-        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!;
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!.task;
         const ended = await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString(), { events: burst }, claimed);
         assert.equal(ended?.at(-1)?.seq, 12_001);
         assert.equal((await storage.tasks.eventsAfter(quick.id, 11_999, 10)).map((e) => e.type).join(), 'content,done');
@@ -280,7 +280,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const now = () => new Date().toISOString();
         const carried = { events: [content('Echo: hi')], modelMessages: [{ role: 'assistant', content: 'Echo: hi' }] };
         const quick = await seedTask(storage);
-        const claimed = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), now()))!.task;
         assert.equal(claimed.id, quick.id);
         assert.equal(await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, now(), carried, claimed), undefined);
         assert.equal((await storage.tasks.lastEvent(quick.id)), undefined, 'a lost turn writes nothing');
@@ -293,7 +293,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
         // A copy kept up to date with the events the worker logged: those are read, the row is not.
         const logging = await seedTask(storage);
-        const claimedToo = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
+        const claimedToo = (await storage.tasks.claimNext('w1', later(30_000), now()))!.task;
         const logged1 = await storage.tasks.appendEvents({ taskId: logging.id, turn: 1, leaseOwner: 'w1' }, [content('Echo: ')], now());
         // The copy's message count is off on purpose: the assistant message numbered from it shows the row was not read.
         const copyOfRow = { ...claimedToo, lastEventSeq: logged1.at(-1)!.seq, messageCount: 7 };
@@ -304,7 +304,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
         // The copy went stale (the turn logged an event it does not know of): the end reads the row and the log.
         const longer = await seedTask(storage);
-        const copy = (await storage.tasks.claimNext('w1', later(30_000), now()))!;
+        const copy = (await storage.tasks.claimNext('w1', later(30_000), now()))!.task;
         const fence = { taskId: longer.id, turn: 1, leaseOwner: 'w1' };
         await storage.tasks.appendEvents(fence, [content('Echo: ')], now());
         const end = await storage.tasks.endTurn(fence, turnEndings.completed, now(), { events: [content('there')] }, { ...copy, messageCount: 7 });
@@ -338,10 +338,41 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const claims = await Promise.all(
           Array.from({ length: 24 }, (_, i) => pools[i % pools.length]!.storage.tasks.claimNext(`w${i}`, later(30_000), new Date().toISOString())),
         );
-        const ids = claims.filter((c): c is Task => c !== undefined).map((c) => c.id);
+        const ids = claims.filter((c) => c !== undefined).map((c) => c.task.id);
         assert.equal(ids.length, 12);
         assert.equal(new Set(ids).size, 12, 'no task was claimed twice');
-        assert.ok(claims.every((c) => c === undefined || c.status === 'running'));
+        assert.ok(claims.every((c) => c === undefined || c.task.status === 'running'));
+      }));
+
+    it("hands out a claimed turn with its agent as last updated, and no other user's agent", () =>
+      withStorage(backend, 'claimed agent', async (open) => {
+        const { storage } = await open();
+        const user = await storage.users.ensureUser('alice', new Date().toISOString());
+        const agent = await storage.agents.ensureDefault(user.id, new Date().toISOString());
+        const updated = {
+          ...agent,
+          systemPrompt: 'Answer in French.',
+          model: 'openai:gpt-5-mini',
+          toolPolicy: { run_command: 'ask' as const },
+          autoExecute: true,
+          mcpServers: { docs: { type: 'http' as const, url: 'https://mcp.example/mcp', enabled: true } },
+          maxTokens: 5000,
+          maxDurationSeconds: null,
+          retentionDays: 7,
+          updatedAt: new Date().toISOString(),
+        };
+        await storage.agents.update(updated);
+        const task = await seedTask(storage, 'alice', { agentId: agent.id });
+        const claimed = await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        assert.equal(claimed?.task.id, task.id);
+        assert.deepEqual(claimed.agent, updated);
+
+        const bob = await storage.users.ensureUser('bob', new Date().toISOString());
+        const borrowed = await seedTask(storage, 'bob', { agentId: agent.id });
+        const refused = await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        assert.equal(refused?.task.id, borrowed.id);
+        assert.equal(refused.task.userId, bob.id);
+        assert.equal(refused.agent, undefined);
       }));
 
     it('serves users fairly: the user with the fewest running turns first, and at most the limit per user', () =>
@@ -353,7 +384,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         for (let i = 0; i < 6; i++) alice.push(await seedTask(storage, 'alice', at(i)));
         const bob = await seedTask(storage, 'bob', at(10));
         const carol = await seedTask(storage, 'carol', at(11));
-        const claim = (owner: string, pool = 0) => pools[pool]!.storage.tasks.claimNext(owner, later(30_000), new Date().toISOString(), 2);
+        const claim = async (owner: string, pool = 0) => (await pools[pool]!.storage.tasks.claimNext(owner, later(30_000), new Date().toISOString(), 2))?.task;
         const order: (string | undefined)[] = [];
         for (let i = 0; i < 5; i++) order.push((await claim('w1'))?.id);
         // alice's oldest; then bob and carol (none running) before alice's second; then alice is at the limit.
@@ -385,7 +416,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const first = await seedTask(storage);
         const second = await seedTask(storage);
         assert.deepEqual(await storage.tasks.queueStats(), { depth: 2, oldestQueuedAt: [first.createdAt, second.createdAt].sort()[0] });
-        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!;
+        const claimed = (await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString()))!.task;
         assert.equal((await storage.tasks.queueStats()).depth, 1);
         assert.deepEqual(await storage.tasks.statusCounts(), { pending: 1, running: 1 });
 
@@ -394,8 +425,8 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.queueStats()).depth, 2);
         assert.deepEqual(await storage.tasks.abandonedTurns(null), [], 'a handed-back turn is not abandoned');
         const again = await Promise.all([storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()), storage.tasks.claimNext('w3', later(30_000), new Date().toISOString())]);
-        assert.deepEqual(again.map((t) => t!.id).sort(), [first.id, second.id].sort(), 'another worker takes it up');
-        assert.equal(again.find((t) => t!.id === claimed.id)!.turn, 1);
+        assert.deepEqual(again.map((c) => c!.task.id).sort(), [first.id, second.id].sort(), 'another worker takes it up');
+        assert.equal(again.find((c) => c!.task.id === claimed.id)!.task.turn, 1);
       }));
 
     it('opens a follow-up turn only on an idle task, and parks and resumes turns', () =>
@@ -411,7 +442,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.get(task.id))!.status, 'awaiting_approval');
         assert.equal(await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()), undefined, 'a parked turn is not queued');
         await storage.tasks.amendTurn({ taskId: task.id, turn: 1 }, () => ({ events: [], status: 'running', result: null }), new Date().toISOString());
-        assert.equal((await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()))?.id, task.id, 'resumed turns go back in the queue');
+        assert.equal((await storage.tasks.claimNext('w2', later(30_000), new Date().toISOString()))?.task.id, task.id, 'resumed turns go back in the queue');
         await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, new Date().toISOString());
         const opened = await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null, { role: 'user', content: 'again' });
         assert.ok(opened && opened !== 'busy');

@@ -211,6 +211,13 @@ export interface UsageRecord {
   usage: TokenUsage;
 }
 
+/** A turn taken by {@link TaskStore.claimNext}: the task, and its agent as the claim found it. */
+export interface ClaimedTurn {
+  task: Task;
+  /** Undefined when no agent of the task's user has its id. */
+  agent: Agent | undefined;
+}
+
 export interface TaskStore {
   /**
    * Stores a new task with its first user message, queued for a worker; `modelMessage` is that
@@ -248,7 +255,7 @@ export interface TaskStore {
    * fairly: the turn taken is the oldest queued one of the user with the fewest turns running
    * (anywhere), skipping users that already have `perUserLimit` turns held by this owner.
    */
-  claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined>;
+  claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<ClaimedTurn | undefined>;
   renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void>;
   /**
    * Gives the fenced turn back to the queue (its worker is stopping): the lease is dropped and

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from '../../core/agents/agent-types.js';
 import type { McpServers } from '../../core/mcp/mcp-servers.js';
 import type { ToolPolicy } from '../../core/tasks/task-types.js';
-import type { Database, SqlValue } from '../../ports/database.js';
+import type { Database, Dialect, SqlValue } from '../../ports/database.js';
 import type { AgentStore } from '../../ports/storage.js';
 
-interface AgentRow {
+export interface AgentRow {
   id: string;
   user_id: string;
   name: string;
@@ -25,7 +25,13 @@ interface AgentRow {
 const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days';
 const PLACEHOLDERS = COLUMNS.split(',').map(() => '?').join(', ');
 
-function fromRow(row: AgentRow): Agent {
+/** The agent row `alias` as one JSON object of its columns (read back with {@link agentFromRow}), for a statement that returns it beside another table's row. */
+export function agentRowJson(dialect: Dialect, alias: string): string {
+  const fields = COLUMNS.split(', ').map((column) => `'${column}', ${alias}.${column}`).join(', ');
+  return `${dialect === 'postgres' ? 'json_build_object' : 'json_object'}(${fields})`;
+}
+
+export function agentFromRow(row: AgentRow): Agent {
   return {
     id: row.id,
     userId: row.user_id,
@@ -72,12 +78,12 @@ export class SqlAgentStore implements AgentStore {
 
   async get(userId: string, id: string): Promise<Agent | undefined> {
     const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE id = ? AND user_id = ?`, [id, userId]);
-    return row ? fromRow(row) : undefined;
+    return row ? agentFromRow(row) : undefined;
   }
 
   async list(userId: string): Promise<Agent[]> {
     const rows = await this.db.all<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? ORDER BY is_default DESC, created_at, id`, [userId]);
-    return rows.map(fromRow);
+    return rows.map(agentFromRow);
   }
 
   async update(agent: Agent): Promise<void> {
@@ -103,7 +109,7 @@ export class SqlAgentStore implements AgentStore {
 
   async ensureDefault(userId: string, now: string): Promise<Agent> {
     const existing = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
-    if (existing) return fromRow(existing);
+    if (existing) return agentFromRow(existing);
     const agent: Agent = {
       id: randomUUID(),
       userId,
@@ -120,6 +126,6 @@ export class SqlAgentStore implements AgentStore {
     // Two requests may race to create it; the unique index lets one win and the other reads it.
     await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT DO NOTHING`, params(agent));
     const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
-    return fromRow(row!);
+    return agentFromRow(row!);
   }
 }

@@ -3,7 +3,7 @@ import type { Message, Task } from '../../core/tasks/task-types.js';
 import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
-import { TurnLost, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type ClaimedTurn, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   INSERT_MESSAGE,
   TASK_COLUMNS,
@@ -15,6 +15,7 @@ import {
   type MessageRow,
   type TaskRow,
 } from './task-rows.js';
+import { agentFromRow, agentRowJson, type AgentRow } from './sql-agent-store.js';
 import { taskCount, taskCountChange } from './task-counts.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 
@@ -264,16 +265,21 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<Task | undefined> {
+  async claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<ClaimedTurn | undefined> {
     const [next, nextParams] = (this.db.dialect === 'postgres' ? nextTurnLocked : nextTurn)(owner, perUserLimit);
-    const rows = await this.db.all<TaskRow>(
+    // The turn's agent comes with it: the runner needs it first, and on PostgreSQL a read is a round trip.
+    const rows = await this.db.all<TaskRow & { agent_json: string | AgentRow | null }>(
       `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
          started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
        WHERE id = (${next})
-       RETURNING ${RETURNED_TASK}`,
+       RETURNING ${RETURNED_TASK}, (SELECT ${agentRowJson(this.db.dialect, 'a')} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`,
       [owner, leaseUntil, now, now, ...nextParams],
     );
-    return rows[0] ? taskFromRow(rows[0]) : undefined;
+    const row = rows[0];
+    if (!row) return undefined;
+    // SQLite returns the JSON as text; node-pg parses PostgreSQL's json itself.
+    const agent = typeof row.agent_json === 'string' ? (JSON.parse(row.agent_json) as AgentRow) : row.agent_json;
+    return { task: taskFromRow(row), agent: agent ? agentFromRow(agent) : undefined };
   }
 
   async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void> {

@@ -9,7 +9,8 @@ import type { Instruments } from '../../ports/instruments.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
-import { TurnLost, type AgentStore, type ArtifactStore, type TaskStore, type TurnCarry, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type ArtifactStore, type ClaimedTurn, type TaskStore, type TurnCarry, type TurnFence } from '../../ports/storage.js';
+import type { Agent } from '../agents/agent-types.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation, recentConversation } from '../agent/context-budget.js';
 import { redactingCommands } from '../agent/redacting-commands.js';
@@ -57,7 +58,6 @@ export interface TurnRunnerDeps {
   artifacts: ArtifactStore;
   blobs: BlobStore;
   recorder: ArtifactRecorder;
-  agents: AgentStore;
   secrets: SecretVault;
   secretSource: SecretSource;
   signals: TaskSignals;
@@ -88,13 +88,13 @@ const FULL_DISK_RETRY_MAX_MS = 30_000;
 export class TurnRunner {
   constructor(private readonly deps: TurnRunnerDeps) {}
 
-  async run(task: Task, owner: string, signal: AbortSignal): Promise<void> {
+  async run({ task, agent }: ClaimedTurn, owner: string, signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const outcome = await inSpan(
       'kiln.turn',
       { 'kiln.task.id': task.id, 'kiln.turn': task.turn },
       async (span) => {
-        const outcome = await this.runTurn(task, owner, signal);
+        const outcome = await this.runTurn(task, agent, owner, signal);
         span.setAttribute('kiln.turn.outcome', outcome);
         return outcome;
       },
@@ -104,7 +104,7 @@ export class TurnRunner {
   }
 
   /** Runs the turn and says how it stopped on this worker. */
-  private async runTurn(task: Task, owner: string, signal: AbortSignal): Promise<TurnOutcome> {
+  private async runTurn(task: Task, agent: Agent | undefined, owner: string, signal: AbortSignal): Promise<TurnOutcome> {
     const { tasks, hub, logger } = this.deps;
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
@@ -131,7 +131,6 @@ export class TurnRunner {
               if (restored > 0) log.info('workspace brought up to date from the blob store', { files: restored });
             })
           : this.deps.workspaces.create(task.id));
-      const agent = await this.deps.agents.get(task.userId, task.agentId);
       const model = this.deps.models.resolve(task.model ?? agent?.model ?? this.deps.defaultModel).model;
       // A task's own limits win over its agent's; time waiting for approval does not count.
       budget = new TurnBudget(

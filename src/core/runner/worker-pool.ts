@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage, type Logger } from '../../logger.js';
-import type { TaskStore } from '../../ports/storage.js';
+import type { ClaimedTurn, TaskStore } from '../../ports/storage.js';
 import type { QueuedAmount, TaskSignals } from '../../ports/task-signals.js';
-import type { Task } from '../tasks/task-types.js';
 import { StopReason, type TurnRunner } from './turn-runner.js';
 
 export interface WorkerPoolOptions {
@@ -135,27 +134,28 @@ export class WorkerPool {
       this.fillAgain = false;
       const now = Date.now();
       const mark = this.announcements;
-      const task = await this.deps.tasks.claimNext(
+      const claimed = await this.deps.tasks.claimNext(
         this.owner,
         new Date(now + this.options.leaseMs).toISOString(),
         new Date(now).toISOString(),
         this.options.userConcurrency,
       );
-      if (!task) {
+      if (!claimed) {
         // Work announced while this claim ran may have been committed after it looked.
         this.announced = this.announcements - mark;
         if (this.announced === 0) return;
         continue;
       }
       this.announced = Math.max(0, this.announced - 1);
-      this.launch(task);
+      this.launch(claimed);
     }
   }
 
-  private launch(task: Task): void {
+  private launch(claimed: ClaimedTurn): void {
+    const { task } = claimed;
     const controller = new AbortController();
     const done = this.deps.runner
-      .run(task, this.owner, controller.signal)
+      .run(claimed, this.owner, controller.signal)
       .catch((error) => this.deps.logger.error('turn runner crashed', { task: task.id, error: errorMessage(error) }))
       .finally(() => {
         const userWasAtLimit = this.runningOf(task.userId) >= this.options.userConcurrency;
