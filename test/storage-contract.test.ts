@@ -160,7 +160,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.deepEqual((await storage.tasks.eventsAfter(task.id, 1, 10)).map((e) => e.seq), [2, 3]);
         await assert.rejects(storage.tasks.appendEvents({ ...fence, leaseOwner: 'w2' }, [content('x')], new Date().toISOString()), TurnLost);
         await assert.rejects(storage.tasks.appendEvents({ ...fence, turn: 2 }, [content('x')], new Date().toISOString()), TurnLost);
-        assert.equal((await storage.tasks.lastEvent(task.id))?.seq, 3, 'refused writes left nothing');
+        assert.equal((await storage.tasks.getWithHistory(task.id, task.userId))?.lastEvent?.seq, 3, 'refused writes left nothing');
       }));
 
     it("appends events in one step after the writer's own last event, and as usual when that is not the last", () =>
@@ -283,7 +283,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const claimed = (await storage.tasks.claimNext('w1', later(30_000), now()))!.task;
         assert.equal(claimed.id, quick.id);
         assert.equal(await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w2' }, turnEndings.completed, now(), carried, claimed), undefined);
-        assert.equal((await storage.tasks.lastEvent(quick.id)), undefined, 'a lost turn writes nothing');
+        assert.equal((await storage.tasks.getWithHistory(quick.id, quick.userId))?.lastEvent, undefined, 'a lost turn writes nothing');
         assert.equal((await storage.tasks.recentModelMessages(quick.id, null, 10)).length, 1);
         const logged = await storage.tasks.endTurn({ taskId: quick.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, now(), carried, claimed);
         assert.deepEqual(logged?.map((e) => [e.seq, e.type]), [[1, 'content'], [2, 'done']]);
@@ -342,6 +342,27 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(ids.length, 12);
         assert.equal(new Set(ids).size, 12, 'no task was claimed twice');
         assert.ok(claims.every((c) => c === undefined || c.task.status === 'running'));
+      }));
+
+    it('reads a task with its messages and last event in one go, as the separate reads give them, for its owner only', () =>
+      withStorage(backend, 'task with history', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage, 'alice', { endUser: { appId: 'app-1', endUserId: 'visitor-1' } });
+        const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
+        await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        await storage.tasks.appendEvents(fence, [content('Echo: '), { type: 'thought', data: { subject: 'Quoting', description: 'a "quoted" \\ ünïcode thought' } }], new Date().toISOString());
+        await storage.tasks.endTurn(fence, turnEndings.completed, new Date().toISOString(), { events: [content('hi')] });
+        const read = await storage.tasks.getWithHistory(task.id, task.userId);
+        const events = await storage.tasks.eventsAfter(task.id, 0, 100);
+        assert.deepEqual(read, { task: await storage.tasks.get(task.id), messages: await storage.tasks.messages(task.id), lastEvent: events.at(-1) });
+        assert.deepEqual(read.messages.map((m) => m.role), ['user', 'assistant']);
+        assert.equal(read.lastEvent?.type, 'done');
+
+        assert.equal(await storage.tasks.getWithHistory(task.id, 'someone-else'), undefined);
+        assert.equal((await storage.tasks.getWithHistory(task.id, task.userId, { appId: 'app-1', endUserId: 'visitor-1' }))?.task.id, task.id);
+        assert.equal(await storage.tasks.getWithHistory(task.id, task.userId, { appId: 'app-1', endUserId: 'visitor-2' }), undefined);
+        const fresh = await seedTask(storage);
+        assert.deepEqual(await storage.tasks.getWithHistory(fresh.id, fresh.userId), { task: await storage.tasks.get(fresh.id), messages: await storage.tasks.messages(fresh.id), lastEvent: undefined });
       }));
 
     it("hands out a claimed turn with its agent as last updated, and no other user's agent", () =>

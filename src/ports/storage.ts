@@ -211,6 +211,13 @@ export interface UsageRecord {
   usage: TokenUsage;
 }
 
+/** A task as a stream of it starts: see {@link TaskStore.getWithHistory}. */
+export interface TaskWithHistory {
+  task: Task;
+  messages: Message[];
+  lastEvent: LoggedEvent | undefined;
+}
+
 /** A turn taken by {@link TaskStore.claimNext}: the task, and its agent as the claim found it. */
 export interface ClaimedTurn {
   task: Task;
@@ -227,6 +234,11 @@ export interface TaskStore {
   create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void>;
   /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
   get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined>;
+  /**
+   * {@link TaskStore.get}, with the task's messages and its last logged event, in one read (a
+   * stream of a task starts from all three).
+   */
+  getWithHistory(id: string, userId: string, endUser?: EndUserScope): Promise<TaskWithHistory | undefined>;
   /** A page of the user's tasks, latest activity first, optionally only those matching `filter`. */
   list(userId: string, limit: number, offset: number, filter?: TaskFilter): Promise<{ tasks: Task[]; total: number }>;
   /** The usage events of the user's tasks logged at or after `since`, with each task's agent. */
@@ -276,7 +288,6 @@ export interface TaskStore {
    */
   appendEvents(fence: TurnFence, events: readonly TaskEventBody[], now: string, lastSeq?: number): Promise<LoggedEvent[]>;
   eventsAfter(taskId: string, afterSeq: number, limit: number): Promise<LoggedEvent[]>;
-  lastEvent(taskId: string): Promise<LoggedEvent | undefined>;
   /** The sequence number of each task's latest event. */
   lastEventSeqs(taskIds: readonly string[]): Promise<Map<string, number>>;
   /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Agent } from '../../core/agents/agent-types.js';
 import type { McpServers } from '../../core/mcp/mcp-servers.js';
 import type { ToolPolicy } from '../../core/tasks/task-types.js';
-import type { Database, Dialect, SqlValue } from '../../ports/database.js';
+import type { Database, SqlValue } from '../../ports/database.js';
 import type { AgentStore } from '../../ports/storage.js';
 
 export interface AgentRow {
@@ -22,14 +22,8 @@ export interface AgentRow {
   updated_at: string;
 }
 
-const COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days';
-const PLACEHOLDERS = COLUMNS.split(',').map(() => '?').join(', ');
-
-/** The agent row `alias` as one JSON object of its columns (read back with {@link agentFromRow}), for a statement that returns it beside another table's row. */
-export function agentRowJson(dialect: Dialect, alias: string): string {
-  const fields = COLUMNS.split(', ').map((column) => `'${column}', ${alias}.${column}`).join(', ');
-  return `${dialect === 'postgres' ? 'json_build_object' : 'json_object'}(${fields})`;
-}
+export const AGENT_COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days';
+const PLACEHOLDERS = AGENT_COLUMNS.split(',').map(() => '?').join(', ');
 
 export function agentFromRow(row: AgentRow): Agent {
   return {
@@ -73,16 +67,16 @@ export class SqlAgentStore implements AgentStore {
   constructor(private readonly db: Database) {}
 
   async create(agent: Agent): Promise<void> {
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS})`, params(agent));
+    await this.db.run(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (${PLACEHOLDERS})`, params(agent));
   }
 
   async get(userId: string, id: string): Promise<Agent | undefined> {
-    const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE id = ? AND user_id = ?`, [id, userId]);
+    const row = await this.db.get<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND user_id = ?`, [id, userId]);
     return row ? agentFromRow(row) : undefined;
   }
 
   async list(userId: string): Promise<Agent[]> {
-    const rows = await this.db.all<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? ORDER BY is_default DESC, created_at, id`, [userId]);
+    const rows = await this.db.all<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE user_id = ? ORDER BY is_default DESC, created_at, id`, [userId]);
     return rows.map(agentFromRow);
   }
 
@@ -108,7 +102,7 @@ export class SqlAgentStore implements AgentStore {
   }
 
   async ensureDefault(userId: string, now: string): Promise<Agent> {
-    const existing = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
+    const existing = await this.db.get<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
     if (existing) return agentFromRow(existing);
     const agent: Agent = {
       id: randomUUID(),
@@ -124,8 +118,8 @@ export class SqlAgentStore implements AgentStore {
       updatedAt: now,
     };
     // Two requests may race to create it; the unique index lets one win and the other reads it.
-    await this.db.run(`INSERT INTO agents (${COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT DO NOTHING`, params(agent));
-    const row = await this.db.get<AgentRow>(`SELECT ${COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
+    await this.db.run(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT DO NOTHING`, params(agent));
+    const row = await this.db.get<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE user_id = ? AND is_default = 1`, [userId]);
     return agentFromRow(row!);
   }
 }

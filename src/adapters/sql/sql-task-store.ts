@@ -3,9 +3,11 @@ import type { Message, Task } from '../../core/tasks/task-types.js';
 import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
-import { TurnLost, type ClaimedTurn, type TaskFilter, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type ClaimedTurn, type TaskFilter, type TaskWithHistory, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
+  EVENT_COLUMNS,
   INSERT_MESSAGE,
+  MESSAGE_COLUMNS,
   TASK_COLUMNS,
   eventFromRow,
   messageFromRow,
@@ -15,7 +17,8 @@ import {
   type MessageRow,
   type TaskRow,
 } from './task-rows.js';
-import { agentFromRow, agentRowJson, type AgentRow } from './sql-agent-store.js';
+import { jsonArray, parsedJson, rowJson } from './json-row.js';
+import { AGENT_COLUMNS, agentFromRow, type AgentRow } from './sql-agent-store.js';
 import { taskCount, taskCountChange } from './task-counts.js';
 import { WebhookOutbox } from './webhook-outbox.js';
 
@@ -146,6 +149,22 @@ export class SqlTaskStore implements TaskStore {
     return task;
   }
 
+  async getWithHistory(id: string, userId: string, endUser?: EndUserScope): Promise<TaskWithHistory | undefined> {
+    const { dialect } = this.db;
+    const row = await this.db.get<TaskRow & { messages_json: string | MessageRow[] | null; last_event_json: string | EventRow | null }>(
+      `SELECT ${TASK_COLUMNS},
+         (SELECT ${jsonArray(dialect, rowJson(dialect, 'm', MESSAGE_COLUMNS), 'm.seq')} FROM messages m WHERE m.task_id = t.id) AS messages_json,
+         (SELECT ${rowJson(dialect, 'e', EVENT_COLUMNS)} FROM events e WHERE e.task_id = t.id ORDER BY e.seq DESC LIMIT 1) AS last_event_json
+       FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.user_id = ?`,
+      [id, userId],
+    );
+    if (!row) return undefined;
+    const task = taskFromRow(row);
+    if (endUser && (task.endUser?.appId !== endUser.appId || task.endUser.endUserId !== endUser.endUserId)) return undefined;
+    const last = parsedJson(row.last_event_json);
+    return { task, messages: (parsedJson(row.messages_json) ?? []).map(messageFromRow), lastEvent: last ? eventFromRow(last) : undefined };
+  }
+
   async list(userId: string, limit: number, offset: number, filter: TaskFilter = {}): Promise<{ tasks: Task[]; total: number }> {
     const where = ['user_id = ?'];
     const params: SqlValue[] = [userId];
@@ -218,7 +237,7 @@ export class SqlTaskStore implements TaskStore {
 
   async messages(taskId: string): Promise<Message[]> {
     const rows = await this.db.all<MessageRow>(
-      'SELECT seq, turn, role, content, created_at, attached_files, thoughts, tool_calls FROM messages WHERE task_id = ? ORDER BY seq',
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE task_id = ? ORDER BY seq`,
       [taskId],
     );
     return rows.map(messageFromRow);
@@ -272,13 +291,12 @@ export class SqlTaskStore implements TaskStore {
       `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
          started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
        WHERE id = (${next})
-       RETURNING ${RETURNED_TASK}, (SELECT ${agentRowJson(this.db.dialect, 'a')} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`,
+       RETURNING ${RETURNED_TASK}, (SELECT ${rowJson(this.db.dialect, 'a', AGENT_COLUMNS)} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`,
       [owner, leaseUntil, now, now, ...nextParams],
     );
     const row = rows[0];
     if (!row) return undefined;
-    // SQLite returns the JSON as text; node-pg parses PostgreSQL's json itself.
-    const agent = typeof row.agent_json === 'string' ? (JSON.parse(row.agent_json) as AgentRow) : row.agent_json;
+    const agent = parsedJson(row.agent_json);
     return { task: taskFromRow(row), agent: agent ? agentFromRow(agent) : undefined };
   }
 
@@ -340,18 +358,10 @@ export class SqlTaskStore implements TaskStore {
 
   async eventsAfter(taskId: string, afterSeq: number, limit: number): Promise<LoggedEvent[]> {
     const rows = await this.db.all<EventRow>(
-      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
       [taskId, afterSeq, limit],
     );
     return rows.map(eventFromRow);
-  }
-
-  async lastEvent(taskId: string): Promise<LoggedEvent | undefined> {
-    const row = await this.db.get<EventRow>(
-      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? ORDER BY seq DESC LIMIT 1',
-      [taskId],
-    );
-    return row ? eventFromRow(row) : undefined;
   }
 
   async lastEventSeqs(taskIds: readonly string[]): Promise<Map<string, number>> {
@@ -466,7 +476,7 @@ export class SqlTaskStore implements TaskStore {
   async eventsOfType(taskId: string, types: readonly TaskEventBody['type'][]): Promise<LoggedEvent[]> {
     if (types.length === 0) return [];
     const rows = await this.db.all<EventRow>(
-      `SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`,
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE task_id = ? AND type IN (${types.map(() => '?').join(', ')}) ORDER BY seq`,
       [taskId, ...types],
     );
     return rows.map(eventFromRow);
@@ -507,7 +517,7 @@ export class SqlTaskStore implements TaskStore {
   /** A task's events after `afterSeq` up to `lastSeq`, in order. */
   private async loggedBetween(taskId: string, afterSeq: number, lastSeq: number, executor: SqlExecutor = this.db): Promise<LoggedEvent[]> {
     const rows = await executor.all<EventRow>(
-      'SELECT task_id, seq, turn, type, data, created_at FROM events WHERE task_id = ? AND seq > ? AND seq <= ? ORDER BY seq',
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE task_id = ? AND seq > ? AND seq <= ? ORDER BY seq`,
       [taskId, afterSeq, lastSeq],
     );
     return rows.map(eventFromRow);

@@ -89,6 +89,8 @@ export interface MessageRow {
   tool_calls: string | null;
 }
 
+export const MESSAGE_COLUMNS = 'seq, turn, role, content, created_at, attached_files, thoughts, tool_calls';
+
 export function messageFromRow(row: MessageRow): Message {
   const message: Message = {
     seq: Number(row.seq),
@@ -129,6 +131,8 @@ export interface EventRow {
   data: string;
   created_at: string;
 }
+
+export const EVENT_COLUMNS = 'task_id, seq, turn, type, data, created_at';
 
 export function eventFromRow(row: EventRow): LoggedEvent {
   return {

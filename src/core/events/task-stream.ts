@@ -1,4 +1,4 @@
-import type { TaskStore } from '../../ports/storage.js';
+import type { TaskStore, TaskWithHistory } from '../../ports/storage.js';
 import { isExecuting, type Message, type Task } from '../tasks/task-types.js';
 import type { EventHub } from './event-hub.js';
 import { isTerminal, type LoggedEvent } from './event-types.js';
@@ -12,18 +12,18 @@ const PAGE = 500;
 
 /**
  * A task's stream: history, then the current turn's logged events, then live ones, ending after
- * the first terminal event. With `lastEventId` it skips the history and resumes after that id.
+ * the first terminal event. Resumed after `lastEventId`, it skips the history.
  *
- * `task` is the task as the caller's access check read it: where its current turn starts. The
+ * `from.task` is the task as the caller's access check read it: where its current turn starts. The
  * subscription is opened before the log is read, and events are passed on strictly by sequence
  * number, so an event committed during the read is neither lost nor sent twice.
  */
 export async function* streamTask(
   deps: { tasks: TaskStore; hub: EventHub },
-  task: Task,
-  lastEventId: number | undefined,
+  from: TaskWithHistory | { task: Task; lastEventId: number },
   signal: AbortSignal,
 ): AsyncGenerator<StreamItem> {
+  const { task } = from;
   const taskId = task.id;
   const inbox = new Inbox();
   const unsubscribe = deps.hub.subscribe(taskId, (events) => inbox.push(events));
@@ -31,19 +31,18 @@ export async function* streamTask(
   signal.addEventListener('abort', onAbort);
   try {
     let sent: number;
-    if (lastEventId === undefined) {
-      const messages = await deps.tasks.messages(taskId);
-      for (const message of messages) yield { kind: 'history', message };
+    if ('messages' in from) {
+      for (const message of from.messages) yield { kind: 'history', message };
       const executing = isExecuting(task.status);
-      yield { kind: 'history_done', messageCount: messages.length, isStreaming: executing };
+      yield { kind: 'history_done', messageCount: from.messages.length, isStreaming: executing };
       if (!executing) {
-        const last = await deps.tasks.lastEvent(taskId);
-        if (last && isTerminal(last)) yield { kind: 'event', event: last };
+        // Read with the task: a finished task logs nothing more until a follow-up, which is a new turn.
+        if (from.lastEvent && isTerminal(from.lastEvent)) yield { kind: 'event', event: from.lastEvent };
         return;
       }
       sent = task.turnStartSeq;
     } else {
-      sent = lastEventId;
+      sent = from.lastEventId;
     }
 
     // Catch up from the log.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import type { KeyOwner, Storage, TaskFilter } from '../../ports/storage.js';
+import type { KeyOwner, Storage, TaskFilter, TaskWithHistory } from '../../ports/storage.js';
 import { usageReport, type UsageReport } from './usage-report.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentService } from '../agents/agent-service.js';
@@ -187,8 +187,7 @@ export class TaskService {
   }
 
   async history(caller: KeyOwner, id: string): Promise<{ task: Task; messages: Message[] }> {
-    const task = await this.owned(caller, id);
-    return { task, messages: await this.deps.storage.tasks.messages(task.id) };
+    return this.withHistory(caller, id);
   }
 
   /**
@@ -241,9 +240,11 @@ export class TaskService {
    * send until a follow-up.
    */
   async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem> | null> {
+    const deps = { tasks: this.deps.storage.tasks, hub: this.deps.hub };
+    if (lastEventId === undefined) return streamTask(deps, await this.withHistory(caller, id), signal);
     const task = await this.owned(caller, id);
-    if (lastEventId !== undefined && !isExecuting(task.status) && lastEventId >= task.lastEventSeq) return null;
-    return streamTask({ tasks: this.deps.storage.tasks, hub: this.deps.hub }, task, lastEventId, signal);
+    if (!isExecuting(task.status) && lastEventId >= task.lastEventSeq) return null;
+    return streamTask(deps, { task, lastEventId }, signal);
   }
 
   /**
@@ -260,6 +261,12 @@ export class TaskService {
   private async endUserVariables(endUser: EndUserCaller): Promise<Record<string, string>> {
     const { env, secrets } = await this.deps.endUsers.variables(endUser);
     return { ...env, ...secrets };
+  }
+
+  private async withHistory(caller: KeyOwner, id: string): Promise<TaskWithHistory> {
+    const opened = await this.deps.storage.tasks.getWithHistory(id, caller.userId, caller.endUser);
+    if (!opened) throw taskNotFound();
+    return opened;
   }
 
   private async owned(caller: KeyOwner, id: string): Promise<Task> {
