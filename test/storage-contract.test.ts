@@ -600,22 +600,30 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 }
 
 describe('task store notifications on postgres', needs(postgres), () => {
-  it('tells other processes of a queued task or follow-up with the write that stores it, and of nothing refused', () =>
+  it("tells other processes of a queued task or follow-up with the write that stores it, of nothing refused, and nothing to another schema's installation", () =>
     withStorage('postgres', 'queued notifications', async (open) => {
       const { db } = await open();
       const { storage } = await open();
       const listening = await (db as PostgresDatabase).listener();
+      const queued = db.channels!.queued;
+      assert.match(queued, /^kiln_queued_[0-9a-f]{12}$/, 'an installation in a schema has channels of its own');
       const heard: string[] = [];
-      listening.on('notification', (message) => heard.push(`${message.channel}:${message.payload ?? ''}`));
+      listening.on('notification', (message) => heard.push(`${message.channel === queued ? 'queued' : message.channel}:${message.payload ?? ''}`));
       try {
-        await listening.query('LISTEN kiln_queued');
+        await listening.query(`LISTEN ${queued}`);
         // A notification sent with a write arrives after its commit; a round trip on the listening connection lets it in.
         const heardNow = async () => {
           await listening.query('SELECT 1');
           return heard.splice(0);
         };
         const task = await seedTask(storage);
-        assert.deepEqual(await heardNow(), ['kiln_queued:'], 'a new task');
+        assert.deepEqual(await heardNow(), ['queued:'], 'a new task');
+        await withStorage('postgres', 'queued notifications elsewhere', async (openElsewhere) => {
+          const elsewhere = await openElsewhere();
+          assert.notEqual(elsewhere.db.channels!.queued, queued);
+          await seedTask(elsewhere.storage);
+        });
+        assert.deepEqual(await heardNow(), [], "another schema's new task");
         await assert.rejects(seedTask(storage, 'alice', { id: task.id }));
         const message = { role: 'user' as const, content: 'again', createdAt: new Date().toISOString() };
         assert.equal(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null, { role: 'user', content: 'again' }), 'busy');
@@ -623,7 +631,7 @@ describe('task store notifications on postgres', needs(postgres), () => {
         await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
         await storage.tasks.endTurn({ taskId: task.id, turn: 1, leaseOwner: 'w1' }, turnEndings.completed, new Date().toISOString());
         assert.ok(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null, { role: 'user', content: 'again' }));
-        assert.deepEqual(await heardNow(), ['kiln_queued:'], 'a follow-up');
+        assert.deepEqual(await heardNow(), ['queued:'], 'a follow-up');
       } finally {
         listening.release(true);
       }

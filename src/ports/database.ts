@@ -33,8 +33,21 @@ export interface SqlExecutor {
   runGuarded(guard: Statement, statements: readonly Statement[]): Promise<boolean>;
 }
 
+/**
+ * Names of the PostgreSQL LISTEN/NOTIFY channels one installation uses. Channels belong to a
+ * database, not to a schema: installations in different schemas of one database need their own.
+ */
+export interface NotificationChannels {
+  events: string;
+  queued: string;
+  stop: string;
+  turnEnded: string;
+}
+
 export interface Database extends SqlExecutor {
   readonly dialect: Dialect;
+  /** The notification channels of this installation (PostgreSQL only). */
+  readonly channels?: NotificationChannels;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Connections of a pool, for metrics; null when there is no pool (SQLite's one connection). */

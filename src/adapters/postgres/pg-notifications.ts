@@ -6,12 +6,13 @@ import type { TaskStore } from '../../ports/storage.js';
 import type { QueuedAmount, TaskSignals } from '../../ports/task-signals.js';
 import type { PostgresDatabase } from './postgres-database.js';
 
-const CHANNELS = ['kiln_events', 'kiln_queued', 'kiln_stop', 'kiln_turn_ended'] as const;
 const SWEEP_MS = 1000;
 const RECONNECT_MS = 1000;
 
 /**
- * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY.
+ * Task signals and live events across processes, over PostgreSQL LISTEN/NOTIFY, on the
+ * installation's own channels (named here as they are without a schema; see
+ * {@link PostgresDatabase.channels}).
  *
  * - `kiln_queued` wakes workers (payload `unknown` when it stands for an unknown number of turns,
  *   empty for one; the task store sends it itself with a new task or follow-up, in the statement
@@ -78,7 +79,7 @@ export class PgNotifications implements TaskSignals {
   private sendQueued(): void {
     const soon = this.queuedSoon;
     this.queuedSoon = null;
-    if (soon) this.notify('kiln_queued', soon.amount === 'one' ? '' : soon.amount);
+    if (soon) this.notify(this.db.channels.queued, soon.amount === 'one' ? '' : soon.amount);
   }
 
   onQueued(listener: (amount: QueuedAmount) => void): () => void {
@@ -93,12 +94,12 @@ export class PgNotifications implements TaskSignals {
 
   stop(taskId: string): void {
     this.local.emit('stop', taskId);
-    this.notify('kiln_stop', taskId);
+    this.notify(this.db.channels.stop, taskId);
   }
 
   turnEnded(taskId: string, turn: number): void {
     this.local.emit('turnEnded', taskId, turn);
-    this.notify('kiln_turn_ended', `${taskId}:${turn}`);
+    this.notify(this.db.channels.turnEnded, `${taskId}:${turn}`);
   }
 
   onTurnEnded(listener: (taskId: string, turn: number) => void): () => void {
@@ -126,7 +127,7 @@ export class PgNotifications implements TaskSignals {
       if (this.client === client) this.client = null;
       this.reconnect();
     });
-    for (const channel of CHANNELS) await client.query(`LISTEN ${channel}`);
+    for (const channel of Object.values(this.db.channels)) await client.query(`LISTEN ${channel}`);
     this.client = client;
   }
 
@@ -145,13 +146,14 @@ export class PgNotifications implements TaskSignals {
   }
 
   private received(channel: string, payload: string): void {
-    if (channel === 'kiln_queued') this.local.emit('queued', payload === 'unknown' ? 'unknown' : 'one');
-    else if (channel === 'kiln_stop') this.local.emit('stop', payload);
-    else if (channel === 'kiln_turn_ended') {
+    const channels = this.db.channels;
+    if (channel === channels.queued) this.local.emit('queued', payload === 'unknown' ? 'unknown' : 'one');
+    else if (channel === channels.stop) this.local.emit('stop', payload);
+    else if (channel === channels.turnEnded) {
       const [taskId, turn] = payload.split(':');
       if (taskId && turn) this.local.emit('turnEnded', taskId, Number(turn));
     }
-    else if (channel === 'kiln_events') {
+    else if (channel === channels.events) {
       const [taskId, , last] = payload.split(':');
       if (taskId && last) this.relay(taskId, Number(last));
     }

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { InvalidInput, StorageFull } from '../../core/errors.js';
-import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
+import type { Database, NotificationChannels, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 
 /** How long start-up waits for PostgreSQL to answer before it says it cannot reach it. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -20,6 +21,7 @@ pg.types.setTypeParser(20, (value) => Number(value));
  */
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
+  readonly channels: NotificationChannels;
   private readonly pool: pg.Pool;
   private readonly direct: SqlExecutor;
   /** PostgreSQL server processes of this pool's connections. */
@@ -30,6 +32,7 @@ export class PostgresDatabase implements Database {
     private readonly schema?: string,
   ) {
     this.pool = new pg.Pool({ connectionString, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+    this.channels = channelsOf(schema);
     // A connection that drops while idle is replaced by the pool; the error must not crash the process.
     this.pool.on('error', () => {});
     // node-pg keeps the server process id of each connection (it cancels queries with it).
@@ -315,4 +318,13 @@ function unreachableMessage(connectionString: string, error: unknown): string {
 
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The default installation keeps the plain names (`kiln_queued`, ...); one in a schema adds a
+ * hash of the schema's name, which keeps the channel within PostgreSQL's 63-byte limit.
+ */
+function channelsOf(schema: string | undefined): NotificationChannels {
+  const suffix = schema ? `_${createHash('sha256').update(schema).digest('hex').slice(0, 12)}` : '';
+  return { events: `kiln_events${suffix}`, queued: `kiln_queued${suffix}`, stop: `kiln_stop${suffix}`, turnEnded: `kiln_turn_ended${suffix}` };
 }

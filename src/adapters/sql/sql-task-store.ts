@@ -79,12 +79,23 @@ function nextTurnLocked(owner: string, perUserLimit?: number): [string, SqlValue
 export class SqlTaskStore implements TaskStore {
   /** Row lock for read-then-write transactions; SQLite transactions are already exclusive. */
   private readonly forUpdate: string;
+  /** The claimed task's agent row as JSON, for the claim's RETURNING (its runner needs it first). */
+  private readonly claimedAgent: string;
+  /** The task with its messages and last event as JSON, by id and user. */
+  private readonly withHistory: string;
 
   constructor(
     private readonly db: Database,
     private readonly outbox = new WebhookOutbox(db.dialect),
   ) {
-    this.forUpdate = db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const { dialect } = db;
+    this.forUpdate = dialect === 'postgres' ? ' FOR UPDATE' : '';
+    // Other tables' rows come back as JSON beside the task's: on PostgreSQL each read is a round trip.
+    this.claimedAgent = `(SELECT ${rowJson(dialect, 'a', AGENT_COLUMNS)} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`;
+    this.withHistory = `SELECT ${TASK_COLUMNS},
+         (SELECT ${jsonArray(dialect, rowJson(dialect, 'm', MESSAGE_COLUMNS), 'm.seq')} FROM messages m WHERE m.task_id = t.id) AS messages_json,
+         (SELECT ${rowJson(dialect, 'e', EVENT_COLUMNS)} FROM events e WHERE e.task_id = t.id ORDER BY e.seq DESC LIMIT 1) AS last_event_json
+       FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.user_id = ?`;
   }
 
   async create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void> {
@@ -150,14 +161,7 @@ export class SqlTaskStore implements TaskStore {
   }
 
   async getWithHistory(id: string, userId: string, endUser?: EndUserScope): Promise<TaskWithHistory | undefined> {
-    const { dialect } = this.db;
-    const row = await this.db.get<TaskRow & { messages_json: string | MessageRow[] | null; last_event_json: string | EventRow | null }>(
-      `SELECT ${TASK_COLUMNS},
-         (SELECT ${jsonArray(dialect, rowJson(dialect, 'm', MESSAGE_COLUMNS), 'm.seq')} FROM messages m WHERE m.task_id = t.id) AS messages_json,
-         (SELECT ${rowJson(dialect, 'e', EVENT_COLUMNS)} FROM events e WHERE e.task_id = t.id ORDER BY e.seq DESC LIMIT 1) AS last_event_json
-       FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.user_id = ?`,
-      [id, userId],
-    );
+    const row = await this.db.get<TaskRow & { messages_json: string | MessageRow[] | null; last_event_json: string | EventRow | null }>(this.withHistory, [id, userId]);
     if (!row) return undefined;
     const task = taskFromRow(row);
     if (endUser && (task.endUser?.appId !== endUser.appId || task.endUser.endUserId !== endUser.endUserId)) return undefined;
@@ -286,12 +290,11 @@ export class SqlTaskStore implements TaskStore {
 
   async claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<ClaimedTurn | undefined> {
     const [next, nextParams] = (this.db.dialect === 'postgres' ? nextTurnLocked : nextTurn)(owner, perUserLimit);
-    // The turn's agent comes with it: the runner needs it first, and on PostgreSQL a read is a round trip.
     const rows = await this.db.all<TaskRow & { agent_json: string | AgentRow | null }>(
       `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
          started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
        WHERE id = (${next})
-       RETURNING ${RETURNED_TASK}, (SELECT ${rowJson(this.db.dialect, 'a', AGENT_COLUMNS)} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`,
+       RETURNING ${RETURNED_TASK}, ${this.claimedAgent}`,
       [owner, leaseUntil, now, now, ...nextParams],
     );
     const row = rows[0];
@@ -528,14 +531,16 @@ export class SqlTaskStore implements TaskStore {
    * `taskId:first:last`. The payload is small; the log stays the source of truth.
    */
   private announce(events: readonly LoggedEvent[]): Statement[] {
-    if (this.db.dialect !== 'postgres' || events.length === 0) return [];
+    const { channels } = this.db;
+    if (!channels || events.length === 0) return [];
     const first = events[0]!;
-    return [["SELECT pg_notify('kiln_events', ?)", [`${first.taskId}:${first.seq}:${events[events.length - 1]!.seq}`]]];
+    return [['SELECT pg_notify(?, ?)', [channels.events, `${first.taskId}:${first.seq}:${events[events.length - 1]!.seq}`]]];
   }
 
   /** Tells other processes (PostgreSQL NOTIFY, delivered at commit) that a turn was queued. */
   private announceQueued(): Statement[] {
-    return this.db.dialect === 'postgres' ? [["SELECT pg_notify('kiln_queued', '')", []]] : [];
+    const { channels } = this.db;
+    return channels ? [['SELECT pg_notify(?, ?)', [channels.queued, '']]] : [];
   }
 
   private async read(executor: SqlExecutor, id: string, userId?: string, lock = false): Promise<Task | undefined> {
