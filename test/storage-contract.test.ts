@@ -356,6 +356,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         const events = await storage.tasks.eventsAfter(task.id, 0, 100);
         assert.deepEqual(read, { task: await storage.tasks.get(task.id), messages: await storage.tasks.messages(task.id), lastEvent: events.at(-1) });
         assert.deepEqual(read.messages.map((m) => m.role), ['user', 'assistant']);
+        assert.equal(read.messages[1]!.thoughts?.[0]?.description, 'a "quoted" \\ ünïcode thought', 'a JSON column inside the JSON comes back as stored');
         assert.equal(read.lastEvent?.type, 'done');
 
         assert.equal(await storage.tasks.getWithHistory(task.id, 'someone-else'), undefined);
