@@ -2,11 +2,13 @@
  * Time of a turn that runs one command (`true`, offline model, bubblewrap sandbox), in an empty
  * workspace and in one of N files: what the walks around a command (giving the workspace to the
  * task's user, measuring it, looking for changed files after) cost as a workspace grows. Median of
- * 10 follow-up turns each.
+ * 10 follow-up turns each. Then Kiln's CPU time during a turn whose command runs for 5 s
+ * (`sleep 5`), in each workspace: what the size watchdog's walks cost while a command runs.
  *
  *   npm run build && node dist/bench/command-cost.js [files, default 10000]
  */
 import { Api } from '../test/helpers/api.js';
+import { cpuMs } from './lib/proc.js';
 import { startKiln } from './lib/servers.js';
 import { round } from './lib/stats.js';
 
@@ -33,6 +35,15 @@ async function medianTurnMs(taskId: string, n = 10): Promise<number> {
   return times[Math.floor(n / 2)]!;
 }
 
+/** Kiln's CPU time during one follow-up turn of the task that runs `sleep 5`. */
+async function longCommandCpuMs(taskId: string): Promise<number> {
+  const before = cpuMs(kiln.pid)!;
+  const sent = await api.post(`/api/v1/tasks/${taskId}/messages`, { message: '$ sleep 5' });
+  if (sent.status !== 200) throw new Error(`follow-up refused: ${sent.status} ${JSON.stringify(sent.body)}`);
+  await ended(taskId);
+  return cpuMs(kiln.pid)! - before;
+}
+
 try {
   const empty = await api.createTask({ message: '$ true', autoExecute: true });
   await ended(empty);
@@ -46,6 +57,8 @@ try {
     const [a, b] = [await medianTurnMs(empty), await medianTurnMs(full)];
     console.log(`run ${run}: one-command turn, median of 10: empty workspace ${round(a, 1)} ms; ${files} files ${round(b, 1)} ms`);
   }
+  const [a, b] = [await longCommandCpuMs(empty), await longCommandCpuMs(full)];
+  console.log(`a turn running \`sleep 5\`: Kiln's CPU ${round(a, 0)} ms in the empty workspace, ${round(b, 0)} ms in the one of ${files} files`);
 } finally {
   await kiln.stop();
 }

@@ -11,9 +11,17 @@ export interface ProcessSpec {
   signal: AbortSignal;
   /** Data written to extra pipes, from fd 3 on (bubblewrap reads generated files from them). */
   extraInputs?: string[];
-  /** Checked every `intervalMs` while the process runs; a returned limit name stops it. */
-  watchdog?: { intervalMs: number; check: () => Promise<string | null> };
+  /** Checked while the process runs (see {@link watch}); a returned limit name stops it. */
+  watchdog?: Watchdog;
 }
+
+interface Watchdog {
+  intervalMs: number;
+  check: () => Promise<string | null>;
+}
+
+/** How many times a check's own duration the watchdog waits before the next one, at least. */
+const CHECK_SPACING = 4;
 
 export interface ProcessOutcome extends CommandResult {
   /** Exit code of the top process; 128 + n when the sandbox reports death by signal n. */
@@ -53,25 +61,13 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     if (spec.signal.aborted) onAbort();
     else spec.signal.addEventListener('abort', onAbort, { once: true });
 
-    let watching: NodeJS.Timeout | undefined;
-    if (spec.watchdog) {
-      const { intervalMs, check } = spec.watchdog;
-      const tick = () => {
-        watching = setTimeout(() => {
-          check().then(
-            (limit) => (limit ? stop({ reason: 'limit', limit }) : settled || tick()),
-            () => settled || tick(),
-          );
-        }, intervalMs);
-      };
-      tick();
-    }
+    const watching = spec.watchdog ? watch(spec.watchdog, (limit) => stop({ reason: 'limit', limit }), () => settled) : null;
 
     const finish = (exitCode: number | null) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clearTimeout(watching);
+      watching?.stop();
       spec.signal.removeEventListener('abort', onAbort);
       child.stdout?.destroy();
       child.stderr?.destroy();
@@ -162,7 +158,7 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
   // A process that exits early breaks its stdin; that shows as `exited`, not as an uncaught error.
   child.stdin!.on('error', () => {});
   let stopped: string | null = null;
-  let watching: NodeJS.Timeout | undefined;
+  let watching: { stop(): void } | undefined;
   const kill = () => killGroup(child.pid);
   const onAbort = () => kill();
   if (spec.signal.aborted) onAbort();
@@ -173,28 +169,44 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
     const finish = (exitCode: number | null) => {
       if (settled) return;
       settled = true;
-      clearTimeout(watching);
+      watching?.stop();
       spec.signal.removeEventListener('abort', onAbort);
       resolve({ exitCode, stopped });
     };
     child.on('error', () => finish(127));
     child.on('exit', (code, signal) => finish(code ?? (signal ? 128 + signalNumber(signal) : null)));
     if (spec.watchdog) {
-      const { intervalMs, check } = spec.watchdog;
-      const tick = () => {
-        watching = setTimeout(() => {
-          check().then(
-            (limit) => {
-              if (!limit) return settled || tick();
-              stopped = limit;
-              kill();
-            },
-            () => settled || tick(),
-          );
-        }, intervalMs);
-      };
-      tick();
+      watching = watch(
+        spec.watchdog,
+        (limit) => {
+          stopped = limit;
+          kill();
+        },
+        () => settled,
+      );
     }
   });
   return { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr!, exited, kill };
+}
+
+/**
+ * Runs a watchdog's check while a process runs: the next check starts `intervalMs` after the
+ * last one ended, or {@link CHECK_SPACING} times as long as that check took, if longer. A check
+ * that walks a large workspace takes about a second at 100,000 files, and back-to-back walks
+ * would keep the server busy for as long as the command runs; spaced, they take a fifth of that
+ * time at most, and a limit is noticed that much later.
+ */
+function watch(watchdog: Watchdog, onLimit: (limit: string) => void, ended: () => boolean): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (delayMs: number) => {
+    timer = setTimeout(() => {
+      const started = performance.now();
+      const next = () => {
+        if (!ended()) schedule(Math.max(watchdog.intervalMs, CHECK_SPACING * (performance.now() - started)));
+      };
+      watchdog.check().then((limit) => (limit ? onLimit(limit) : next()), next);
+    }, delayMs);
+  };
+  schedule(watchdog.intervalMs);
+  return { stop: () => clearTimeout(timer) };
 }
