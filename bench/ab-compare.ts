@@ -14,8 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { vacuumSchemas } from './lib/postgres.js';
+import { dropSchemas, vacuumSchemas } from './lib/postgres.js';
 import { runLoad, startKiln, type KilnServer } from './lib/servers.js';
 import { round } from './lib/stats.js';
 import { EXPECT, MESSAGE } from './workloads.js';
@@ -75,10 +74,5 @@ try {
   console.log(`this / other: tasks/s ${round(mean(mine, 'perSec') / mean(theirs, 'perSec'), 3)}x, CPU per task ${round(mean(mine, 'cpuMs') / mean(theirs, 'cpuMs'), 3)}x`);
 } finally {
   for (const side of sides) await side.kiln.stop();
-  if (databaseUrl) {
-    const client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  }
+  if (databaseUrl) await dropSchemas(databaseUrl, schemas);
 }

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { dropSchemas } from './lib/postgres.js';
 import { Api } from '../test/helpers/api.js';
 import { startKiln } from '../test/helpers/kiln-process.js';
 
@@ -72,9 +72,4 @@ console.log(
 const longest = (ns: number) => `${(ns / 1e6).toFixed(2)} ms`.padStart(9);
 for (const [sql, c] of counts) console.log(`  ${(c.n / tasks).toFixed(2).padStart(6)}  ${databaseUrl ? '' : `${ms(c.ns).padStart(9)}  ${longest(c.maxNs)}  `}${sql}`);
 await kiln.stop();
-if (databaseUrl) {
-  const client = new pg.Client(databaseUrl);
-  await client.connect();
-  await client.query(`DROP SCHEMA ${schema} CASCADE`);
-  await client.end();
-}
+if (databaseUrl) await dropSchemas(databaseUrl, [schema]);

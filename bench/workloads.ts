@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { cpuBetween, cpuMsOf, openFds, peakRssKb, processesNamed, resetPeakRss, rssKb, sampleRss } from './lib/proc.js';
 import { eventTimes, seedTasks } from './lib/seed.js';
-import { vacuumSchemas } from './lib/postgres.js';
+import { dropSchemas, vacuumSchemas } from './lib/postgres.js';
 import { runLoad, startFloor, startKiln, tempDir, type KilnOptions, type KilnServer, type Server } from './lib/servers.js';
 import { startSlowProvider } from './lib/slow-provider.js';
 import { percentile, round, summarize } from './lib/stats.js';
@@ -693,9 +693,7 @@ async function onPostgres<T>(fn: (schema: string) => Promise<T>): Promise<T> {
   try {
     return await fn(schema);
   } finally {
-    const client = new pg.Client({ connectionString: BENCH_DATABASE_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+    await dropSchemas(BENCH_DATABASE_URL, [schema]);
   }
 }
 

@@ -15,3 +15,14 @@ export async function vacuumSchemas(databaseUrl: string, schemas: string[]): Pro
     await client.end();
   }
 }
+
+/** Drops the schemas with everything in them. */
+export async function dropSchemas(databaseUrl: string, schemas: string[]): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}

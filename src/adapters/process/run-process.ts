@@ -192,9 +192,9 @@ export function spawnProcess(spec: SpawnSpec): SpawnedProcess {
 /**
  * Runs a watchdog's check while a process runs: the next check starts `intervalMs` after the
  * last one ended, or {@link CHECK_SPACING} times as long as that check took, if longer. A check
- * that walks a large workspace takes about a second at 100,000 files, and back-to-back walks
- * would keep the server busy for as long as the command runs; spaced, they take a fifth of that
- * time at most, and a limit is noticed that much later.
+ * that walks the workspace takes about 0.1 s per 10,000 files, and back-to-back walks of a large
+ * one would keep the server busy for as long as the command runs; spaced, they take a fifth of
+ * that time at most, and a limit is noticed that much later.
  */
 function watch(watchdog: Watchdog, onLimit: (limit: string) => void, ended: () => boolean): { stop(): void } {
   let timer: NodeJS.Timeout | undefined;

@@ -156,15 +156,14 @@ export class SqlTaskStore implements TaskStore {
 
   async get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined> {
     const task = await this.read(this.db, id, userId);
-    if (task && endUser && (task.endUser?.appId !== endUser.appId || task.endUser.endUserId !== endUser.endUserId)) return undefined;
-    return task;
+    return task && seenBy(task, endUser) ? task : undefined;
   }
 
   async getWithHistory(id: string, userId: string, endUser?: EndUserScope): Promise<TaskWithHistory | undefined> {
     const row = await this.db.get<TaskRow & { messages_json: string | MessageRow[] | null; last_event_json: string | EventRow | null }>(this.withHistory, [id, userId]);
     if (!row) return undefined;
     const task = taskFromRow(row);
-    if (endUser && (task.endUser?.appId !== endUser.appId || task.endUser.endUserId !== endUser.endUserId)) return undefined;
+    if (!seenBy(task, endUser)) return undefined;
     const last = parsedJson(row.last_event_json);
     return { task, messages: (parsedJson(row.messages_json) ?? []).map(messageFromRow), lastEvent: last ? eventFromRow(last) : undefined };
   }
@@ -596,4 +595,9 @@ function insertEvents(events: readonly LoggedEvent[]): Statement[] {
     statements.push([`INSERT INTO events (task_id, seq, turn, type, data, created_at) VALUES ${batch.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params]);
   }
   return statements;
+}
+
+/** Whether the task is one the end user (when there is one) may see: a task of theirs in that app. */
+function seenBy(task: Task, endUser: EndUserScope | undefined): boolean {
+  return !endUser || (task.endUser?.appId === endUser.appId && task.endUser.endUserId === endUser.endUserId);
 }

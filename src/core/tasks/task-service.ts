@@ -186,8 +186,10 @@ export class TaskService {
     return { task, output, pendingApprovals: pendingApprovals(view) };
   }
 
-  async history(caller: KeyOwner, id: string): Promise<{ task: Task; messages: Message[] }> {
-    return this.withHistory(caller, id);
+  async history(caller: KeyOwner, id: string): Promise<TaskWithHistory> {
+    const opened = await this.deps.storage.tasks.getWithHistory(id, caller.userId, caller.endUser);
+    if (!opened) throw taskNotFound();
+    return opened;
   }
 
   /**
@@ -241,7 +243,7 @@ export class TaskService {
    */
   async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem> | null> {
     const deps = { tasks: this.deps.storage.tasks, hub: this.deps.hub };
-    if (lastEventId === undefined) return streamTask(deps, await this.withHistory(caller, id), signal);
+    if (lastEventId === undefined) return streamTask(deps, await this.history(caller, id), signal);
     const task = await this.owned(caller, id);
     if (!isExecuting(task.status) && lastEventId >= task.lastEventSeq) return null;
     return streamTask(deps, { task, lastEventId }, signal);
@@ -261,12 +263,6 @@ export class TaskService {
   private async endUserVariables(endUser: EndUserCaller): Promise<Record<string, string>> {
     const { env, secrets } = await this.deps.endUsers.variables(endUser);
     return { ...env, ...secrets };
-  }
-
-  private async withHistory(caller: KeyOwner, id: string): Promise<TaskWithHistory> {
-    const opened = await this.deps.storage.tasks.getWithHistory(id, caller.userId, caller.endUser);
-    if (!opened) throw taskNotFound();
-    return opened;
   }
 
   private async owned(caller: KeyOwner, id: string): Promise<Task> {

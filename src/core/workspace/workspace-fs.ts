@@ -298,19 +298,22 @@ async function walkFolder(dir: WorkspaceDir, relative: string, display: string, 
   const names = await fs.readdir(dir.self, { encoding: 'buffer' }).catch(() => [] as Buffer[]);
   for (let first = 0; first < names.length; first += STATS_AT_ONCE) {
     const batch = names.slice(first, first + STATS_AT_ONCE);
-    const stats = await Promise.all(batch.map((raw) => fs.lstat(dir.at(raw)).catch(() => null)));
+    const paths = batch.map((raw) => dir.at(raw));
+    const stats = await Promise.all(paths.map((at) => fs.lstat(at).catch(() => null)));
     for (const [index, raw] of batch.entries()) {
       const stat = stats[index];
       if (!stat) continue;
+      const at = paths[index]!;
       const text = raw.toString('utf8');
-      const nameValid = valid && Buffer.from(text, 'utf8').equals(raw);
+      const utf8 = Buffer.from(text, 'utf8').equals(raw);
+      const nameValid = valid && utf8;
       const childRelative = relative === '' ? text : `${relative}/${text}`;
-      const childDisplay = `${display === '' ? '' : `${display}/`}${printable(raw)}`;
-      await visit({ relative: nameValid ? childRelative : null, rawPath: dir.at(raw), display: childDisplay, stat });
+      const childDisplay = `${display === '' ? '' : `${display}/`}${utf8 ? text : printable(raw)}`;
+      await visit({ relative: nameValid ? childRelative : null, rawPath: at, display: childDisplay, stat });
       if (!stat.isDirectory() || depth + 1 >= MAX_WALK_DEPTH) continue;
       let child: WorkspaceDir;
       try {
-        child = new WorkspaceDir(await fs.open(dir.at(raw), DIR_FLAGS), childRelative);
+        child = new WorkspaceDir(await fs.open(at, DIR_FLAGS), childRelative);
       } catch {
         continue; // swapped for a link or removed since the lstat: not followed
       }
@@ -345,9 +348,8 @@ export class FolderInTheWay extends Conflict {
   }
 }
 
+/** A name that is not valid UTF-8, its other bytes shown as \xNN. */
 function printable(raw: Buffer): string {
-  const text = raw.toString('utf8');
-  if (Buffer.from(text, 'utf8').equals(raw)) return text;
   let out = '';
   for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
   return out;
