@@ -67,6 +67,13 @@ describe('agents', () => {
     const overridden = await api.createTask({ message: 'hi', agentId: agent.id, autoExecute: true });
     assert.equal((await api.get(`/api/v1/tasks/${overridden}`)).body.data.autoExecute, true);
     await api.request('DELETE', `/api/v1/tasks/${id}`);
+
+    await api.request('PATCH', `/api/v1/agents/${agent.id}`, { json: { autoExecute: true, toolPolicy: null } });
+    await api.request('PATCH', `/api/v1/agents/${defaultAgent.id}`, { json: { autoExecute: false } });
+    const changed = (await api.get(`/api/v1/tasks/${await api.createTask({ message: 'hi', agentId: agent.id })}`)).body.data;
+    assert.deepEqual([changed.autoExecute, changed.toolPolicy], [true, null], 'a new task takes the agent as changed');
+    assert.equal((await api.get(`/api/v1/tasks/${await api.createTask({ message: 'hi' })}`)).body.data.autoExecute, false, 'and the default agent as changed');
+    await api.request('PATCH', `/api/v1/agents/${defaultAgent.id}`, { json: { autoExecute: true } });
   });
 
   it("puts Kiln's prompt first, then the agent's, then the task's, and uses the agent's model", async () => {

@@ -137,6 +137,19 @@ describe('scale-out: 2 API and 2 worker processes on PostgreSQL and S3', needs(p
     passed = true;
   });
 
+  it('makes a task with its agent as last changed, whichever API process changed it', async () => {
+    passed = false;
+    const [a, b] = [new Api(apiA.url, key), new Api(apiB.url, key)];
+    const agent = (await a.post('/api/v1/agents', { name: 'Changing', autoExecute: true, toolPolicy: { read_file: 'allow' } })).body.data;
+    const before = await b.createTask({ message: 'hi', agentId: agent.id });
+    assert.equal((await b.get(`/api/v1/tasks/${before}`)).body.data.autoExecute, true);
+    assert.equal((await a.request('PATCH', `/api/v1/agents/${agent.id}`, { json: { autoExecute: false, toolPolicy: { run_command: 'deny' } } })).status, 200);
+    const after = (await b.get(`/api/v1/tasks/${await b.createTask({ message: 'hi', agentId: agent.id })}`)).body.data;
+    assert.equal(after.autoExecute, false, 'API B did not use the agent as it knew it');
+    assert.deepEqual(after.toolPolicy, { run_command: 'deny' });
+    passed = true;
+  });
+
   it('hands a task\'s secrets to the worker that runs it, from the API process that received them, storing them nowhere', async () => {
     passed = false;
     const a = new Api(apiA.url, key);

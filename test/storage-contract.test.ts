@@ -344,17 +344,21 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.ok(claims.every((c) => c === undefined || c.task.status === 'running'));
       }));
 
-    it('reads a task with its messages and last event in one go, as the separate reads give them, for its owner only', () =>
+    it("reads a task with its messages, last event and the executing turn's events in one go, as the separate reads give them, for its owner only", () =>
       withStorage(backend, 'task with history', async (open) => {
         const { storage } = await open();
         const task = await seedTask(storage, 'alice', { endUser: { appId: 'app-1', endUserId: 'visitor-1' } });
         const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
         await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
         await storage.tasks.appendEvents(fence, [content('Echo: '), { type: 'thought', data: { subject: 'Quoting', description: 'a "quoted" \\ ünïcode thought' } }], new Date().toISOString());
+        const running = await storage.tasks.getWithHistory(task.id, task.userId, undefined, 1);
+        assert.deepEqual(running?.turnEvents, await storage.tasks.eventsAfter(task.id, 0, 1), 'the first events of the executing turn, as many as asked for');
+        assert.deepEqual((await storage.tasks.getWithHistory(task.id, task.userId, undefined, 10))?.turnEvents.length, 2);
+        assert.deepEqual((await storage.tasks.getWithHistory(task.id, task.userId))?.turnEvents, [], 'none unless asked for');
         await storage.tasks.endTurn(fence, turnEndings.completed, new Date().toISOString(), { events: [content('hi')] });
-        const read = await storage.tasks.getWithHistory(task.id, task.userId);
+        const read = await storage.tasks.getWithHistory(task.id, task.userId, undefined, 10);
         const events = await storage.tasks.eventsAfter(task.id, 0, 100);
-        assert.deepEqual(read, { task: await storage.tasks.get(task.id), messages: await storage.tasks.messages(task.id), lastEvent: events.at(-1) });
+        assert.deepEqual(read, { task: await storage.tasks.get(task.id), messages: await storage.tasks.messages(task.id), lastEvent: events.at(-1), turnEvents: [] }, 'an ended turn has no executing events');
         assert.deepEqual(read.messages.map((m) => m.role), ['user', 'assistant']);
         assert.equal(read.messages[1]!.thoughts?.[0]?.description, 'a "quoted" \\ ünïcode thought', 'a JSON column inside the JSON comes back as stored');
         assert.equal(read.lastEvent?.type, 'done');
@@ -363,7 +367,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal((await storage.tasks.getWithHistory(task.id, task.userId, { appId: 'app-1', endUserId: 'visitor-1' }))?.task.id, task.id);
         assert.equal(await storage.tasks.getWithHistory(task.id, task.userId, { appId: 'app-1', endUserId: 'visitor-2' }), undefined);
         const fresh = await seedTask(storage);
-        assert.deepEqual(await storage.tasks.getWithHistory(fresh.id, fresh.userId), { task: await storage.tasks.get(fresh.id), messages: await storage.tasks.messages(fresh.id), lastEvent: undefined });
+        assert.deepEqual(await storage.tasks.getWithHistory(fresh.id, fresh.userId), { task: await storage.tasks.get(fresh.id), messages: await storage.tasks.messages(fresh.id), lastEvent: undefined, turnEvents: [] });
       }));
 
     it("hands out a claimed turn with its agent as last updated, and no other user's agent", () =>
@@ -382,6 +386,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           maxDurationSeconds: null,
           retentionDays: 7,
           updatedAt: new Date().toISOString(),
+          revision: agent.revision + 1,
         };
         await storage.agents.update(updated);
         const task = await seedTask(storage, 'alice', { agentId: agent.id });
@@ -395,6 +400,29 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(refused?.task.id, borrowed.id);
         assert.equal(refused.task.userId, bob.id);
         assert.equal(refused.agent, undefined);
+      }));
+
+    it('stores a task made from a remembered agent only while the agent is at that revision', () =>
+      withStorage(backend, 'agent revision', async (open) => {
+        const { storage } = await open();
+        const user = await storage.users.ensureUser('alice', new Date().toISOString());
+        const agent = await storage.agents.ensureDefault(user.id, new Date().toISOString());
+        assert.equal(agent.revision, 1);
+        const make = (revision: number) => {
+          const task = newTask(user.id, user.name, { agentId: agent.id });
+          const stored = storage.tasks.create(task, { seq: 1, turn: 1, role: 'user', content: task.message, createdAt: task.createdAt }, { role: 'user', content: task.message }, revision);
+          return { task, stored };
+        };
+        const current = make(1);
+        assert.equal(await current.stored, true);
+        await storage.agents.update({ ...agent, autoExecute: false, updatedAt: agent.updatedAt });
+        assert.equal((await storage.agents.get(user.id, agent.id))?.revision, 2, 'a change counts, even within the same millisecond');
+        const stale = make(1);
+        assert.equal(await stale.stored, false);
+        assert.equal(await storage.tasks.get(stale.task.id), undefined, 'nothing of it was written');
+        assert.deepEqual(await storage.tasks.messages(stale.task.id), []);
+        assert.equal((await storage.tasks.list(user.id, 10, 0)).total, 1, 'nor counted');
+        assert.equal(await make(2).stored, true);
       }));
 
     it('serves users fairly: the user with the fewest running turns first, and at most the limit per user', () =>

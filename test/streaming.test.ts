@@ -66,6 +66,18 @@ describe('streaming', () => {
     assert.equal(rest[rest.length - 1]!.event, 'done');
   });
 
+  it('catches a late stream up on a running turn that logged more than a page of events, each once', async () => {
+    const thoughts = Array.from({ length: 1200 }, (_, i) => `think thought ${i + 1}`).join('\n');
+    const id = await api.createTask({ message: `${thoughts}\nsleep 400\n$ echo after` });
+    const early = await api.openStream(id);
+    await early.readUntil((e) => e.event === 'thought' && e.data.description === 'thought 1200');
+    const late = await api.streamAll(id);
+    await early.readAll();
+    const everything = await api.streamAll(id, 0);
+    assert.ok(everything.length > 1200);
+    assertExactlyOnce(ids(late), ids(everything));
+  });
+
   it('replays history and the last terminal event for a finished task, then closes', async () => {
     const id = await api.createTask({ message: 'hello' });
     await api.waitForEnd(id);

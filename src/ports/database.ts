@@ -26,9 +26,9 @@ export interface SqlExecutor {
    */
   runAll(statements: readonly Statement[]): Promise<void>;
   /**
-   * Runs `guard` (an UPDATE) and, when it changed a row, `statements` with it, as {@link runAll}
-   * does: all of them or none. When the guard changed no row, nothing is written. Returns whether
-   * the guard held. On PostgreSQL this is one round trip; `statements` must not touch the guard's rows.
+   * Runs `guard` (an UPDATE, or a SELECT) and, when it changed or found a row, `statements` with
+   * it, as {@link runAll} does: all of them or none. When the guard changed or found no row,
+   * nothing is written. Returns whether the guard held. On PostgreSQL this is one round trip; `statements` must not touch the guard's rows.
    */
   runGuarded(guard: Statement, statements: readonly Statement[]): Promise<boolean>;
 }

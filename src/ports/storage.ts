@@ -216,6 +216,8 @@ export interface TaskWithHistory {
   task: Task;
   messages: Message[];
   lastEvent: LoggedEvent | undefined;
+  /** While a turn executes: its first logged events, as many as were asked for. */
+  turnEvents: LoggedEvent[];
 }
 
 /** A turn taken by {@link TaskStore.claimNext}: the task, and its agent as the claim found it. */
@@ -230,15 +232,18 @@ export interface TaskStore {
    * Stores a new task with its first user message, queued for a worker; `modelMessage` is that
    * message as the model reads it (the first model message of turn 1). Where the database carries
    * notifications, the same write tells the other processes (see {@link TaskSignals.queuedHere}).
+   * With `agentRevision`, only while the task's agent is at that revision: when it is not, nothing
+   * is written and the result is false.
    */
-  create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void>;
+  create(task: Task, firstMessage: Message, modelMessage: unknown, agentRevision?: number): Promise<boolean>;
   /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
   get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined>;
   /**
-   * {@link TaskStore.get}, with the task's messages and its last logged event, in one read (a
-   * stream of a task starts from all three).
+   * {@link TaskStore.get}, with the task's messages, its last logged event and, while a turn
+   * executes, up to `turnEvents` of that turn's first events, in one read (a stream of a task
+   * starts from them).
    */
-  getWithHistory(id: string, userId: string, endUser?: EndUserScope): Promise<TaskWithHistory | undefined>;
+  getWithHistory(id: string, userId: string, endUser?: EndUserScope, turnEvents?: number): Promise<TaskWithHistory | undefined>;
   /** A page of the user's tasks, latest activity first, optionally only those matching `filter`. */
   list(userId: string, limit: number, offset: number, filter?: TaskFilter): Promise<{ tasks: Task[]; total: number }>;
   /** The usage events of the user's tasks logged at or after `since`, with each task's agent. */

@@ -228,6 +228,10 @@ function inPieces(statements: readonly Statement[]): Statement[][] {
   return pieces;
 }
 
+function isSelect(sql: string): boolean {
+  return /^\s*SELECT\b/i.test(sql);
+}
+
 /**
  * Statements as one: each write becomes a data-modifying WITH query (PostgreSQL runs every one of
  * them, once, in the statement's snapshot), the last write is the main query, and SELECTs run for
@@ -235,8 +239,8 @@ function inPieces(statements: readonly Statement[]): Statement[][] {
  */
 function combined(statements: readonly Statement[]): Statement {
   if (statements.length === 1) return statements[0]!;
-  const writes = statements.filter(([sql]) => !/^\s*SELECT\b/i.test(sql));
-  const selects = statements.filter(([sql]) => /^\s*SELECT\b/i.test(sql));
+  const writes = statements.filter(([sql]) => !isSelect(sql));
+  const selects = statements.filter(([sql]) => isSelect(sql));
   if (statements.some(([sql]) => /^\s*WITH\b/i.test(sql))) throw new Error('runAll: a statement cannot start with its own WITH');
   const parts = selects.length > 0 ? writes : writes.slice(0, -1);
   const main: Statement = selects.length > 0 ? [`SELECT ${selects.map(([sql]) => `(${sql})`).join(', ')}`, selects.flatMap(([, p]) => p)] : writes.at(-1)!;
@@ -244,11 +248,12 @@ function combined(statements: readonly Statement[]): Statement {
   return [`WITH ${parts.map(([sql], i) => `w${i} AS (${sql})`).join(', ')} ${main[0]}`, [...parts.flatMap(([, p]) => p), ...main[1]]];
 }
 
-/** The guard as a WITH query returning a row for each row it changed, then the statements; see runGuarded. */
+/** The guard as a WITH query returning a row for each row it changed or found, then the statements; see runGuarded. */
 function guardedStatement(guard: Statement, statements: readonly Statement[]): Statement {
   const [sql, params] = combined([...statements, ['SELECT 1 / (SELECT COUNT(*) FROM guard)', []]]);
   const body = sql.startsWith('WITH ') ? `, ${sql.slice('WITH '.length)}` : ` ${sql}`;
-  return [`WITH guard AS (${guard[0]} RETURNING 1)${body}`, [...guard[1], ...params]];
+  const rows = isSelect(guard[0]) ? guard[0] : `${guard[0]} RETURNING 1`;
+  return [`WITH guard AS (${rows})${body}`, [...guard[1], ...params]];
 }
 
 /**

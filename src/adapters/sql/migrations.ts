@@ -349,6 +349,13 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
       'ALTER TABLE users DROP COLUMN task_count',
     ],
   },
+  {
+    version: 18,
+    name: 'agent revisions',
+    // Counts an agent's changes, so that a task made from a remembered copy of its agent can be
+    // checked, in the statement that stores it, against the agent as it now is.
+    statements: () => ['ALTER TABLE agents ADD COLUMN revision INTEGER NOT NULL DEFAULT 1'],
+  },
 ];
 
 /** The migrations this code knows that the database has not applied (all of them before the first start). */

@@ -20,9 +20,10 @@ export interface AgentRow {
   retention_days: number | null;
   created_at: string;
   updated_at: string;
+  revision: number;
 }
 
-export const AGENT_COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days';
+export const AGENT_COLUMNS = 'id, user_id, name, system_prompt, model, tool_policy, auto_execute, mcp_servers, is_default, created_at, updated_at, max_tokens, max_duration_seconds, retention_days, revision';
 const PLACEHOLDERS = AGENT_COLUMNS.split(',').map(() => '?').join(', ');
 
 export function agentFromRow(row: AgentRow): Agent {
@@ -41,6 +42,7 @@ export function agentFromRow(row: AgentRow): Agent {
     maxTokens: row.max_tokens === null ? null : Number(row.max_tokens),
     maxDurationSeconds: row.max_duration_seconds === null ? null : Number(row.max_duration_seconds),
     retentionDays: row.retention_days === null ? null : Number(row.retention_days),
+    revision: Number(row.revision),
   };
 }
 
@@ -60,6 +62,7 @@ function params(agent: Agent): SqlValue[] {
     agent.maxTokens ?? null,
     agent.maxDurationSeconds ?? null,
     agent.retentionDays ?? null,
+    agent.revision,
   ];
 }
 
@@ -83,7 +86,7 @@ export class SqlAgentStore implements AgentStore {
   async update(agent: Agent): Promise<void> {
     await this.db.run(
       `UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, mcp_servers = ?, updated_at = ?, max_tokens = ?, max_duration_seconds = ?,
-         retention_days = ? WHERE id = ? AND user_id = ?`,
+         retention_days = ?, revision = revision + 1 WHERE id = ? AND user_id = ?`,
       [
         agent.name,
         agent.systemPrompt,
@@ -116,6 +119,7 @@ export class SqlAgentStore implements AgentStore {
       isDefault: true,
       createdAt: now,
       updatedAt: now,
+      revision: 1,
     };
     // Two requests may race to create it; the unique index lets one win and the other reads it.
     await this.db.run(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (${PLACEHOLDERS}) ON CONFLICT DO NOTHING`, params(agent));

@@ -94,11 +94,14 @@ export class SqlTaskStore implements TaskStore {
     this.claimedAgent = `(SELECT ${rowJson(dialect, 'a', AGENT_COLUMNS)} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`;
     this.withHistory = `SELECT ${TASK_COLUMNS},
          (SELECT ${jsonArray(dialect, rowJson(dialect, 'm', MESSAGE_COLUMNS), 'm.seq')} FROM messages m WHERE m.task_id = t.id) AS messages_json,
-         (SELECT ${rowJson(dialect, 'e', EVENT_COLUMNS)} FROM events e WHERE e.task_id = t.id ORDER BY e.seq DESC LIMIT 1) AS last_event_json
+         (SELECT ${rowJson(dialect, 'e', EVENT_COLUMNS)} FROM events e WHERE e.task_id = t.id ORDER BY e.seq DESC LIMIT 1) AS last_event_json,
+         (SELECT ${jsonArray(dialect, rowJson(dialect, 'e', EVENT_COLUMNS), 'e.seq')}
+            FROM (SELECT ${EVENT_COLUMNS} FROM events WHERE task_id = t.id AND seq > t.turn_start_seq AND t.status IN ${EXECUTING}
+                   ORDER BY seq LIMIT ?) e) AS turn_events_json
        FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.user_id = ?`;
   }
 
-  async create(task: Task, firstMessage: Message, modelMessage: unknown): Promise<void> {
+  async create(task: Task, firstMessage: Message, modelMessage: unknown, agentRevision?: number): Promise<boolean> {
     const write = async (tx: SqlExecutor) => {
       const insertTask: Statement = [
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
@@ -140,18 +143,21 @@ export class SqlTaskStore implements TaskStore {
           task.maxDurationSeconds ?? null,
         ],
       ];
-      await tx.runAll([
+      const writes = [
         insertTask,
-        [INSERT_MESSAGE, messageParams(task.id, firstMessage)],
+        [INSERT_MESSAGE, messageParams(task.id, firstMessage)] satisfies Statement,
         insertModelMessages(task.id, task.turn, [modelMessage]),
         ...(await this.outbox.statements(tx, taskCreatedEvent(task))),
         taskCountChange(task.userId, 1),
         ...this.announceQueued(),
-      ]);
+      ];
+      if (agentRevision === undefined) await tx.runAll(writes);
+      else return tx.runGuarded(['SELECT 1 FROM agents WHERE id = ? AND revision = ?', [task.agentId, agentRevision]], writes);
+      return true;
     };
     // PostgreSQL: one statement, one round trip. SQLite looks for webhook endpoints first, in the
     // same transaction (see WebhookOutbox).
-    await (this.db.dialect === 'postgres' ? write(this.db) : this.db.transaction(write));
+    return this.db.dialect === 'postgres' ? write(this.db) : this.db.transaction(write);
   }
 
   async get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined> {
@@ -159,13 +165,19 @@ export class SqlTaskStore implements TaskStore {
     return task && seenBy(task, endUser) ? task : undefined;
   }
 
-  async getWithHistory(id: string, userId: string, endUser?: EndUserScope): Promise<TaskWithHistory | undefined> {
-    const row = await this.db.get<TaskRow & { messages_json: string | MessageRow[] | null; last_event_json: string | EventRow | null }>(this.withHistory, [id, userId]);
+  async getWithHistory(id: string, userId: string, endUser?: EndUserScope, turnEvents = 0): Promise<TaskWithHistory | undefined> {
+    type Row = TaskRow & { messages_json: string | MessageRow[] | null; last_event_json: string | EventRow | null; turn_events_json: string | EventRow[] | null };
+    const row = await this.db.get<Row>(this.withHistory, [turnEvents, id, userId]);
     if (!row) return undefined;
     const task = taskFromRow(row);
     if (!seenBy(task, endUser)) return undefined;
     const last = parsedJson(row.last_event_json);
-    return { task, messages: (parsedJson(row.messages_json) ?? []).map(messageFromRow), lastEvent: last ? eventFromRow(last) : undefined };
+    return {
+      task,
+      messages: (parsedJson(row.messages_json) ?? []).map(messageFromRow),
+      lastEvent: last ? eventFromRow(last) : undefined,
+      turnEvents: (parsedJson(row.turn_events_json) ?? []).map(eventFromRow),
+    };
   }
 
   async list(userId: string, limit: number, offset: number, filter: TaskFilter = {}): Promise<{ tasks: Task[]; total: number }> {

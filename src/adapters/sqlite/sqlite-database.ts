@@ -76,7 +76,11 @@ export class SqliteDatabase implements Database {
         for (const [sql, params] of statements) translated(() => this.prepare(sql).statement.run(...params));
       },
       runGuarded: async (guard: Statement, statements: readonly Statement[]) => {
-        if (translated(() => this.prepare(guard[0]).statement.run(...guard[1]).changes) === 0) return false;
+        const held = translated(() => {
+          const { statement } = this.prepare(guard[0]);
+          return statement.reader ? statement.get(...guard[1]) !== undefined : statement.run(...guard[1]).changes > 0;
+        });
+        if (!held) return false;
         await this.direct.runAll(statements);
         return true;
       },

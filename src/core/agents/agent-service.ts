@@ -18,14 +18,25 @@ export interface AgentSettings {
   retentionDays?: number | null;
 }
 
-/** Agents of a user: create, read, change; the default agent is made on first use. */
+/** Agents remembered for new tasks, at most (the oldest remembered is forgotten first). */
+const REMEMBERED_AGENTS = 1000;
+
+/**
+ * Agents of a user: create, read, change; the default agent is made on first use.
+ *
+ * The agent a new task runs as is remembered, so that making a task reads no agent: the task is
+ * stored only if the agent is still at the remembered revision (see {@link TaskStore.create}),
+ * which holds across processes; the caller reads it afresh when it is not.
+ */
 export class AgentService {
+  private readonly remembered = new Map<string, Agent>();
+
   constructor(private readonly deps: { storage: Storage; models: ModelResolver }) {}
 
   async create(caller: KeyOwner, settings: AgentSettings): Promise<Agent> {
     this.checkModel(settings.model);
     const now = new Date().toISOString();
-    const agent: Agent = { id: randomUUID(), userId: caller.userId, ...settings, isDefault: false, createdAt: now, updatedAt: now };
+    const agent: Agent = { id: randomUUID(), userId: caller.userId, ...settings, isDefault: false, createdAt: now, updatedAt: now, revision: 1 };
     await this.deps.storage.agents.create(agent);
     return agent;
   }
@@ -44,16 +55,26 @@ export class AgentService {
   async update(caller: KeyOwner, id: string, changes: Partial<AgentSettings>): Promise<Agent> {
     const agent = await this.get(caller, id);
     if (changes.model !== undefined) this.checkModel(changes.model);
-    const updated: Agent = { ...agent, ...definedOnly(changes), updatedAt: new Date().toISOString() };
+    const updated: Agent = { ...agent, ...definedOnly(changes), updatedAt: new Date().toISOString(), revision: agent.revision + 1 };
     await this.deps.storage.agents.update(updated);
+    this.remembered.delete(rememberedKey(caller, id));
+    if (agent.isDefault) this.remembered.delete(rememberedKey(caller, null));
     return updated;
   }
 
-  /** The agent a new task runs as: the one named, or the caller's default. */
-  async forTask(caller: KeyOwner, agentId: string | null): Promise<Agent> {
-    if (agentId === null) return this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString());
-    const agent = await this.deps.storage.agents.get(caller.userId, agentId);
+  /**
+   * The agent a new task runs as: the one named, or the caller's default. Remembered from an
+   * earlier task unless `fresh`; check its revision where the task is stored.
+   */
+  async forTask(caller: KeyOwner, agentId: string | null, fresh = false): Promise<Agent> {
+    const key = rememberedKey(caller, agentId);
+    const known = fresh ? undefined : this.remembered.get(key);
+    if (known) return known;
+    const agent = agentId === null ? await this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString()) : await this.deps.storage.agents.get(caller.userId, agentId);
     if (!agent) throw new InvalidInput(`agentId: no agent ${agentId} belongs to you`, 'agentId');
+    this.remembered.delete(key);
+    if (this.remembered.size >= REMEMBERED_AGENTS) this.remembered.delete(this.remembered.keys().next().value!);
+    this.remembered.set(key, agent);
     return agent;
   }
 
@@ -65,6 +86,10 @@ export class AgentService {
       throw new InvalidInput(`model: ${(error as Error).message}`, 'model');
     }
   }
+}
+
+function rememberedKey(caller: KeyOwner, agentId: string | null): string {
+  return `${caller.userId}/${agentId ?? ''}`;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -25,4 +25,6 @@ export interface Agent {
   retentionDays?: number | null;
   createdAt: string;
   updatedAt: string;
+  /** 1 when made, one more with each change: a task made from a remembered copy is checked against it. */
+  revision: number;
 }

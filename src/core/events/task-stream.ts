@@ -8,29 +8,58 @@ export type StreamItem =
   | { kind: 'history_done'; messageCount: number; isStreaming: boolean }
   | { kind: 'event'; event: LoggedEvent };
 
-const PAGE = 500;
+/** Events read from the log at a time; a stream opening on an executing turn reads its first page with the task. */
+export const STREAM_PAGE = 500;
+
+type StreamStart = TaskWithHistory | { task: Task; lastEventId: number };
 
 /**
- * A task's stream: history, then the current turn's logged events, then live ones, ending after
- * the first terminal event. Resumed after `lastEventId`, it skips the history.
+ * Opens a task's stream: history, then the current turn's logged events, then live ones, ending
+ * after the first terminal event. Resumed after `lastEventId`, it skips the history.
  *
- * `from.task` is the task as the caller's access check read it: where its current turn starts. The
- * subscription is opened before the log is read, and events are passed on strictly by sequence
- * number, so an event committed during the read is neither lost nor sent twice.
+ * `read` is the caller's access check: it reads the task (with its history and the executing
+ * turn's first events, or where to resume), or returns null for nothing to stream. The
+ * subscription is opened before that read, and events are passed on strictly by sequence number,
+ * so an event committed during the read is neither lost nor sent twice. The returned stream must
+ * be iterated: its end closes the subscription.
  */
-export async function* streamTask(
+export async function openTaskStream(
   deps: { tasks: TaskStore; hub: EventHub },
-  from: TaskWithHistory | { task: Task; lastEventId: number },
+  taskId: string,
+  read: () => Promise<StreamStart | null>,
+  signal: AbortSignal,
+): Promise<AsyncGenerator<StreamItem> | null> {
+  const inbox = new Inbox();
+  const unsubscribe = deps.hub.subscribe(taskId, (events) => inbox.push(events));
+  let from: StreamStart | null;
+  try {
+    from = await read();
+  } catch (error) {
+    unsubscribe();
+    throw error;
+  }
+  if (from === null) {
+    unsubscribe();
+    return null;
+  }
+  return stream(deps, from, inbox, unsubscribe, signal);
+}
+
+async function* stream(
+  deps: { tasks: TaskStore; hub: EventHub },
+  from: StreamStart,
+  inbox: Inbox,
+  unsubscribe: () => void,
   signal: AbortSignal,
 ): AsyncGenerator<StreamItem> {
   const { task } = from;
   const taskId = task.id;
-  const inbox = new Inbox();
-  const unsubscribe = deps.hub.subscribe(taskId, (events) => inbox.push(events));
   const onAbort = () => inbox.wake();
   signal.addEventListener('abort', onAbort);
   try {
     let sent: number;
+    // The log's first page, when it came with the task.
+    let page: LoggedEvent[] | undefined;
     if ('messages' in from) {
       for (const message of from.messages) yield { kind: 'history', message };
       const executing = isExecuting(task.status);
@@ -41,19 +70,21 @@ export async function* streamTask(
         return;
       }
       sent = task.turnStartSeq;
+      page = from.turnEvents;
     } else {
       sent = from.lastEventId;
     }
 
     // Catch up from the log.
     for (;;) {
-      const page = await deps.tasks.eventsAfter(taskId, sent, PAGE);
+      page ??= await deps.tasks.eventsAfter(taskId, sent, STREAM_PAGE);
       for (const event of page) {
         yield { kind: 'event', event };
         sent = event.seq;
         if (isTerminal(event)) return;
       }
-      if (page.length < PAGE) break;
+      if (page.length < STREAM_PAGE) break;
+      page = undefined;
     }
     if (!isExecuting(task.status)) return;
     deps.hub.caughtUp(taskId, sent);

@@ -4,6 +4,7 @@ import type { KeyOwner, Storage, TaskFilter, TaskWithHistory } from '../../ports
 import { usageReport, type UsageReport } from './usage-report.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentService } from '../agents/agent-service.js';
+import type { Agent } from '../agents/agent-types.js';
 import { userModelMessage } from '../agent/user-message.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
@@ -11,7 +12,7 @@ import { Conflict, Forbidden, InvalidInput, NotFound } from '../errors.js';
 import { currentTraceParent } from '../tracing.js';
 import type { EventHub } from '../events/event-hub.js';
 import type { TokenUsage } from '../events/event-types.js';
-import { streamTask, type StreamItem } from '../events/task-stream.js';
+import { openTaskStream, STREAM_PAGE, type StreamItem } from '../events/task-stream.js';
 import type { EndUserCaller } from '../widgets/widget-types.js';
 import type { StagedFile, Workspaces } from '../workspace/workspaces.js';
 import { newConversationId } from './ids.js';
@@ -101,15 +102,7 @@ export class TaskService {
     const input = caller.endUser ? await this.endUserInput(caller.endUser, requested) : requested;
     this.deps.secrets.check(input.secrets);
     const agent = await this.deps.agents.forTask(caller, input.agentId);
-    const model = input.model ?? agent.model;
-    if (model !== null) {
-      try {
-        this.deps.models.resolve(model);
-      } catch (error) {
-        throw new InvalidInput(`model: ${(error as Error).message}`, 'model');
-      }
-    }
-    const toolPolicy = agent.toolPolicy || input.toolPolicy ? { ...agent.toolPolicy, ...input.toolPolicy } : null;
+    const asAgent = this.asAgent(input, agent);
     const id = randomUUID();
     const now = new Date().toISOString();
     // The workspace is made when something first goes in it: here for uploads, else by the turn.
@@ -128,11 +121,9 @@ export class TaskService {
         message: input.message,
         systemPrompt: input.systemPrompt,
         showInHistory: input.showInHistory,
-        autoExecute: input.autoExecute ?? agent.autoExecute,
+        ...asAgent,
         env: input.env,
-        toolPolicy,
         model: input.model,
-        agentId: agent.id,
         workflowId: input.workflowId,
         phaseId: input.phaseId,
         endUser: caller.endUser ? { appId: caller.endUser.appId, endUserId: caller.endUser.endUserId } : null,
@@ -156,7 +147,11 @@ export class TaskService {
       for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload', [], now, file.known);
       // Held before the task is queued, so that the worker that claims it finds them.
       if (hasSecrets(input.secrets)) releaseSecrets = this.deps.secrets.hold(id, task.turn, input.secrets);
-      await storage.tasks.create(task, message, userModelMessage(message));
+      if (!(await storage.tasks.create(task, message, userModelMessage(message), agent.revision))) {
+        // The agent changed since it was remembered: the task takes it as it now is.
+        Object.assign(task, this.asAgent(input, await this.deps.agents.forTask(caller, input.agentId, true)));
+        await storage.tasks.create(task, message, userModelMessage(message));
+      }
     } catch (error) {
       releaseSecrets();
       await fs.rm(workspaces.dir(id), { recursive: true, force: true });
@@ -164,6 +159,20 @@ export class TaskService {
     }
     this.deps.signals.queuedHere();
     return { id, status: 'pending' };
+  }
+
+  /** What a new task takes from its agent, with the requested model checked. */
+  private asAgent(input: CreateTaskInput, agent: Agent): Pick<Task, 'agentId' | 'autoExecute' | 'toolPolicy'> {
+    const model = input.model ?? agent.model;
+    if (model !== null) {
+      try {
+        this.deps.models.resolve(model);
+      } catch (error) {
+        throw new InvalidInput(`model: ${(error as Error).message}`, 'model');
+      }
+    }
+    const toolPolicy = agent.toolPolicy || input.toolPolicy ? { ...agent.toolPolicy, ...input.toolPolicy } : null;
+    return { agentId: agent.id, autoExecute: input.autoExecute ?? agent.autoExecute, toolPolicy };
   }
 
   async list(caller: KeyOwner, limit: number, offset: number, filter: TaskFilter = {}): Promise<{ tasks: Task[]; total: number }> {
@@ -186,8 +195,9 @@ export class TaskService {
     return { task, output, pendingApprovals: pendingApprovals(view) };
   }
 
-  async history(caller: KeyOwner, id: string): Promise<TaskWithHistory> {
-    const opened = await this.deps.storage.tasks.getWithHistory(id, caller.userId, caller.endUser);
+  /** The task with its messages and last event (and, while a turn executes, up to `turnEvents` of its events). */
+  async history(caller: KeyOwner, id: string, turnEvents = 0): Promise<TaskWithHistory> {
+    const opened = await this.deps.storage.tasks.getWithHistory(id, caller.userId, caller.endUser, turnEvents);
     if (!opened) throw taskNotFound();
     return opened;
   }
@@ -237,16 +247,17 @@ export class TaskService {
   }
 
   /**
-   * Checks access, then returns the task's stream (see {@link streamTask}), or null when
+   * Checks access, then returns the task's stream (see {@link openTaskStream}), or null when
    * `lastEventId` is at or past the end of a task whose turn has ended: there is nothing more to
    * send until a follow-up.
    */
   async stream(caller: KeyOwner, id: string, lastEventId: number | undefined, signal: AbortSignal): Promise<AsyncGenerator<StreamItem> | null> {
     const deps = { tasks: this.deps.storage.tasks, hub: this.deps.hub };
-    if (lastEventId === undefined) return streamTask(deps, await this.history(caller, id), signal);
-    const task = await this.owned(caller, id);
-    if (!isExecuting(task.status) && lastEventId >= task.lastEventSeq) return null;
-    return streamTask(deps, { task, lastEventId }, signal);
+    return openTaskStream(deps, id, async () => {
+      if (lastEventId === undefined) return this.history(caller, id, STREAM_PAGE);
+      const task = await this.owned(caller, id);
+      return !isExecuting(task.status) && lastEventId >= task.lastEventSeq ? null : { task, lastEventId };
+    }, signal);
   }
 
   /**
