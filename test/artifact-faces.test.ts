@@ -113,7 +113,8 @@ describe('artifact faces', needs(sandbox), () => {
     it('clamps page_size, refuses nonsense in its own error format, and filters by session', async () => {
       assert.equal((await gl(`/agents/${agentId}/artifacts?page_size=0`)).body.artifacts.length, 1);
       assert.equal((await gl(`/agents/${agentId}/artifacts?page_size=500`)).body.artifacts.length, 33);
-      for (const query of ['page_size=abc', 'sort_order=sideways', 'cursor=garbage!!', 'page_size=1&page_size=2']) {
+      const nullCursor = Buffer.from('null').toString('base64url');
+      for (const query of ['page_size=abc', 'sort_order=sideways', 'cursor=garbage!!', `cursor=${nullCursor}`, 'page_size=1&page_size=2']) {
         const { status, body } = await gl(`/agents/${agentId}/artifacts?${query}`);
         assert.equal(status, 400, query);
         assert.equal(body.error.type, 'invalid_request_error');
@@ -223,6 +224,13 @@ describe('artifact faces', needs(sandbox), () => {
       assert.equal(unknown.status, 400);
       assert.match(unknown.body.detail, /^Unknown artifact_type: 'poem'\. Valid types: \['research_summary', /);
       assert.equal((await syn('POST', '/artifacts', { workflow_id: 'w', artifact_type: 'plan', title: 't', content: '' })).status, 400);
+      for (const contentType of ['text/x\r\nX-Injected: 1', 'markdown', '', `text/${'x'.repeat(300)}`]) {
+        const bad = await syn('POST', '/artifacts', { workflow_id: 'w', artifact_type: 'plan', title: 't', content: 'c', content_type: contentType });
+        assert.equal(bad.status, 422, JSON.stringify(contentType));
+        assert.deepEqual(bad.body.detail[0].loc, ['body', 'content_type']);
+      }
+      const withCharset = await syn('POST', '/artifacts', { workflow_id: 'w', artifact_type: 'plan', title: 't', content: 'c', content_type: 'text/plain; charset=utf-8' });
+      assert.equal(withCharset.status, 201);
       for (const query of ['limit=0', 'limit=201', 'limit=ten']) {
         const response = await syn('GET', `/artifacts?${query}`);
         assert.equal(response.status, 422, query);

@@ -61,6 +61,12 @@ function bodies(template: string): { label: string; headers: Record<string, stri
     : { message: 'hi', name: 'n', outcome: 'cancel' };
   const noBoundary = { label: 'multipart without boundary', headers: { 'content-type': 'multipart/form-data' }, body: 'x' };
   const cutMultipart = { label: 'multipart cut off', headers: { 'content-type': 'multipart/form-data; boundary=zz' }, body: '--zz\r\nContent-Disposition: form-data; name="message"\r\n\r\nhi' };
+  const cutInFile = (field: string) => ({
+    label: `multipart cut off in a file part (${field})`,
+    headers: { 'content-type': 'multipart/form-data; boundary=zz' },
+    body: `--zz\r\nContent-Disposition: form-data; name="message"\r\n\r\nhi\r\n--zz\r\nContent-Disposition: form-data; name="${field}"; filename="a.txt"\r\n\r\nhello`,
+  });
+  const longName = `${'é'.repeat(200)}.txt`;
   return [
     json('NUL in every string', { ...valid, ...withNul }),
     json('NUL in a key', { ...valid, [`k${NUL}`]: 'v', env: { [`A${NUL}`]: 'x' }, metadata: { [`m${NUL}`]: 1 } }),
@@ -81,6 +87,9 @@ function bodies(template: string): { label: string; headers: Record<string, stri
     { label: 'unknown content type', headers: { 'content-type': 'application/x-kiln' }, body: 'x' },
     noBoundary,
     cutMultipart,
+    cutInFile('file'),
+    cutInFile('files'),
+    { label: 'multipart with a file name over 255 bytes', headers: {}, body: form({ message: 'hi' }, [{ name: longName, content: 'x', field: 'file' }, { name: longName, content: 'y' }]) },
     { label: 'multipart with NUL', headers: {}, body: form({ message: `a${NUL}b`, [`f${NUL}`]: 'x' }) },
     { label: 'multipart with a NUL file name', headers: {}, body: form({ message: 'hi' }, [{ name: `a${NUL}.txt`, content: 'x', field: 'file' }, { name: `b${NUL}.txt`, content: 'y' }]) },
     { label: 'multipart files as text', headers: {}, body: form({ message: 'hi', files: 'not a file', file: 'not a file' }) },

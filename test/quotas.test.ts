@@ -148,6 +148,9 @@ for (const { name, options } of BACKENDS) {
       // The task's own limit wins over the agent's.
       const own = await api.createTask({ message: 'sleep 1500', agentId: agent.id, maxDurationSeconds: 600 });
       assert.equal((await api.waitForEnd(own)).event, 'done');
+      // Longer than a Node timer can wait (about 24.8 days).
+      const long = await api.createTask({ message: 'sleep 300', maxDurationSeconds: 2_147_483_647 });
+      assert.equal((await api.waitForEnd(long)).event, 'done', 'a budget of years does not end the turn at once');
       const patched = (await api.request('PATCH', `/api/v1/agents/${agent.id}`, { json: { maxDurationSeconds: null } })).body.data;
       assert.equal(patched.maxDurationSeconds, null);
     });

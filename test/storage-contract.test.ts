@@ -542,6 +542,22 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.deepEqual((await storage.artifacts.listForTask(task.id)).map((a) => a.path), ['a.txt', 'd.txt', 'e.txt', 'f.txt']);
       }));
 
+    it('numbers the versions of one artifact written at once, from several processes, without gaps or clashes', () =>
+      withStorage(backend, 'artifact versions at once', async (open) => {
+        const pools = backend === 'postgres' ? await Promise.all([open(), open(), open()]) : [await open()];
+        const { storage } = pools[0]!;
+        const task = await seedTask(storage);
+        const at = new Date().toISOString();
+        const create = { userId: task.userId, agentId: task.agentId, name: 'a.txt', title: 'a.txt', artifactType: 'text', workflowId: null, phaseId: null, isPrimaryDeliverable: false, metadata: {} };
+        const version = (i: number) => ({ size: 1, mediaType: 'text/plain', sha256: i.toString(16).padStart(64, '0'), taskId: task.id, turn: 1, userId: task.userId, agentId: task.agentId, source: 'api' as const, derivedFrom: [] });
+        const first = await storage.artifacts.recordVersion({ taskId: task.id, path: 'a.txt', create, version: version(0) }, at);
+        const results = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => pools[i % pools.length]!.storage.artifacts.recordVersion({ artifactId: first.artifact.id, taskId: task.id, path: 'a.txt', create, version: version(i + 1) }, at)),
+        );
+        assert.deepEqual(results.map((r) => r.artifact.latest.number).sort((x, y) => x - y), Array.from({ length: 12 }, (_, i) => i + 2));
+        assert.equal((await storage.artifacts.get(task.userId, first.artifact.id))?.latest.number, 13);
+      }));
+
     it('makes one default agent per user even when asked for it at once', () =>
       withStorage(backend, 'default agent', async (open) => {
         const pools = backend === 'postgres' ? await Promise.all([open(), open()]) : [await open()];

@@ -42,6 +42,23 @@ describe('uploading files with a task', () => {
     assert.equal(history[0].content, 'ls uploads\ncat uploads/data.csv', 'the message is stored as sent');
   });
 
+  it('shortens a file name longer than a file system takes to 255 bytes, keeping its extension', async () => {
+    const long = `${'é'.repeat(200)}.txt`;
+    const created = await api.request('POST', '/api/v1/tasks', { body: form({ message: 'hi' }, [{ name: long, content: 'first' }]) });
+    assert.equal(created.status, 200);
+    const id = created.body.data.id;
+    await api.waitForEnd(id);
+    const followUp = await api.request('POST', `/api/v1/tasks/${id}/messages`, { body: form({ message: 'ls uploads' }, [{ name: `x${long}`, content: 'second' }]) });
+    assert.equal(followUp.status, 200);
+    await api.waitForEnd(id);
+    const names = (await api.get(`/api/v1/tasks/${id}/artifacts`)).body.data.files.map((f: { path: string }) => f.path.slice('uploads/'.length));
+    assert.equal(names.length, 2);
+    for (const name of names) {
+      assert.ok(Buffer.byteLength(name) <= 255 && Buffer.byteLength(name) > 250, name);
+      assert.ok(name.endsWith('é.txt'), 'cut on whole characters, before the extension');
+    }
+  });
+
   it('unpacks ZIP archives into uploads/ keeping their folders', async () => {
     const zip = buildZip([
       { name: 'report/summary.md', content: '# Summary\n' },

@@ -98,6 +98,12 @@ export class SqlArtifactStore implements ArtifactStore {
 
   async recordVersion(input: NewVersion, now: string): Promise<{ artifact: Artifact; created: boolean }> {
     return this.db.transaction(async (tx) => {
+      // PostgreSQL: versions of one artifact are numbered one writer at a time (SQLite runs one
+      // transaction at a time anyway). The read after the lock sees the latest committed version.
+      if (this.db.dialect === 'postgres') {
+        if (input.artifactId) await tx.get('SELECT id FROM artifacts WHERE id = ? FOR UPDATE', [input.artifactId]);
+        else await tx.get('SELECT id FROM artifacts WHERE task_id = ? AND path = ? FOR UPDATE', [input.taskId, input.path]);
+      }
       const existing = input.artifactId
         ? await tx.get<Row>(`${WITH_LATEST} WHERE a.id = ?`, [input.artifactId])
         : await tx.get<Row>(`${WITH_LATEST} WHERE a.task_id = ? AND a.path = ?`, [input.taskId, input.path]);

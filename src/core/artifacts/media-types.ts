@@ -1,4 +1,5 @@
 import path from 'node:path';
+import contentType from 'content-type';
 
 const BY_EXTENSION: Record<string, [mediaType: string, category: string]> = {
   csv: ['text/csv', 'csv'],
@@ -66,4 +67,15 @@ export function mediaTypeOf(name: string, head?: Buffer): { mediaType: string; c
   if (known) return { mediaType: known[0], category: known[1] };
   if (head && !head.includes(0)) return { mediaType: 'text/plain', category: 'text' };
   return { mediaType: 'application/octet-stream', category: 'other' };
+}
+
+/** Whether `value` is a media type with optional parameters (`text/markdown; charset=utf-8`), as an HTTP header can carry it. */
+export function isMediaType(value: string): boolean {
+  if (value.length > 255) return false;
+  try {
+    contentType.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -5,6 +5,9 @@ export class BudgetExceeded extends Error {
   override name = 'BudgetExceeded';
 }
 
+/** The longest a Node timer waits: 2^31 - 1 ms, about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface BudgetLimits {
   maxTokens: number | null;
   maxDurationSeconds: number | null;
@@ -23,7 +26,7 @@ export interface BudgetLimits {
 export class TurnBudget {
   private tokens = 0;
   private spent = false;
-  private readonly timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly limits: BudgetLimits,
@@ -31,11 +34,9 @@ export class TurnBudget {
   ) {
     if (limits.maxDurationSeconds !== null) {
       const seconds = limits.maxDurationSeconds;
-      this.timer = setTimeout(
-        () => this.exceeded(`This turn ran for its limit of ${seconds} s (maxDurationSeconds) and was stopped. Send a follow-up message to continue.`),
-        seconds * 1000,
+      this.after(Date.now() + seconds * 1000, () =>
+        this.exceeded(`This turn ran for its limit of ${seconds} s (maxDurationSeconds) and was stopped. Send a follow-up message to continue.`),
       );
-      this.timer.unref();
     }
   }
 
@@ -49,6 +50,13 @@ export class TurnBudget {
 
   end(): void {
     clearTimeout(this.timer);
+  }
+
+  /** Calls `then` at `deadline`; a timer waits at most MAX_TIMER_MS, so longer waits are chained. */
+  private after(deadline: number, then: () => void): void {
+    const left = deadline - Date.now();
+    this.timer = setTimeout(() => (left > MAX_TIMER_MS ? this.after(deadline, then) : then()), Math.min(left, MAX_TIMER_MS));
+    this.timer.unref();
   }
 
   private exceeded(message: string): void {

@@ -106,10 +106,19 @@ export class Workspaces {
       if (used - freed + incoming > this.limitBytes) {
         throw new TooLarge(`These files would take the task's workspace past its size limit of ${this.limitMb} MB; nothing was stored.`);
       }
+      const existing = new Set<string>();
+      for (const to of moves.keys()) if (await entryStat(root, `uploads/${to}`)) existing.add(to);
       const attached: AdoptedFile[] = [];
-      for (const [to, { from, known }] of moves) {
-        await moveIntoWorkspace(root, `uploads/${to}`, from);
-        attached.push({ name: path.posix.basename(to), path: `uploads/${to}`, ...(known ? { known } : {}) });
+      try {
+        for (const [to, { from, known }] of moves) {
+          await moveIntoWorkspace(root, `uploads/${to}`, from);
+          attached.push({ name: path.posix.basename(to), path: `uploads/${to}`, ...(known ? { known } : {}) });
+        }
+      } catch (error) {
+        // A move that fails after the checks (the disk, say): the files this upload added go again.
+        const added = attached.filter((file) => !existing.has(file.path.slice('uploads/'.length)));
+        await Promise.all(added.map((file) => fs.rm(path.join(root, file.path), { force: true })));
+        throw error;
       }
       return attached;
     } finally {
@@ -154,5 +163,23 @@ export function safeFileName(raw: string | undefined): string {
   const base = (raw ?? '').split(/[\\/]/).pop() ?? '';
   const cleaned = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
   if (cleaned === '' || cleaned === '.' || cleaned === '..') return 'file';
-  return cleaned.slice(0, 255);
+  return withinBytes(cleaned, MAX_NAME_BYTES);
+}
+
+/** The longest file name most file systems take, in bytes of UTF-8. */
+const MAX_NAME_BYTES = 255;
+
+/** `name` cut to `max` bytes of UTF-8 on whole characters, keeping a short extension. */
+function withinBytes(name: string, max: number): string {
+  if (Buffer.byteLength(name) <= max) return name;
+  const dot = name.lastIndexOf('.');
+  const extension = dot > 0 && Buffer.byteLength(name.slice(dot)) <= 16 ? name.slice(dot) : '';
+  let stem = '';
+  let bytes = Buffer.byteLength(extension);
+  for (const char of name.slice(0, name.length - extension.length)) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > max) break;
+    stem += char;
+  }
+  return stem + extension;
 }

@@ -110,7 +110,8 @@ export async function unpackZip(archive: string, target: string, name: string, b
 function zipReason(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   if (typeof e.code === 'string' && e.syscall) return `the file operation failed (${e.code})`;
-  return (e.message ?? String(error)).replace(/\/[^\s"':]+/g, '<path>');
+  // An absolute path starts a word ("compressed/uncompressed" is not one).
+  return (e.message ?? String(error)).replace(/(^|[\s"'(])\/[^\s"':]+/g, '$1<path>');
 }
 
 /** True when the file starts with a ZIP local-file header. */

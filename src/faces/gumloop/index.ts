@@ -115,13 +115,13 @@ function encodeCursor(order: string, version: ArtifactVersion): string {
 }
 
 function decodeCursor(cursor: string, order: string): { createdAt: string; versionId: string } {
-  let parsed: { o?: unknown; t?: unknown; v?: unknown };
+  let parsed: { o?: unknown; t?: unknown; v?: unknown } | null;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw new InvalidInput('cursor is not one this server issued; pass next_cursor as it was returned', 'cursor');
   }
-  if (typeof parsed.t !== 'string' || typeof parsed.v !== 'string') throw new InvalidInput('cursor is not one this server issued', 'cursor');
+  if (typeof parsed?.t !== 'string' || typeof parsed.v !== 'string') throw new InvalidInput('cursor is not one this server issued', 'cursor');
   if (parsed.o !== order) throw new InvalidInput(`cursor was issued for sort_order=${String(parsed.o)}; keep the same sort_order while paging`, 'cursor');
   return { createdAt: parsed.t, versionId: parsed.v };
 }

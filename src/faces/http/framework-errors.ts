@@ -1,4 +1,4 @@
-import { DomainError, InvalidInput, NotFound, storageFullOf, TooLarge } from '../../core/errors.js';
+import { DomainError, Forbidden, InvalidInput, NotFound, storageFullOf, TooLarge } from '../../core/errors.js';
 
 /**
  * Errors raised by the HTTP framework itself (bad JSON, wrong content type, body too large),
@@ -24,15 +24,21 @@ export function clientErrorOf(error: unknown): DomainError | undefined {
     default:
       break;
   }
-  // busboy's messages for a multipart body it cannot read (no boundary, cut off, bad part headers).
-  if (error instanceof Error && /^(Multipart: Boundary not found|Unexpected end of form|Malformed part header)/i.test(error.message)) {
+  if (isMalformedMultipart(error)) {
     return new InvalidInput('The multipart body is malformed or was cut off (is the boundary in the Content-Type?); nothing was stored.');
   }
   if (error instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message ?? ''))) {
     return new InvalidInput('The body is not valid JSON.');
   }
+  if (e.statusCode === 403) return new Forbidden(e.message ?? 'Forbidden');
+  if (e.statusCode === 404) return new NotFound(e.message ?? 'Not found');
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new InvalidInput(e.message ?? 'Bad request.');
   }
   return undefined;
+}
+
+/** busboy's messages for a multipart body it cannot read (no boundary, cut off, bad part headers). */
+export function isMalformedMultipart(error: unknown): boolean {
+  return error instanceof Error && /^(Multipart: Boundary not found|Unexpected end of (form|multipart data)|Part terminated early|Malformed part header)/i.test(error.message);
 }

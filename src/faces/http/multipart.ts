@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { InvalidInput, StorageFull, storageFullOf, TooLarge } from '../../core/errors.js';
 import { safeFileName, type StagedFile } from '../../core/workspace/workspaces.js';
+import { isMalformedMultipart } from './framework-errors.js';
 import { claimIdempotency } from './idempotency.js';
 import { checkValue } from './input-guard.js';
 
@@ -102,7 +103,7 @@ function translate(error: unknown, limits: MultipartLimits): unknown {
   if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new InvalidInput('The request is not multipart/form-data.');
   const full = storageFullOf(error);
   if (full) return full;
-  if (error instanceof Error && /Unexpected end of form|Multipart: Boundary not found|Malformed part header/i.test(error.message)) {
+  if (isMalformedMultipart(error)) {
     return new InvalidInput('The multipart body is malformed or was cut off; nothing was stored.');
   }
   return error;

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ArtifactVersion } from '../../core/artifacts/artifact-types.js';
+import { isMediaType } from '../../core/artifacts/media-types.js';
 
 /**
  * Sends the bytes of an artifact version the way file clients expect: `Content-Type`,
@@ -16,7 +17,7 @@ export async function sendContent(
   const { version, filename } = file;
   const etag = `"${version.sha256}"`;
   reply
-    .header('content-type', version.mediaType)
+    .header('content-type', isMediaType(version.mediaType) ? version.mediaType : 'application/octet-stream')
     .header('content-disposition', contentDisposition(filename))
     .header('etag', etag)
     .header('last-modified', new Date(version.createdAt).toUTCString())

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Artifact } from '../../core/artifacts/artifact-types.js';
+import { isMediaType } from '../../core/artifacts/media-types.js';
 import { AuthRequired, InvalidInput, TooLarge } from '../../core/errors.js';
 import { errorMessage } from '../../logger.js';
 import { BlobTooLarge } from '../../ports/blob-store.js';
@@ -64,7 +65,10 @@ const createBody = z.strictObject({
   content: z.string({ error: 'Input should be a valid string' }),
   phase_id: z.string({ error: 'Input should be a valid string' }).nullable().optional(),
   session_id: z.string({ error: 'Input should be a valid string' }).nullable().optional(),
-  content_type: z.string({ error: 'Input should be a valid string' }).optional(),
+  content_type: z
+    .string({ error: 'Input should be a valid string' })
+    .refine(isMediaType, { error: 'Input should be a media type such as text/markdown (type/subtype, optional parameters, at most 255 characters)' })
+    .optional(),
   derived_from: z.array(z.string({ error: 'Input should be a valid string' })).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   is_primary_deliverable: z.boolean({ error: 'Input should be a valid boolean' }).optional(),
