@@ -24,6 +24,8 @@ export interface Settings {
   w8DurationMs: number;
   /** turns in flight for W8's streamed variant (answers sent a character at a time) */
   w8StreamedConcurrency: number;
+  /** tasks each W9 layout runs before it is measured (the same count for every layout) */
+  w9WarmupTasks: number;
 }
 
 export const FULL: Settings = {
@@ -47,6 +49,7 @@ export const FULL: Settings = {
   w8Concurrency: [1, 50, 200],
   w8DurationMs: 10_000,
   w8StreamedConcurrency: 50,
+  w9WarmupTasks: 5_000,
 };
 
 export const QUICK: Settings = {
@@ -70,4 +73,5 @@ export const QUICK: Settings = {
   w8Concurrency: [1, 200],
   w8DurationMs: 4_000,
   w8StreamedConcurrency: 50,
+  w9WarmupTasks: 500,
 };

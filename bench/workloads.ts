@@ -716,11 +716,12 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
 
   /**
    * Runs the load against the first server, reading the CPU of all of them and of PostgreSQL. A
-   * warm-up run comes first; on PostgreSQL the schema is then vacuumed and analyzed (see
-   * vacuumSchemas).
+   * warm-up of the same number of tasks in every layout comes first (a warm-up by time left the
+   * slower layouts measured while V8 was still compiling their code); on PostgreSQL the schema is
+   * then vacuumed and analyzed (see vacuumSchemas).
    */
   const measure = async (servers: KilnServer[], schema?: string) => {
-    await runLoad(runJob(servers[0]!, c, { durationMs: Math.max(2000, spec.warmupMs), warmupMs: 0 }), null);
+    await runLoad(runJob(servers[0]!, c, { count: ctx.settings.w9WarmupTasks, warmupMs: 0 }), null);
     if (schema) await vacuumSchemas(BENCH_DATABASE_URL, [schema]);
     let start = { kiln: new Map<number, number>(), postgres: new Map<number, number>() };
     let end = start;

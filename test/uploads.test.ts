@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Api, form } from './helpers/api.js';
 import { startKiln, type KilnServer } from './helpers/kiln-process.js';
+import { head, RawConnection } from './helpers/raw-http.js';
 import { buildZip } from './helpers/zip.js';
 
 const MB = 1024 * 1024;
@@ -57,6 +58,19 @@ describe('uploading files with a task', () => {
       assert.ok(Buffer.byteLength(name) <= 255 && Buffer.byteLength(name) > 250, name);
       assert.ok(name.endsWith('é.txt'), 'cut on whole characters, before the extension');
     }
+  });
+
+  it('takes a client that gives up in the middle of an upload as no error of its own, and keeps nothing of it', async () => {
+    const before = await total();
+    const connection = new RawConnection(kiln.url);
+    const start = '--zz\r\nContent-Disposition: form-data; name="message"\r\n\r\nhi\r\n--zz\r\nContent-Disposition: form-data; name="files"; filename="big.bin"\r\n\r\n';
+    connection.send(head('POST', '/api/v1/tasks', { authorization: `Bearer ${kiln.key}`, 'content-type': 'multipart/form-data; boundary=zz', 'content-length': 10 * MB }));
+    await connection.trickle([start, Buffer.alloc(256 * 1024, 1), Buffer.alloc(256 * 1024, 2)], 50);
+    connection.close();
+    for (let i = 0; i < 100 && staging().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(staging(), [], 'the part received was removed');
+    assert.equal(await total(), before);
+    assert.doesNotMatch(kiln.logs(), /request failed/, 'a client going away is not a server error');
   });
 
   it('unpacks ZIP archives into uploads/ keeping their folders', async () => {

@@ -21,6 +21,10 @@ export function clientErrorOf(error: unknown): DomainError | undefined {
       return new InvalidInput('Content-Length does not match the body.');
     case 'FST_ERR_NOT_FOUND':
       return new NotFound('Not found');
+    case 'ECONNRESET':
+      // Node's error for a request body the client stopped sending: nobody is left to answer.
+      if (e.message === 'aborted') return new InvalidInput('The client closed the connection before the request was complete; nothing was stored.');
+      break;
     default:
       break;
   }
