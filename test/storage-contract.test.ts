@@ -402,6 +402,24 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.equal(refused.agent, undefined);
       }));
 
+    it('hands out a first turn with its whole conversation, and a later turn without', () =>
+      withStorage(backend, 'claimed conversation', async (open) => {
+        const { storage } = await open();
+        const task = await seedTask(storage);
+        const first = await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        assert.equal(first?.task.id, task.id);
+        assert.deepEqual(first.conversation, await storage.tasks.recentModelMessages(task.id, null, 10));
+        assert.deepEqual(first.conversation, [{ seq: 1, turn: 1, body: { role: 'user', content: task.message } }]);
+        const fence = { taskId: task.id, turn: 1, leaseOwner: 'w1' };
+        await storage.tasks.appendModelMessages(fence, [{ role: 'assistant', content: 'answer' }]);
+        await storage.tasks.endTurn(fence, turnEndings.completed, new Date().toISOString());
+        const message = { role: 'user' as const, content: 'again', createdAt: new Date().toISOString() };
+        assert.ok(await storage.tasks.startFollowUp(task.id, task.userId, message, message.createdAt, null, { role: 'user', content: 'again' }));
+        const second = await storage.tasks.claimNext('w1', later(30_000), new Date().toISOString());
+        assert.equal(second?.task.turn, 2);
+        assert.equal(second.conversation, undefined, 'three messages: read a page at a time');
+      }));
+
     it('stores a task made from a remembered agent only while the agent is at that revision', () =>
       withStorage(backend, 'agent revision', async (open) => {
         const { storage } = await open();

@@ -225,6 +225,18 @@ export interface ClaimedTurn {
   task: Task;
   /** Undefined when no agent of the task's user has its id. */
   agent: Agent | undefined;
+  /**
+   * The task's whole model conversation when it holds a single message (a first turn not yet
+   * begun), as {@link TaskStore.recentModelMessages} would read it; undefined otherwise.
+   */
+  conversation: ModelMessageRow[] | undefined;
+}
+
+/** A stored model message: its place in the conversation, its turn, and the message as the model reads it. */
+export interface ModelMessageRow {
+  seq: number;
+  turn: number;
+  body: unknown;
 }
 
 export interface TaskStore {
@@ -327,7 +339,7 @@ export interface TaskStore {
 
   appendModelMessages(fence: TurnFence, messages: readonly unknown[]): Promise<void>;
   /** Up to `limit` saved model messages before `beforeSeq` (null: the newest), newest first. */
-  recentModelMessages(taskId: string, beforeSeq: number | null, limit: number): Promise<{ seq: number; turn: number; body: unknown }[]>;
+  recentModelMessages(taskId: string, beforeSeq: number | null, limit: number): Promise<ModelMessageRow[]>;
 }
 
 /** What a worker writes together with the end of its turn. */

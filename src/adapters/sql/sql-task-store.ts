@@ -3,7 +3,7 @@ import type { Message, Task } from '../../core/tasks/task-types.js';
 import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
-import { TurnLost, type ClaimedTurn, type TaskFilter, type TaskWithHistory, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type ClaimedTurn, type ModelMessageRow, type TaskFilter, type TaskWithHistory, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
 import {
   EVENT_COLUMNS,
   INSERT_MESSAGE,
@@ -91,7 +91,9 @@ export class SqlTaskStore implements TaskStore {
     const { dialect } = db;
     this.forUpdate = dialect === 'postgres' ? ' FOR UPDATE' : '';
     // Other tables' rows come back as JSON beside the task's: on PostgreSQL each read is a round trip.
-    this.claimedAgent = `(SELECT ${rowJson(dialect, 'a', AGENT_COLUMNS)} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json`;
+    this.claimedAgent = `(SELECT ${rowJson(dialect, 'a', AGENT_COLUMNS)} FROM agents a WHERE a.id = tasks.agent_id AND a.user_id = tasks.user_id) AS agent_json,
+       (SELECT ${jsonArray(dialect, rowJson(dialect, 'mm', 'seq, turn, body'), 'mm.seq')}
+          FROM (SELECT seq, turn, body FROM model_messages WHERE task_id = tasks.id ORDER BY seq LIMIT 2) mm) AS conversation_json`;
     this.withHistory = `SELECT ${TASK_COLUMNS},
          (SELECT ${jsonArray(dialect, rowJson(dialect, 'm', MESSAGE_COLUMNS), 'm.seq')} FROM messages m WHERE m.task_id = t.id) AS messages_json,
          (SELECT ${rowJson(dialect, 'e', EVENT_COLUMNS)} FROM events e WHERE e.task_id = t.id ORDER BY e.seq DESC LIMIT 1) AS last_event_json,
@@ -301,7 +303,8 @@ export class SqlTaskStore implements TaskStore {
 
   async claimNext(owner: string, leaseUntil: string, now: string, perUserLimit?: number): Promise<ClaimedTurn | undefined> {
     const [next, nextParams] = (this.db.dialect === 'postgres' ? nextTurnLocked : nextTurn)(owner, perUserLimit);
-    const rows = await this.db.all<TaskRow & { agent_json: string | AgentRow | null }>(
+    type Row = TaskRow & { agent_json: string | AgentRow | null; conversation_json: string | ModelMessageStored[] | null };
+    const rows = await this.db.all<Row>(
       `UPDATE tasks SET lease_owner = ?, lease_expires_at = ?, queued_at = NULL, status = 'running',
          started_at = COALESCE(started_at, ?), last_activity_at = CASE WHEN started_at IS NULL THEN ? ELSE last_activity_at END
        WHERE id = (${next})
@@ -311,7 +314,9 @@ export class SqlTaskStore implements TaskStore {
     const row = rows[0];
     if (!row) return undefined;
     const agent = parsedJson(row.agent_json);
-    return { task: taskFromRow(row), agent: agent ? agentFromRow(agent) : undefined };
+    // Two messages or more: the runner reads the conversation a page at a time.
+    const conversation = parsedJson(row.conversation_json) ?? [];
+    return { task: taskFromRow(row), agent: agent ? agentFromRow(agent) : undefined, conversation: conversation.length === 1 ? conversation.map(modelMessageFromRow) : undefined };
   }
 
   async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void> {
@@ -506,12 +511,12 @@ export class SqlTaskStore implements TaskStore {
     });
   }
 
-  async recentModelMessages(taskId: string, beforeSeq: number | null, limit: number): Promise<{ seq: number; turn: number; body: unknown }[]> {
-    const rows = await this.db.all<{ seq: number; turn: number; body: string }>(
+  async recentModelMessages(taskId: string, beforeSeq: number | null, limit: number): Promise<ModelMessageRow[]> {
+    const rows = await this.db.all<ModelMessageStored>(
       `SELECT seq, turn, body FROM model_messages WHERE task_id = ?${beforeSeq === null ? '' : ' AND seq < ?'} ORDER BY seq DESC LIMIT ?`,
       beforeSeq === null ? [taskId, limit] : [taskId, beforeSeq, limit],
     );
-    return rows.map((r) => ({ seq: Number(r.seq), turn: Number(r.turn), body: JSON.parse(r.body) }));
+    return rows.map(modelMessageFromRow);
   }
 
   /** Within a transaction: the fenced turn's task (locked) and events, or undefined when the fence no longer holds. */
@@ -612,4 +617,15 @@ function insertEvents(events: readonly LoggedEvent[]): Statement[] {
 /** Whether the task is one the end user (when there is one) may see: a task of theirs in that app. */
 function seenBy(task: Task, endUser: EndUserScope | undefined): boolean {
   return !endUser || (task.endUser?.appId === endUser.appId && task.endUser.endUserId === endUser.endUserId);
+}
+
+/** A model message as stored: its body is JSON text. */
+interface ModelMessageStored {
+  seq: number | string;
+  turn: number | string;
+  body: string;
+}
+
+function modelMessageFromRow(row: ModelMessageStored): ModelMessageRow {
+  return { seq: Number(row.seq), turn: Number(row.turn), body: JSON.parse(row.body) };
 }

@@ -9,7 +9,7 @@ import type { Instruments } from '../../ports/instruments.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { SecretSource } from '../../ports/secret-source.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
-import { TurnLost, type ArtifactStore, type ClaimedTurn, type TaskStore, type TurnCarry, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type ArtifactStore, type ClaimedTurn, type ModelMessageRow, type TaskStore, type TurnCarry, type TurnFence } from '../../ports/storage.js';
 import type { Agent } from '../agents/agent-types.js';
 import { runAgentTurn, TurnFailure, type PlannedCall } from '../agent/agent-loop.js';
 import { fitConversation, recentConversation } from '../agent/context-budget.js';
@@ -88,13 +88,13 @@ const FULL_DISK_RETRY_MAX_MS = 30_000;
 export class TurnRunner {
   constructor(private readonly deps: TurnRunnerDeps) {}
 
-  async run({ task, agent }: ClaimedTurn, owner: string, signal: AbortSignal): Promise<void> {
+  async run({ task, agent, conversation }: ClaimedTurn, owner: string, signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const outcome = await inSpan(
       'kiln.turn',
       { 'kiln.task.id': task.id, 'kiln.turn': task.turn },
       async (span) => {
-        const outcome = await this.runTurn(task, agent, owner, signal);
+        const outcome = await this.runTurn(task, agent, conversation, owner, signal);
         span.setAttribute('kiln.turn.outcome', outcome);
         return outcome;
       },
@@ -104,7 +104,7 @@ export class TurnRunner {
   }
 
   /** Runs the turn and says how it stopped on this worker. */
-  private async runTurn(task: Task, agent: Agent | undefined, owner: string, signal: AbortSignal): Promise<TurnOutcome> {
+  private async runTurn(task: Task, agent: Agent | undefined, claimedConversation: ModelMessageRow[] | undefined, owner: string, signal: AbortSignal): Promise<TurnOutcome> {
     const { tasks, hub, logger } = this.deps;
     const fence: TurnFence = { taskId: task.id, turn: task.turn, leaseOwner: owner };
     const log = logger.child({ task: task.id, turn: task.turn });
@@ -138,7 +138,7 @@ export class TurnRunner {
         (reason) => turnControl.abort(reason),
       );
       const spending = budget;
-      const { messages, resumed } = await this.conversation(task, fence);
+      const { messages, resumed } = await this.conversation(task, fence, claimedConversation);
       const gate = async () => new ToolGate(task.toolPolicy, task.autoExecute, await tasks.eventsOfType(task.id, ['tool_approval']));
       // A resumed turn was announced as processing by the decision that resumed it.
       if (!resumed) writer.emit({ type: 'status', data: { status: 'processing' } });
@@ -362,11 +362,12 @@ export class TurnRunner {
 
   /**
    * The model conversation so far, the user's message of this turn included (it is stored with
-   * the task or follow-up). The turn is resumed when the model already answered in it.
+   * the task or follow-up). The turn is resumed when the model already answered in it. `claimed`
+   * is the whole conversation when the claim brought it.
    */
-  private async conversation(task: Task, fence: TurnFence): Promise<{ messages: ModelMessage[]; resumed: boolean }> {
+  private async conversation(task: Task, fence: TurnFence, claimed: ModelMessageRow[] | undefined): Promise<{ messages: ModelMessage[]; resumed: boolean }> {
     const { saved, unreadTurns } = await recentConversation(
-      (beforeSeq, limit) => this.deps.tasks.recentModelMessages(task.id, beforeSeq, limit),
+      async (beforeSeq, limit) => (claimed && beforeSeq === null ? claimed : this.deps.tasks.recentModelMessages(task.id, beforeSeq, limit)),
       task.turn,
       this.deps.contextTokens,
     );
