@@ -422,7 +422,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
 
     it('stores a task made from a remembered agent only while the agent is at that revision', () =>
       withStorage(backend, 'agent revision', async (open) => {
-        const { storage } = await open();
+        const { storage, db } = await open();
         const user = await storage.users.ensureUser('alice', new Date().toISOString());
         const agent = await storage.agents.ensureDefault(user.id, new Date().toISOString());
         assert.equal(agent.revision, 1);
@@ -441,6 +441,10 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(await storage.tasks.messages(stale.task.id), []);
         assert.equal((await storage.tasks.list(user.id, 10, 0)).total, 1, 'nor counted');
         assert.equal(await make(2).stored, true);
+        // A process of an earlier version changes agents without knowing of revisions.
+        await db.run('UPDATE agents SET auto_execute = 1 WHERE id = ?', [agent.id]);
+        assert.equal((await storage.agents.get(user.id, agent.id))?.revision, 3, 'the database counts every change');
+        assert.equal(await make(2).stored, false);
       }));
 
     it('serves users fairly: the user with the fewest running turns first, and at most the limit per user', () =>

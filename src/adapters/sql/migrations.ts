@@ -353,8 +353,18 @@ const MIGRATIONS: { version: number; name: string; statements: (dialect: Dialect
     version: 18,
     name: 'agent revisions',
     // Counts an agent's changes, so that a task made from a remembered copy of its agent can be
-    // checked, in the statement that stores it, against the agent as it now is.
-    statements: () => ['ALTER TABLE agents ADD COLUMN revision INTEGER NOT NULL DEFAULT 1'],
+    // checked, in the statement that stores it, against the agent as it now is. The database
+    // counts them, so that a change written by a process of an earlier version (during a rolling
+    // upgrade) counts too.
+    statements: (dialect) => [
+      'ALTER TABLE agents ADD COLUMN revision INTEGER NOT NULL DEFAULT 1',
+      ...(dialect === 'postgres'
+        ? [
+            'CREATE FUNCTION agents_count_revision() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.revision := OLD.revision + 1; RETURN NEW; END $$',
+            'CREATE TRIGGER agents_revision BEFORE UPDATE ON agents FOR EACH ROW EXECUTE FUNCTION agents_count_revision()',
+          ]
+        : ['CREATE TRIGGER agents_revision AFTER UPDATE ON agents FOR EACH ROW WHEN NEW.revision = OLD.revision BEGIN UPDATE agents SET revision = OLD.revision + 1 WHERE id = OLD.id; END']),
+    ],
   },
 ];
 

@@ -86,7 +86,7 @@ export class SqlAgentStore implements AgentStore {
   async update(agent: Agent): Promise<void> {
     await this.db.run(
       `UPDATE agents SET name = ?, system_prompt = ?, model = ?, tool_policy = ?, auto_execute = ?, mcp_servers = ?, updated_at = ?, max_tokens = ?, max_duration_seconds = ?,
-         retention_days = ?, revision = revision + 1 WHERE id = ? AND user_id = ?`,
+         retention_days = ? WHERE id = ? AND user_id = ?`,
       [
         agent.name,
         agent.systemPrompt,

@@ -314,9 +314,13 @@ export class SqlTaskStore implements TaskStore {
     const row = rows[0];
     if (!row) return undefined;
     const agent = parsedJson(row.agent_json);
-    // Two messages or more: the runner reads the conversation a page at a time.
-    const conversation = parsedJson(row.conversation_json) ?? [];
-    return { task: taskFromRow(row), agent: agent ? agentFromRow(agent) : undefined, conversation: conversation.length === 1 ? conversation.map(modelMessageFromRow) : undefined };
+    // Two messages or more: the runner reads the conversation a page at a time. On PostgreSQL the
+    // subquery reads the statement's snapshot, which a follow-up committed just before the claim's
+    // lock is not in: the one message counts only when it is of the claimed turn.
+    const task = taskFromRow(row);
+    const conversation = (parsedJson(row.conversation_json) ?? []).map(modelMessageFromRow);
+    const whole = conversation.length === 1 && conversation[0]!.turn === task.turn;
+    return { task, agent: agent ? agentFromRow(agent) : undefined, conversation: whole ? conversation : undefined };
   }
 
   async renewLeases(owner: string, taskIds: readonly string[], leaseUntil: string): Promise<void> {

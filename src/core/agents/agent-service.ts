@@ -20,6 +20,11 @@ export interface AgentSettings {
 
 /** Agents remembered for new tasks, at most (the oldest remembered is forgotten first). */
 const REMEMBERED_AGENTS = 1000;
+/** An agent whose tool policy is larger than this, as JSON, is read for each task instead. */
+const REMEMBERED_POLICY_CHARS = 4096;
+
+/** What a new task takes from its agent. */
+export type AgentForTask = Pick<Agent, 'id' | 'revision' | 'model' | 'autoExecute' | 'toolPolicy'>;
 
 /**
  * Agents of a user: create, read, change; the default agent is made on first use.
@@ -29,7 +34,7 @@ const REMEMBERED_AGENTS = 1000;
  * which holds across processes; the caller reads it afresh when it is not.
  */
 export class AgentService {
-  private readonly remembered = new Map<string, Agent>();
+  private readonly remembered = new Map<string, AgentForTask>();
 
   constructor(private readonly deps: { storage: Storage; models: ModelResolver }) {}
 
@@ -66,16 +71,20 @@ export class AgentService {
    * The agent a new task runs as: the one named, or the caller's default. Remembered from an
    * earlier task unless `fresh`; check its revision where the task is stored.
    */
-  async forTask(caller: KeyOwner, agentId: string | null, fresh = false): Promise<Agent> {
+  async forTask(caller: KeyOwner, agentId: string | null, fresh = false): Promise<AgentForTask> {
     const key = rememberedKey(caller, agentId);
     const known = fresh ? undefined : this.remembered.get(key);
     if (known) return known;
     const agent = agentId === null ? await this.deps.storage.agents.ensureDefault(caller.userId, new Date().toISOString()) : await this.deps.storage.agents.get(caller.userId, agentId);
     if (!agent) throw new InvalidInput(`agentId: no agent ${agentId} belongs to you`, 'agentId');
+    const { id, revision, model, autoExecute, toolPolicy } = agent;
+    const forTask = { id, revision, model, autoExecute, toolPolicy };
     this.remembered.delete(key);
-    if (this.remembered.size >= REMEMBERED_AGENTS) this.remembered.delete(this.remembered.keys().next().value!);
-    this.remembered.set(key, agent);
-    return agent;
+    if (JSON.stringify(toolPolicy ?? {}).length <= REMEMBERED_POLICY_CHARS) {
+      if (this.remembered.size >= REMEMBERED_AGENTS) this.remembered.delete(this.remembered.keys().next().value!);
+      this.remembered.set(key, forTask);
+    }
+    return forTask;
   }
 
   private checkModel(model: string | null): void {

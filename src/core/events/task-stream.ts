@@ -20,8 +20,8 @@ type StreamStart = TaskWithHistory | { task: Task; lastEventId: number };
  * `read` is the caller's access check: it reads the task (with its history and the executing
  * turn's first events, or where to resume), or returns null for nothing to stream. The
  * subscription is opened before that read, and events are passed on strictly by sequence number,
- * so an event committed during the read is neither lost nor sent twice. The returned stream must
- * be iterated: its end closes the subscription.
+ * so an event committed during the read is neither lost nor sent twice. The subscription closes
+ * when the returned stream ends, or when `signal` aborts.
  */
 export async function openTaskStream(
   deps: { tasks: TaskStore; hub: EventHub },
@@ -42,7 +42,13 @@ export async function openTaskStream(
     unsubscribe();
     return null;
   }
-  return stream(deps, from, inbox, unsubscribe, signal);
+  // A stream that never starts never reaches its own `finally`: an abort before then releases it.
+  const released = () => unsubscribe();
+  signal.addEventListener('abort', released, { once: true });
+  return stream(deps, from, inbox, () => {
+    signal.removeEventListener('abort', released);
+    unsubscribe();
+  }, signal);
 }
 
 async function* stream(

@@ -3,8 +3,7 @@ import fs from 'node:fs/promises';
 import type { KeyOwner, Storage, TaskFilter, TaskWithHistory } from '../../ports/storage.js';
 import { usageReport, type UsageReport } from './usage-report.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
-import type { AgentService } from '../agents/agent-service.js';
-import type { Agent } from '../agents/agent-types.js';
+import type { AgentForTask, AgentService } from '../agents/agent-service.js';
 import { userModelMessage } from '../agent/user-message.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
@@ -162,7 +161,7 @@ export class TaskService {
   }
 
   /** What a new task takes from its agent, with the requested model checked. */
-  private asAgent(input: CreateTaskInput, agent: Agent): Pick<Task, 'agentId' | 'autoExecute' | 'toolPolicy'> {
+  private asAgent(input: CreateTaskInput, agent: AgentForTask): Pick<Task, 'agentId' | 'autoExecute' | 'toolPolicy'> {
     const model = input.model ?? agent.model;
     if (model !== null) {
       try {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AttachedFile } from '../tasks/task-types.js';
 import { InvalidInput, TooLarge } from '../errors.js';
-import { entryStat, FolderInTheWay, makeWorkspaceFolder, moveIntoWorkspace, pathNames, SymlinkInTheWay, workspaceBytes } from './workspace-fs.js';
+import { entryStat, FolderInTheWay, makeWorkspaceFolder, moveIntoWorkspace, pathNames, removeWorkspaceFile, SymlinkInTheWay, workspaceBytes } from './workspace-fs.js';
 import { looksLikeZip, MAX_UNPACKED_BYTES, MAX_UNPACKED_ENTRIES, unpackZip, type UnpackBudget } from './zip-unpack.js';
 
 const MB = 1024 * 1024;
@@ -117,7 +117,7 @@ export class Workspaces {
       } catch (error) {
         // A move that fails after the checks (the disk, say): the files this upload added go again.
         const added = attached.filter((file) => !existing.has(file.path.slice('uploads/'.length)));
-        await Promise.all(added.map((file) => fs.rm(path.join(root, file.path), { force: true })));
+        await Promise.all(added.map((file) => removeWorkspaceFile(root, file.path)));
         throw error;
       }
       return attached;

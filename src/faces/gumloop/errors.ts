@@ -34,7 +34,7 @@ export function gumloopEdgeError(status: number, message: string): unknown {
 
 /** Gumloop's error shape: `{ error: { code, type, message, param? } }`. */
 export function sendGumloopError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
-  const known = clientErrorOf(error);
+  const known = clientErrorOf(error, request.raw);
   if (known) {
     const [status, code, type] = STATUS[known.kind];
     if (known.kind === 'storage_full') logger.error('the disk is full: a request was refused', { face: 'gumloop', url: request.routeOptions.url, request: request.id });

@@ -1,11 +1,13 @@
+import type { IncomingMessage } from 'node:http';
 import { DomainError, Forbidden, InvalidInput, NotFound, storageFullOf, TooLarge } from '../../core/errors.js';
 
 /**
- * Errors raised by the HTTP framework itself (bad JSON, wrong content type, body too large),
- * turned into domain errors so each face can answer them in its own format; so is a full disk,
- * wherever a write met it. Returns undefined for anything else (an internal error).
+ * Errors raised by the HTTP framework itself (bad JSON, wrong content type, body too large, a
+ * `request` its client gave up on), turned into domain errors so each face can answer them in
+ * its own format; so is a full disk, wherever a write met it. Returns undefined for anything else
+ * (an internal error).
  */
-export function clientErrorOf(error: unknown): DomainError | undefined {
+export function clientErrorOf(error: unknown, request?: IncomingMessage): DomainError | undefined {
   if (error instanceof DomainError) return error;
   const full = storageFullOf(error);
   if (full) return full;
@@ -22,8 +24,9 @@ export function clientErrorOf(error: unknown): DomainError | undefined {
     case 'FST_ERR_NOT_FOUND':
       return new NotFound('Not found');
     case 'ECONNRESET':
-      // Node's error for a request body the client stopped sending: nobody is left to answer.
-      if (e.message === 'aborted') return new InvalidInput('The client closed the connection before the request was complete; nothing was stored.');
+      // Node's error for a request body the client stopped sending (the same error for a
+      // response this server was reading from elsewhere is an internal one): nobody is left to answer.
+      if (e.message === 'aborted' && request?.destroyed) return new InvalidInput('The client closed the connection before the request was complete; nothing was stored.');
       break;
     default:
       break;

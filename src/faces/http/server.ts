@@ -52,7 +52,7 @@ export async function buildHttpServer(
   });
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
-    const known = clientErrorOf(error);
+    const known = clientErrorOf(error, request.raw);
     if (known) return reply.status(HTTP_STATUS[known.kind]).send({ error: { code: known.apiCode ?? known.kind.toUpperCase(), message: known.message } });
     deps.logger.error('request failed', { url: request.routeOptions.url, request: request.id, error: errorMessage(error) });
     return reply.status(500).send({ error: { code: 'INTERNAL_ERROR', message: `Internal server error (request id ${request.id}).` } });

@@ -39,6 +39,8 @@ export async function writeSse<T>(
   res.flushHeaders();
   const onClose = () => controller.abort();
   res.on('close', onClose);
+  // The client may have left while the stream was being opened: then nothing is waited for.
+  if (res.destroyed) controller.abort();
   const heartbeat = setInterval(() => {
     if (!res.writableEnded) res.write(':heartbeat\n\n');
   }, options.heartbeatMs);

@@ -27,7 +27,7 @@ export async function mcpFace(app: FastifyInstance, deps: FaceDeps): Promise<voi
     if ((error as { code?: string }).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return sendRpcError(reply, 415, 'Unsupported Content-Type: MCP messages are sent as application/json.');
     }
-    const known = clientErrorOf(error);
+    const known = clientErrorOf(error, request.raw);
     if (known) return sendRpcError(reply, HTTP_STATUS[known.kind], known.message);
     deps.logger.error('request failed', { face: 'mcp', request: request.id, error: errorMessage(error) });
     return sendRpcError(reply, 500, `Internal server error (request id ${request.id}); the server log has the details.`);

@@ -35,7 +35,7 @@ export function sigmicEdgeError(status: number, message: string): unknown {
 
 /** The native face's error envelope: `{ success: false, error: { message, code } }`. */
 export function sendSigmicError(error: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger): void {
-  const known = clientErrorOf(error);
+  const known = clientErrorOf(error, request.raw);
   if (known) {
     const [status, kindCode] = STATUS[known.kind];
     const code = specificCodeOf(known) ?? kindCode;

@@ -85,7 +85,7 @@ export async function syntropicFace(app: FastifyInstance, deps: FaceDeps): Promi
     if (error instanceof SyntaxError || (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       return reply.status(422).send({ detail: [{ type: 'json_invalid', loc: ['body', 0], msg: 'JSON decode error', input: {} }] });
     }
-    const known = clientErrorOf(error);
+    const known = clientErrorOf(error, request.raw);
     if (known) {
       if (known.kind === 'storage_full') deps.logger.error('the disk is full: a request was refused', { face: 'syntropic', url: request.routeOptions.url, request: request.id });
       if (known.kind === 'auth_required' || known.kind === 'invalid_api_key') reply.header('www-authenticate', 'Basic realm="kiln", charset="UTF-8"');
