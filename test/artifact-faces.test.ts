@@ -312,6 +312,18 @@ describe('artifact faces', needs(sandbox), () => {
       assert.equal(file.path, 'artifacts/Review-notes.md');
       assert.equal(file.sha256, sha256('# Notes\n'));
       assert.equal((await syn('POST', '/artifacts', { workflow_id: 'w', artifact_type: 'text', title: 't', content: 'c', session_id: 'not-a-task' })).status, 400);
+      // Made at once with one title: each gets a path of its own, and keeps its own content.
+      const made = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => syn('POST', '/artifacts', { workflow_id: 'wf-report', artifact_type: 'markdown', title: 'Same title', content: `# Draft ${i}\n`, session_id: task })),
+      );
+      assert.deepEqual(made.map((r) => r.status), [201, 201, 201, 201, 201, 201]);
+      assert.equal(new Set(made.map((r) => r.body.id)).size, 6);
+      const after = (await api.get(`/api/v1/tasks/${task}/artifacts`)).body.data.files;
+      made.forEach((r, i) => {
+        const own = after.find((f: any) => f.artifactId === r.body.id);
+        assert.equal(own.sha256, sha256(`# Draft ${i}\n`), own.path);
+      });
+      assert.equal(new Set(made.map((r) => after.find((f: any) => f.artifactId === r.body.id).path)).size, 6);
     });
   });
 

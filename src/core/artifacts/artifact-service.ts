@@ -5,7 +5,7 @@ import type { BlobStore } from '../../ports/blob-store.js';
 import type { ArtifactQuery, KeyOwner, Storage, VersionQuery } from '../../ports/storage.js';
 import { Conflict, InvalidInput, NotFound, TooLarge } from '../errors.js';
 import type { Task } from '../tasks/task-types.js';
-import { entryStat, pathNames, removeWorkspaceFile, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
+import { entryStat, FolderInTheWay, pathNames, removeWorkspaceFile, SymlinkInTheWay, workspaceBytes, writeWorkspaceFile } from '../workspace/workspace-fs.js';
 import type { Workspaces } from '../workspace/workspaces.js';
 import type { ArtifactRecorder } from './artifact-recorder.js';
 import type { Artifact, ArtifactVersion } from './artifact-types.js';
@@ -142,12 +142,12 @@ export class ArtifactService {
     const name = `${slug(input.title)}.${EXTENSION_BY_TYPE[input.contentType] ?? 'txt'}`;
     // A task's workspace is made when something first goes in it.
     if (task) await this.deps.workspaces.create(task.id);
-    const relative = task ? await this.freePath(task.id, `artifacts/${name}`) : null;
+    let relative: string | null = null;
     let observed: Stats | null = null;
     try {
-      if (task && relative) {
+      if (task) {
         await this.refuseBeyondLimit(task.id, bytes.length, 0);
-        observed = await writeWorkspaceFile(this.deps.workspaces.dir(task.id), relative, bytes);
+        ({ relative, observed } = await this.writeAtFreePath(task.id, `artifacts/${name}`, bytes));
       }
       const { sha256, size } = await this.deps.blobs.put(Readable.from([bytes]));
       const { artifact } = await this.deps.storage.artifacts.recordVersion(
@@ -182,7 +182,7 @@ export class ArtifactService {
       );
       return artifact;
     } catch (error) {
-      // A path of its own (see freePath): nothing else is lost with it, and no half-written file stays.
+      // A path of its own (see writeAtFreePath): nothing else is lost with it, and no half-written file stays.
       if (observed && task && relative) await removeWorkspaceFile(this.deps.workspaces.dir(task.id), relative);
       throw error;
     }
@@ -243,12 +243,23 @@ export class ArtifactService {
     return task;
   }
 
-  private async freePath(taskId: string, wanted: string): Promise<string> {
+  /**
+   * Writes `bytes` at `wanted`, or at `name-2.ext`, `name-3.ext`... where something already is: a
+   * path of its own, even against creates running at the same time.
+   */
+  private async writeAtFreePath(taskId: string, wanted: string, bytes: Buffer): Promise<{ relative: string; observed: Stats }> {
     const ext = path.posix.extname(wanted);
     const base = wanted.slice(0, wanted.length - ext.length);
     for (let n = 1; ; n++) {
-      const candidate = n === 1 ? wanted : `${base}-${n}${ext}`;
-      if (!(await entryStat(this.deps.workspaces.dir(taskId), candidate))) return candidate;
+      const relative = n === 1 ? wanted : `${base}-${n}${ext}`;
+      try {
+        return { relative, observed: await writeWorkspaceFile(this.deps.workspaces.dir(taskId), relative, bytes, { exclusive: true }) };
+      } catch (error) {
+        // Something at this very path is taken; a link or file on the way to it is an error.
+        const inTheWay = (error instanceof FolderInTheWay || error instanceof SymlinkInTheWay) && error.relative === relative;
+        const taken = (error as NodeJS.ErrnoException).code === 'EEXIST' || inTheWay;
+        if (!taken) throw error;
+      }
     }
   }
 

@@ -182,9 +182,10 @@ export function openedPath(handle: FileHandle): string {
 /**
  * Writes `content` to `relative`, creating its folders: into a new file next to it, then renamed
  * over the old one, so a half-written file is never seen and a link put there in the meantime is
- * replaced, never written through. `mtimeMs` sets the modification time. Returns the new file's stat.
+ * replaced, never written through. `mtimeMs` sets the modification time. `exclusive` writes only
+ * where nothing is (EEXIST otherwise). Returns the new file's stat.
  */
-export function writeWorkspaceFile(root: string, relative: string, content: Buffer | Readable, options: { mtimeMs?: number } = {}): Promise<Stats> {
+export function writeWorkspaceFile(root: string, relative: string, content: Buffer | Readable, options: { mtimeMs?: number; exclusive?: boolean } = {}): Promise<Stats> {
   return atEntry(
     root,
     relative,
@@ -198,7 +199,13 @@ export function writeWorkspaceFile(root: string, relative: string, content: Buff
         if (options.mtimeMs !== undefined) await handle.utimes(new Date(options.mtimeMs), new Date(options.mtimeMs));
         const stat = await handle.stat();
         await handle.close();
-        await fs.rename(dir.at(temp), dir.at(name));
+        if (options.exclusive) {
+          // link refuses an existing entry (EEXIST): of writers racing for one name, one wins.
+          await fs.link(dir.at(temp), dir.at(name));
+          await fs.unlink(dir.at(temp));
+        } else {
+          await fs.rename(dir.at(temp), dir.at(name));
+        }
         return stat;
       } catch (error) {
         await handle.close().catch(() => {});
