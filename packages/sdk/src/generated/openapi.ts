@@ -1729,7 +1729,10 @@ export interface components {
             phase_id?: string | null;
             /** @description A task of the caller (else 400): the artifact is also written to that task's workspace under `artifacts/`. */
             session_id?: string | null;
-            /** @default text/markdown */
+            /**
+             * @description A media type with optional parameters (`text/plain; charset=utf-8`); anything else is refused with 422. Served as the artifact's Content-Type.
+             * @default text/markdown
+             */
             content_type?: string;
             /** @description Ids of the caller's artifacts (an unknown one is a 400). */
             derived_from?: string[];
