@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PostgresDatabase } from '../src/adapters/postgres/postgres-database.js';
 import { migrate } from '../src/adapters/sql/migrations.js';
 import { openSqlStorage } from '../src/adapters/sql/sql-storage.js';
@@ -106,7 +107,7 @@ describe('prepared statements on postgres', needs(postgres), () => {
       assert.deepEqual(await db.get(read, [1]), { n: 7 });
       const preparedHere = await db.get<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = 'SELECT n FROM plan_change WHERE id = $1'");
       assert.equal(preparedHere!.n, 1, 'the read was prepared (this process had named fewer than its bound of statements)');
-      // One statement at a time runs on the pool's most recently used connection: the one that prepared the read.
+      // Statements outside transactions share one connection: the one that prepared the read.
       await db.run('ALTER TABLE plan_change ALTER COLUMN n TYPE TEXT');
       assert.deepEqual(await db.get(read, [1]), { n: '7' });
       assert.deepEqual(await db.get(read, [1]), { n: '7' }, 'and again');
@@ -665,6 +666,51 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       }));
   });
 }
+
+describe('the shared connection on postgres', needs(postgres), () => {
+  it('answers statements sent while an earlier one waits for a lock, and runs that one once the lock is let go', () =>
+    withStorage('postgres', 'shared connection stall', async (open) => {
+      const { db } = await open();
+      await db.run('CREATE TABLE stall (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)');
+      await db.run('INSERT INTO stall (id, n) VALUES (?, ?)', [1, 0]);
+      let locked!: () => void;
+      const lockHeld = new Promise<void>((resolve) => (locked = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holder = db.transaction(async (tx) => {
+        await tx.run('UPDATE stall SET n = n + 1 WHERE id = ?', [1]);
+        locked();
+        await released;
+      });
+      await lockHeld;
+      const waiting = db.run('UPDATE stall SET n = n + 10 WHERE id = ?', [1]);
+      let answer: unknown;
+      try {
+        await sleep(100);
+        answer = await Promise.race([db.get<{ one: number }>('SELECT 1 AS one'), sleep(3000).then(() => 'held up')]);
+      } finally {
+        release();
+        await holder;
+      }
+      assert.deepEqual(answer, { one: 1 }, 'a statement sent while another waits for a lock is answered');
+      assert.deepEqual(await waiting, { changes: 1 });
+      assert.deepEqual(await db.get('SELECT n FROM stall WHERE id = ?', [1]), { n: 11 });
+    }));
+
+  it('opens a new connection when its server process ends', () =>
+    withStorage('postgres', 'shared connection restart', async (open) => {
+      const { db } = await open();
+      const before = (await db.get<{ pid: number }>('SELECT pg_backend_pid() AS pid'))!.pid;
+      assert.deepEqual(await db.scans.get('SELECT pg_terminate_backend(?) AS ended', [before]), { ended: true });
+      // A statement sent before the client has read of the end fails with it; the next ones get a new connection.
+      let after: number | undefined;
+      for (let attempt = 0; attempt < 20 && after === undefined; attempt++) {
+        after = await db.get<{ pid: number }>('SELECT pg_backend_pid() AS pid').then((row) => row!.pid, () => sleep(50).then(() => undefined));
+      }
+      assert.ok(after !== undefined, 'statements are answered again');
+      assert.notEqual(after, before, 'on a new server process');
+    }));
+});
 
 describe('task store notifications on postgres', needs(postgres), () => {
   it("tells other processes of a queued task or follow-up with the write that stores it, of nothing refused, and nothing to another schema's installation", () =>

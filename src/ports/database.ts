@@ -48,6 +48,11 @@ export interface Database extends SqlExecutor {
   readonly dialect: Dialect;
   /** The notification channels of this installation (PostgreSQL only). */
   readonly channels?: NotificationChannels;
+  /**
+   * For statements that may read many rows (filtered lists and their counts, searches, reports):
+   * on PostgreSQL they run on a connection of their own, so that they hold up no other statement.
+   */
+  readonly scans: SqlExecutor;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Connections of a pool, for metrics; null when there is no pool (SQLite's one connection). */

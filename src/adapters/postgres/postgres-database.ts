@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { InvalidInput, StorageFull } from '../../core/errors.js';
+import { PipelinedConnection } from './pipelined-connection.js';
 import type { Database, NotificationChannels, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
+
+/** How long the pipelined connection's oldest statement may wait before new statements go around it. */
+const PIPELINE_STALL_MS = 20;
 
 /** How long start-up waits for PostgreSQL to answer before it says it cannot reach it. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -22,8 +26,12 @@ pg.types.setTypeParser(20, (value) => Number(value));
 export class PostgresDatabase implements Database {
   readonly dialect = 'postgres' as const;
   readonly channels: NotificationChannels;
+  /** Connections for transactions (and LISTEN). */
   private readonly pool: pg.Pool;
+  /** Statements outside transactions, while it keeps moving. */
+  private readonly pipeline: PipelinedConnection;
   private readonly direct: SqlExecutor;
+  readonly scans: SqlExecutor;
   /** PostgreSQL server processes of this pool's connections. */
   private readonly backends = new Set<number>();
 
@@ -31,7 +39,8 @@ export class PostgresDatabase implements Database {
     private readonly connectionString: string,
     private readonly schema?: string,
   ) {
-    this.pool = new pg.Pool({ connectionString, max: 10, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+    const config = { connectionString, ...(schema ? { options: `-c search_path=${schema}` } : {}) };
+    this.pool = new pg.Pool({ ...config, max: 10 });
     this.channels = channelsOf(schema);
     // A connection that drops while idle is replaced by the pool; the error must not crash the process.
     this.pool.on('error', () => {});
@@ -45,7 +54,11 @@ export class PostgresDatabase implements Database {
       const pid = backend(client);
       if (pid) this.backends.delete(pid);
     });
-    this.direct = executor((query) => this.pool.query(query), false);
+    this.pipeline = new PipelinedConnection(config, { opened: (pid) => this.backends.add(pid), closed: (pid) => this.backends.delete(pid) });
+    // A statement that waits (for a lock, or on a busy server) holds up those sent after it on the
+    // pipelined connection: while the oldest has waited too long, new ones take pooled connections.
+    this.direct = executor((query) => (this.pipeline.waitingMs() < PIPELINE_STALL_MS ? this.pipeline.query(query) : this.pool.query(query)), false);
+    this.scans = executor((query) => this.pool.query(query), false);
   }
 
   /**
@@ -141,6 +154,7 @@ export class PostgresDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.pipeline.close();
     await this.pool.end();
   }
 }

@@ -267,7 +267,7 @@ export class SqlArtifactStore implements ArtifactStore {
       params.push(query.after.createdAt, query.after.createdAt, query.after.versionId);
     }
     const direction = newest ? 'DESC' : 'ASC';
-    const rows = await this.db.all<Row>(
+    const rows = await this.db.scans.all<Row>(
       `SELECT ${ARTIFACT}, ${VERSION} FROM artifacts a JOIN artifact_versions v ON v.artifact_id = a.id
         WHERE ${where.join(' AND ')} ORDER BY v.created_at ${direction}, v.id ${direction} LIMIT ?`,
       [...params, query.limit],

@@ -203,14 +203,14 @@ export class SqlTaskStore implements TaskStore {
     // The page's ids come from the index alone (skipping `offset` entries touches no table row);
     // only the page's rows are read.
     const page = (order: 'ASC' | 'DESC', pageLimit: number, pageOffset: number) =>
-      this.db.all<{ id: string }>(`SELECT id FROM tasks WHERE ${condition} ORDER BY last_activity_at ${order}, id ${order} LIMIT ? OFFSET ?`, [
+      this.db.scans.all<{ id: string }>(`SELECT id FROM tasks WHERE ${condition} ORDER BY last_activity_at ${order}, id ${order} LIMIT ? OFFSET ?`, [
         ...params,
         pageLimit,
         pageOffset,
       ]);
     if (where.length > 1) {
       const ids = await page('DESC', limit, offset);
-      const count = await this.db.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks WHERE ${condition}`, params);
+      const count = await this.db.scans.get<{ n: number | string }>(`SELECT COUNT(*) AS n FROM tasks WHERE ${condition}`, params);
       return { tasks: await this.rowsOf(ids), total: Number(count?.n ?? 0) };
     }
     // All of a user's tasks are counted as they are made. Knowing the total, a page in the older
@@ -236,7 +236,7 @@ export class SqlTaskStore implements TaskStore {
 
   async usageEvents(userId: string, since: string): Promise<UsageRecord[]> {
     // Tasks active in the window come from the activity index; their usage events from the log.
-    const rows = await this.db.all<{ agentId: string | null; createdAt: string; data: string }>(
+    const rows = await this.db.scans.all<{ agentId: string | null; createdAt: string; data: string }>(
       `SELECT t.agent_id AS "agentId", e.created_at AS "createdAt", e.data AS "data"
          FROM tasks t JOIN events e ON e.task_id = t.id
         WHERE t.user_id = ? AND t.last_activity_at >= ? AND e.type = 'usage' AND e.created_at >= ?`,
@@ -246,7 +246,7 @@ export class SqlTaskStore implements TaskStore {
   }
 
   async createdSince(userId: string, since: string): Promise<{ agentId: string | null; createdAt: string }[]> {
-    return this.db.all(
+    return this.db.scans.all(
       `SELECT agent_id AS "agentId", created_at AS "createdAt" FROM tasks WHERE user_id = ? AND last_activity_at >= ? AND created_at >= ?`,
       [userId, since, since],
     );
@@ -336,12 +336,12 @@ export class SqlTaskStore implements TaskStore {
   }
 
   async statusCounts(): Promise<Record<string, number>> {
-    const rows = await this.db.all<{ status: string; n: number | string }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status');
+    const rows = await this.db.scans.all<{ status: string; n: number | string }>('SELECT status, COUNT(*) AS n FROM tasks GROUP BY status');
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
 
   async queueStats(): Promise<{ depth: number; oldestQueuedAt: string | null }> {
-    const row = await this.db.get<{ n: number | string; oldest: string | null }>(
+    const row = await this.db.scans.get<{ n: number | string; oldest: string | null }>(
       'SELECT COUNT(*) AS n, MIN(queued_at) AS oldest FROM tasks WHERE queued_at IS NOT NULL AND lease_owner IS NULL',
     );
     return { depth: Number(row?.n ?? 0), oldestQueuedAt: row?.oldest ?? null };

@@ -48,6 +48,8 @@ export class SqliteDatabase implements Database {
   private txTail: Promise<void> = Promise.resolve();
   private openTx: Promise<void> | null = null;
   private readonly direct: SqlExecutor;
+  /** SQLite has one connection: scans run on it like every other statement. */
+  readonly scans: SqlExecutor = this;
 
   constructor(file: string) {
     this.db = new BetterSqlite3(file);

@@ -1,0 +1,81 @@
+import pg from 'pg';
+
+/**
+ * One PostgreSQL connection in pipeline mode, shared by every statement that runs outside a
+ * transaction: a statement is sent at once, without waiting for the answers to those before it.
+ * The server runs them in order, each on its own (a failing one fails alone), and answers them
+ * in order. Statements issued together share round trips, and the server process stays awake
+ * while there is work queued for it instead of being woken for each statement.
+ *
+ * A connection that breaks fails the statements in flight, as a pool connection would; the next
+ * statement opens a new one.
+ */
+export class PipelinedConnection {
+  private client: Promise<pg.Client> | null = null;
+  private closed = false;
+  /** When each statement in flight was sent, oldest first (answers come back in that order). */
+  private readonly sentAt: number[] = [];
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly backend: { opened(serverProcessId: number): void; closed(serverProcessId: number): void },
+  ) {}
+
+  async query(query: pg.QueryConfig): Promise<pg.QueryResult> {
+    const sent = performance.now();
+    this.sentAt.push(sent);
+    try {
+      return await (await this.connected()).query(query);
+    } finally {
+      const at = this.sentAt.indexOf(sent);
+      if (at >= 0) this.sentAt.splice(at, 1);
+    }
+  }
+
+  /** How long the oldest statement in flight has been waiting for its answer; 0 when none is. */
+  waitingMs(): number {
+    return this.sentAt.length === 0 ? 0 : performance.now() - this.sentAt[0]!;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = await this.client?.catch(() => null);
+    this.client = null;
+    await client?.end().catch(() => {});
+  }
+
+  private connected(): Promise<pg.Client> {
+    if (this.closed) return Promise.reject(new Error('the database connection is closed'));
+    if (!this.client) {
+      const opening = this.open(() => {
+        if (this.client === opening) this.client = null;
+      });
+      this.client = opening;
+    }
+    return this.client;
+  }
+
+  /** A new pipelined connection; `gone` is called once it fails to open, breaks or ends. */
+  private async open(gone: () => void): Promise<pg.Client> {
+    const client = new pg.Client({ ...this.config, pipeline: true });
+    client.on('error', gone);
+    try {
+      await client.connect();
+    } catch (error) {
+      gone();
+      throw error;
+    }
+    const pid = processId(client);
+    if (pid) this.backend.opened(pid);
+    client.on('end', () => {
+      gone();
+      if (pid) this.backend.closed(pid);
+    });
+    return client;
+  }
+}
+
+/** node-pg keeps the server process id of each connection (it cancels queries with it). */
+function processId(client: pg.Client): number | undefined {
+  return (client as pg.Client & { processID?: number }).processID ?? undefined;
+}
