@@ -579,6 +579,12 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         );
         assert.deepEqual(results.map((r) => r.artifact.latest.number).sort((x, y) => x - y), Array.from({ length: 12 }, (_, i) => i + 2));
         assert.equal((await storage.artifacts.get(task.userId, first.artifact.id))?.latest.number, 13);
+        // A path that has no artifact yet: one artifact, its versions numbered 1 to 6.
+        const byPath = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => pools[i % pools.length]!.storage.artifacts.recordVersion({ taskId: task.id, path: 'b.txt', create, version: version(100 + i) }, at)),
+        );
+        assert.equal(new Set(byPath.map((r) => r.artifact.id)).size, 1, 'one artifact');
+        assert.deepEqual(byPath.map((r) => r.artifact.latest.number).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6]);
       }));
 
     it('makes one default agent per user even when asked for it at once', () =>

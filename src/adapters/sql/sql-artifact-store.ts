@@ -100,9 +100,14 @@ export class SqlArtifactStore implements ArtifactStore {
     return this.db.transaction(async (tx) => {
       // PostgreSQL: versions of one artifact are numbered one writer at a time (SQLite runs one
       // transaction at a time anyway). The read after the lock sees the latest committed version.
+      // A path with no artifact yet has no row to lock: its writers take turns on a lock of the
+      // task's path instead, so that the second makes version 2 rather than a second artifact.
       if (this.db.dialect === 'postgres') {
         if (input.artifactId) await tx.get('SELECT id FROM artifacts WHERE id = ? FOR UPDATE', [input.artifactId]);
-        else await tx.get('SELECT id FROM artifacts WHERE task_id = ? AND path = ? FOR UPDATE', [input.taskId, input.path]);
+        else {
+          await tx.get('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [JSON.stringify(['artifact path', input.taskId, input.path])]);
+          await tx.get('SELECT id FROM artifacts WHERE task_id = ? AND path = ? FOR UPDATE', [input.taskId, input.path]);
+        }
       }
       const existing = input.artifactId
         ? await tx.get<Row>(`${WITH_LATEST} WHERE a.id = ?`, [input.artifactId])
