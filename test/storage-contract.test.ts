@@ -703,6 +703,25 @@ describe('the shared connection on postgres', needs(postgres), () => {
       assert.deepEqual(await db.get('SELECT n FROM stall WHERE id = ?', [1]), { n: 11 });
     }));
 
+  it('fails a statement alone: those sent with it are answered', () =>
+    withStorage('postgres', 'shared connection failure', async (open) => {
+      const { db } = await open();
+      await db.run('CREATE TABLE alone (id INTEGER PRIMARY KEY)');
+      await db.run('INSERT INTO alone (id) VALUES (?)', [1]);
+      const results = await Promise.allSettled([
+        db.run('INSERT INTO alone (id) VALUES (?)', [2]),
+        db.run('INSERT INTO alone (id) VALUES (?)', [1]),
+        db.get<{ n: number }>('SELECT COUNT(*)::int AS n FROM alone'),
+        db.run('INSERT INTO alone (id) VALUES (?)', [3]),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'],
+      );
+      assert.match(String((results[1] as PromiseRejectedResult).reason), /duplicate key/);
+      assert.deepEqual((await db.all<{ id: number }>('SELECT id FROM alone ORDER BY id')).map((r) => r.id), [1, 2, 3]);
+    }));
+
   it('opens a new connection when its server process ends', () =>
     withStorage('postgres', 'shared connection restart', async (open) => {
       const { db } = await open();
