@@ -120,7 +120,6 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
   const box = new SealedBox(deriveKey(masterKey, 'widget variables'));
   const widgetApps = new WidgetApps({ storage, agents, box, maxVariableBytes: config.secretsMaxBytes });
   const widgetTokens = new WidgetTokens({ storage, apps: widgetApps, box, signingKey: deriveKey(masterKey, 'widget tokens') });
-  const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder, secretsHolder: self, endUsers: widgetTokens });
   const approvals = new Approvals({ storage, hub, signals: bus.signals });
 
   const servesApi = config.role !== 'worker';
@@ -167,6 +166,7 @@ export async function createKiln(config: Config, logger: Logger): Promise<Kiln> 
         },
       )
     : null;
+  const tasks = new TaskService({ storage, hub, signals: bus.signals, workspaces, secrets, models, agents, recorder, secretsHolder: self, endUsers: widgetTokens, turns: pool });
 
   if (servesApi) chores.every('removing expired idempotency keys', 10 * 60_000, () => idempotency.removeExpired());
   if (runsTurns) chores.every('removing tasks past their retention', 60 * 60_000, () => purger.sweep());

@@ -30,6 +30,26 @@ describe('fairness between users', () => {
   });
 });
 
+describe('turns of new tasks', () => {
+  it('start at once only when nothing queued would go first: a new task never overtakes a waiting one', async () => {
+    const kiln = await startKiln({ env: { KILN_CONCURRENCY: '2', KILN_USER_CONCURRENCY: '1' } });
+    try {
+      const api = Api.of(kiln);
+      const status = async (id: string) => (await api.get(`/api/v1/tasks/${id}`)).body.data as { status: string; startedAt: string };
+      const first = await api.createTask({ message: 'sleep 400' });
+      const second = await api.createTask({ message: 'sleep 10' });
+      assert.equal((await status(second)).status, 'pending', 'its user is at the limit: the second waits');
+      assert.equal((await api.waitForEnd(first)).event, 'done');
+      const third = await api.createTask({ message: 'sleep 10' });
+      for (const id of [second, third]) assert.equal((await api.waitForEnd(id)).event, 'done');
+      const [secondStart, thirdStart] = [(await status(second)).startedAt, (await status(third)).startedAt];
+      assert.ok(secondStart <= thirdStart, `the waiting task started first (${secondStart}, then ${thirdStart})`);
+    } finally {
+      await kiln.stop();
+    }
+  });
+});
+
 describe('turns and commands', () => {
   it('runs more turns at once than commands: commands beyond KILN_COMMAND_CONCURRENCY wait their turn, and a cancelled turn stops waiting', needs(sandbox), async () => {
     const kiln = await startKiln({ env: { KILN_CONCURRENCY: '16', KILN_USER_CONCURRENCY: '16', KILN_COMMAND_CONCURRENCY: '1', KILN_METRICS: 'on' } });

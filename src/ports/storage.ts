@@ -232,6 +232,12 @@ export interface ClaimedTurn {
   conversation: ModelMessageRow[] | undefined;
 }
 
+/** A claim on a turn: which worker holds it, and until when unless renewed. */
+export interface TurnLease {
+  owner: string;
+  until: string;
+}
+
 /** A stored model message: its place in the conversation, its turn, and the message as the model reads it. */
 export interface ModelMessageRow {
   seq: number;
@@ -245,9 +251,10 @@ export interface TaskStore {
    * message as the model reads it (the first model message of turn 1). Where the database carries
    * notifications, the same write tells the other processes (see {@link TaskSignals.queuedHere}).
    * With `agentRevision`, only while the task's agent is at that revision: when it is not, nothing
-   * is written and the result is false.
+   * is written and the result is false. With `lease`, its first turn is stored as claimed by that
+   * owner instead (a worker of the creating process takes it at once): not queued, not announced.
    */
-  create(task: Task, firstMessage: Message, modelMessage: unknown, agentRevision?: number): Promise<boolean>;
+  create(task: Task, firstMessage: Message, modelMessage: unknown, agentRevision?: number, lease?: TurnLease): Promise<boolean>;
   /** The task; of that user only when `userId` is given, and of that end user only when `endUser` is. */
   get(id: string, userId?: string, endUser?: EndUserScope): Promise<Task | undefined>;
   /**

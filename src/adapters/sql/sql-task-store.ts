@@ -3,7 +3,7 @@ import type { Message, Task } from '../../core/tasks/task-types.js';
 import { awaitingApprovalEvent, taskCreatedEvent, turnEndedEvent } from '../../core/webhooks/webhook-types.js';
 import type { Database, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 import type { EndUserScope } from '../../core/widgets/widget-types.js';
-import { TurnLost, type ClaimedTurn, type ModelMessageRow, type TaskFilter, type TaskWithHistory, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence } from '../../ports/storage.js';
+import { TurnLost, type ClaimedTurn, type ModelMessageRow, type TaskFilter, type TaskWithHistory, type TaskStore, type UsageRecord, type TurnAmendment, type TurnCarry, type TurnEnding, type TurnFence, type TurnLease } from '../../ports/storage.js';
 import {
   EVENT_COLUMNS,
   INSERT_MESSAGE,
@@ -103,13 +103,13 @@ export class SqlTaskStore implements TaskStore {
        FROM tasks t JOIN users u ON u.id = t.user_id WHERE t.id = ? AND t.user_id = ?`;
   }
 
-  async create(task: Task, firstMessage: Message, modelMessage: unknown, agentRevision?: number): Promise<boolean> {
+  async create(task: Task, firstMessage: Message, modelMessage: unknown, agentRevision?: number, lease?: TurnLease): Promise<boolean> {
     const write = async (tx: SqlExecutor) => {
       const insertTask: Statement = [
         `INSERT INTO tasks (id, user_id, api_key_id, session_id, conversation_id, status, message, system_prompt,
            show_in_history, auto_execute, env, tool_policy, model, agent_id, workflow_id, phase_id, widget_app_id, end_user_id, secrets_holder, error, created_at, started_at, completed_at, last_activity_at,
-           message_count, turn, turn_start_seq, last_event_seq, queued_at, trace_parent, max_tokens, max_duration_seconds)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           message_count, turn, turn_start_seq, last_event_seq, queued_at, trace_parent, max_tokens, max_duration_seconds, lease_owner, lease_expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           task.id,
           task.userId,
@@ -139,10 +139,12 @@ export class SqlTaskStore implements TaskStore {
           task.turn,
           task.turnStartSeq,
           task.lastEventSeq,
-          task.createdAt,
+          lease ? null : task.createdAt,
           task.traceParent,
           task.maxTokens ?? null,
           task.maxDurationSeconds ?? null,
+          lease?.owner ?? null,
+          lease?.until ?? null,
         ],
       ];
       const writes = [
@@ -151,7 +153,7 @@ export class SqlTaskStore implements TaskStore {
         insertModelMessages(task.id, task.turn, [modelMessage]),
         ...(await this.outbox.statements(tx, taskCreatedEvent(task))),
         taskCountChange(task.userId, 1),
-        ...this.announceQueued(),
+        ...(lease ? [] : this.announceQueued()),
       ];
       if (agentRevision === undefined) await tx.runAll(writes);
       else return tx.runGuarded(['SELECT 1 FROM agents WHERE id = ? AND revision = ?', [task.agentId, agentRevision]], writes);

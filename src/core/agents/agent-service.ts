@@ -22,9 +22,14 @@ export interface AgentSettings {
 const REMEMBERED_AGENTS = 1000;
 /** An agent whose tool policy is larger than this, as JSON, is read for each task instead. */
 const REMEMBERED_POLICY_CHARS = 4096;
+/** An agent is remembered whole (for a turn to run at once) while its prompt, tool policy and MCP servers take at most this, as JSON. */
+const REMEMBERED_WHOLE_CHARS = 4096;
 
-/** What a new task takes from its agent. */
-export type AgentForTask = Pick<Agent, 'id' | 'revision' | 'model' | 'autoExecute' | 'toolPolicy'>;
+/**
+ * What a new task takes from its agent; with the whole agent, as a turn runs with it, when that
+ * was read for this task or is small enough to be remembered.
+ */
+export type AgentForTask = Pick<Agent, 'id' | 'revision' | 'model' | 'autoExecute' | 'toolPolicy'> & { whole?: Agent };
 
 /**
  * Agents of a user: create, read, change; the default agent is made on first use.
@@ -80,11 +85,12 @@ export class AgentService {
     const { id, revision, model, autoExecute, toolPolicy } = agent;
     const forTask = { id, revision, model, autoExecute, toolPolicy };
     this.remembered.delete(key);
-    if (JSON.stringify(toolPolicy ?? {}).length <= REMEMBERED_POLICY_CHARS) {
+    const whole = JSON.stringify([agent.systemPrompt, toolPolicy, agent.mcpServers]).length <= REMEMBERED_WHOLE_CHARS;
+    if (whole || JSON.stringify(toolPolicy ?? {}).length <= REMEMBERED_POLICY_CHARS) {
       if (this.remembered.size >= REMEMBERED_AGENTS) this.remembered.delete(this.remembered.keys().next().value!);
-      this.remembered.set(key, forTask);
+      this.remembered.set(key, whole ? { ...forTask, whole: agent } : forTask);
     }
-    return forTask;
+    return { ...forTask, whole: agent };
   }
 
   private checkModel(model: string | null): void {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage, type Logger } from '../../logger.js';
-import type { ClaimedTurn, TaskStore } from '../../ports/storage.js';
+import type { ClaimedTurn, TaskStore, TurnLease } from '../../ports/storage.js';
 import type { QueuedAmount, TaskSignals } from '../../ports/task-signals.js';
 import { StopReason, type TurnRunner } from './turn-runner.js';
 
@@ -18,6 +18,16 @@ export interface WorkerPoolOptions {
   sweep: (runningHere: (taskId: string, leaseOwner: string) => boolean) => Promise<void>;
 }
 
+/** A place for one turn in a pool, held until the turn is handed over or the place let go. */
+export interface TurnSlot {
+  /** The claim to store the turn with. */
+  lease: TurnLease;
+  /** Runs the turn, stored with {@link lease}. */
+  run(turn: ClaimedTurn): void;
+  /** Lets the place go: the turn was not stored with the lease. */
+  release(): void;
+}
+
 /**
  * Claims queued turns from the database and runs up to `concurrency` of them at once, at most
  * `userConcurrency` of one user, taking turns of the users with the fewest running first.
@@ -30,11 +40,17 @@ export interface WorkerPoolOptions {
  * signal, and a turn ending lets its user's waiting turns be claimed when that user was at its
  * limit. At start, after each sweep and on a signal of an unknown amount (a restart, a restored
  * backup, turns handed back by a dead or stopping worker), it claims until a claim finds nothing.
+ *
+ * A task made in this process may have its first turn stored already claimed by this pool and
+ * handed over without a claim ({@link reserve}), within the same limits.
  */
 export class WorkerPool {
   /** Identifies this process's claims in the database. */
   readonly owner = `worker-${randomUUID()}`;
   private readonly running = new Map<string, { userId: string; controller: AbortController; done: Promise<void> }>();
+  /** Places held for turns being stored, by user. */
+  private readonly reserved = new Map<string, number>();
+  private reservedTotal = 0;
   private started = false;
   /**
    * Turns announced and not claimed yet, as far as this pool knows (other processes claim too);
@@ -103,6 +119,50 @@ export class WorkerPool {
     clearTimeout(timer);
   }
 
+  /**
+   * A place for a turn made in this process, so that it runs here without being queued and
+   * claimed: only while this pool has room for it and for its user, and knows of no queued turn
+   * that would go first. Null when the turn must be queued.
+   */
+  reserve(userId: string): TurnSlot | null {
+    if (!this.isRunning || this.announced > 0) return null;
+    if (this.running.size + this.reservedTotal >= this.options.concurrency) return null;
+    const ofUser = this.reserved.get(userId) ?? 0;
+    if (this.runningOf(userId) + ofUser >= this.options.userConcurrency) return null;
+    this.reserved.set(userId, ofUser + 1);
+    this.reservedTotal++;
+    let held = true;
+    const letGo = () => {
+      if (!held) return false;
+      held = false;
+      this.reservedTotal--;
+      const left = this.reserved.get(userId)! - 1;
+      if (left === 0) this.reserved.delete(userId);
+      else this.reserved.set(userId, left);
+      return true;
+    };
+    return {
+      lease: { owner: this.owner, until: new Date(Date.now() + this.options.leaseMs).toISOString() },
+      run: (turn) => {
+        if (!letGo()) return;
+        if (this.stopping) this.handBack(turn);
+        else this.launch(turn);
+      },
+      release: () => {
+        if (letGo()) this.fill();
+      },
+    };
+  }
+
+  /** A turn stored as this pool's after it began to stop: back to the queue, for another worker or the next start. */
+  private handBack({ task }: ClaimedTurn): void {
+    const fence = { taskId: task.id, turn: task.turn, leaseOwner: this.owner };
+    this.deps.tasks
+      .releaseTurn(fence, new Date().toISOString())
+      .then(() => this.deps.signals.queued('unknown'))
+      .catch((error) => this.deps.logger.error('handing a turn back failed', { task: task.id, error: errorMessage(error) }));
+  }
+
   /** A queued signal says one more turn is waiting, or some. */
   private announce(amount: QueuedAmount): void {
     this.announced = amount === 'one' ? this.announced + 1 : Number.POSITIVE_INFINITY;
@@ -130,7 +190,7 @@ export class WorkerPool {
   }
 
   private async claimLoop(): Promise<void> {
-    while (!this.stopping && this.announced > 0 && this.running.size < this.options.concurrency) {
+    while (!this.stopping && this.announced > 0 && this.running.size + this.reservedTotal < this.options.concurrency) {
       this.fillAgain = false;
       const now = Date.now();
       const mark = this.announcements;

@@ -4,6 +4,7 @@ import type { KeyOwner, Storage, TaskFilter, TaskWithHistory } from '../../ports
 import { usageReport, type UsageReport } from './usage-report.js';
 import type { ModelResolver } from '../../ports/model-resolver.js';
 import type { AgentForTask, AgentService } from '../agents/agent-service.js';
+import type { TurnSlot } from '../runner/worker-pool.js';
 import { userModelMessage } from '../agent/user-message.js';
 import type { ArtifactRecorder } from '../artifacts/artifact-recorder.js';
 import type { TaskSignals } from '../../ports/task-signals.js';
@@ -93,6 +94,8 @@ export class TaskService {
       /** This process's address for other Kiln processes, when several share the work (else null). */
       secretsHolder: () => string | null;
       endUsers: EndUserSettings;
+      /** This process's worker pool, when it runs turns: a new task's first turn may start in it at once. */
+      turns: { reserve(userId: string): TurnSlot | null } | null;
     },
   ) {}
 
@@ -107,6 +110,9 @@ export class TaskService {
     // The workspace is made when something first goes in it: here for uploads, else by the turn.
     if (input.files.length > 0) await workspaces.create(id);
     let releaseSecrets = () => {};
+    // A turn starts here at once when this process has room for it and the agent is at hand whole.
+    let slot = agent.whole ? (this.deps.turns?.reserve(caller.userId) ?? null) : null;
+    let handOver: (() => void) | null = null;
     try {
       const attachedFiles = await workspaces.adoptUploads(id, input.files);
       const task: Task = {
@@ -116,7 +122,7 @@ export class TaskService {
         apiKeyId: caller.apiKeyId,
         sessionId: randomUUID(),
         conversationId: newConversationId(),
-        status: 'pending',
+        status: slot ? 'running' : 'pending',
         message: input.message,
         systemPrompt: input.systemPrompt,
         showInHistory: input.showInHistory,
@@ -129,7 +135,7 @@ export class TaskService {
         secretsHolder: hasSecrets(input.secrets) ? this.deps.secretsHolder() : null,
         error: null,
         createdAt: now,
-        startedAt: null,
+        startedAt: slot ? now : null,
         completedAt: null,
         lastActivityAt: now,
         messageCount: 1,
@@ -146,17 +152,26 @@ export class TaskService {
       for (const file of attachedFiles) await this.deps.recorder.recordFile(task, file.path, 'upload', [], now, file.known);
       // Held before the task is queued, so that the worker that claims it finds them.
       if (hasSecrets(input.secrets)) releaseSecrets = this.deps.secrets.hold(id, task.turn, input.secrets);
-      if (!(await storage.tasks.create(task, message, userModelMessage(message), agent.revision))) {
-        // The agent changed since it was remembered: the task takes it as it now is.
-        Object.assign(task, this.asAgent(input, await this.deps.agents.forTask(caller, input.agentId, true)));
-        await storage.tasks.create(task, message, userModelMessage(message));
+      const modelMessage = userModelMessage(message);
+      if (await storage.tasks.create(task, message, modelMessage, agent.revision, slot?.lease)) {
+        const held = slot;
+        // The turn's conversation is that one message, as the store keeps it.
+        if (held) handOver = () => held.run({ task, agent: agent.whole, conversation: [{ seq: 1, turn: 1, body: JSON.parse(JSON.stringify(modelMessage)) }] });
+      } else {
+        // The agent changed since it was remembered: the task takes it as it now is, queued.
+        slot?.release();
+        slot = null;
+        Object.assign(task, this.asAgent(input, await this.deps.agents.forTask(caller, input.agentId, true)), { status: 'pending', startedAt: null });
+        await storage.tasks.create(task, message, modelMessage);
       }
     } catch (error) {
+      slot?.release();
       releaseSecrets();
       await fs.rm(workspaces.dir(id), { recursive: true, force: true });
       throw error;
     }
-    this.deps.signals.queuedHere();
+    if (handOver) handOver();
+    else this.deps.signals.queuedHere();
     return { id, status: 'pending' };
   }
 

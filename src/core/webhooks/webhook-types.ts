@@ -76,7 +76,8 @@ export interface AttemptOutcome {
 
 /** `task.created`, with the task as it was created. */
 export function taskCreatedEvent(task: Task): WebhookEvent {
-  return taskEvent('task.created', task, task.createdAt, {});
+  // As the create call answered: pending, even when its first turn started at once.
+  return taskEvent('task.created', { ...task, status: 'pending' }, task.createdAt, {});
 }
 
 /** The event a turn's terminal event stands for (`task.completed`, `task.failed`, `task.cancelled`). */
