@@ -1,5 +1,8 @@
 import pg from 'pg';
 
+/** How long the connection may stay idle before it is closed (the pool's own idle timeout). */
+const IDLE_MS = 10_000;
+
 /**
  * One PostgreSQL connection in pipeline mode, shared by every statement that runs outside a
  * transaction: a statement is sent at once, without waiting for the answers to those before it.
@@ -8,13 +11,16 @@ import pg from 'pg';
  * while there is work queued for it instead of being woken for each statement.
  *
  * A connection that breaks fails the statements in flight, as a pool connection would; the next
- * statement opens a new one.
+ * statement opens a new one. One left idle for {@link IDLE_MS} is closed, as the pool closes its
+ * idle ones, so that a connection dropped silently while idle (by a NAT or a firewall) is not
+ * written to.
  */
 export class PipelinedConnection {
   private client: Promise<pg.Client> | null = null;
   private closed = false;
   /** When each statement in flight was sent, oldest first (answers come back in that order). */
   private readonly sentAt: number[] = [];
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -29,7 +35,20 @@ export class PipelinedConnection {
     } finally {
       const at = this.sentAt.indexOf(sent);
       if (at >= 0) this.sentAt.splice(at, 1);
+      if (this.sentAt.length === 0) this.closeWhenIdle();
     }
+  }
+
+  private closeWhenIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const idle = this.client;
+      if (this.sentAt.length > 0 || !idle) return;
+      this.client = null;
+      void idle.then((client) => client.end()).catch(() => {});
+    }, IDLE_MS);
+    this.idleTimer.unref();
   }
 
   /** How long the oldest statement in flight has been waiting for its answer; 0 when none is. */
@@ -39,6 +58,7 @@ export class PipelinedConnection {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     const client = await this.client?.catch(() => null);
     this.client = null;
     await client?.end().catch(() => {});
@@ -58,7 +78,10 @@ export class PipelinedConnection {
   /** A new pipelined connection; `gone` is called once it fails to open, breaks or ends. */
   private async open(gone: () => void): Promise<pg.Client> {
     const client = new pg.Client({ ...this.config, pipeline: true });
-    client.on('error', gone);
+    client.on('error', () => {
+      gone();
+      client.end().catch(() => {});
+    });
     try {
       await client.connect();
     } catch (error) {

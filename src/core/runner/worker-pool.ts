@@ -145,7 +145,8 @@ export class WorkerPool {
       lease: { owner: this.owner, until: new Date(Date.now() + this.options.leaseMs).toISOString() },
       run: (turn) => {
         if (!letGo()) return;
-        if (this.stopping) this.handBack(turn);
+        // A claim made meanwhile counted the user's turns in the database without this one.
+        if (this.stopping || this.runningOf(userId) >= this.options.userConcurrency) this.handBack(turn);
         else this.launch(turn);
       },
       release: () => {
@@ -154,7 +155,10 @@ export class WorkerPool {
     };
   }
 
-  /** A turn stored as this pool's after it began to stop: back to the queue, for another worker or the next start. */
+  /**
+   * A turn stored as this pool's that it cannot run (it began to stop, or the user reached the
+   * limit meanwhile): back to the queue, behind the turns waiting there.
+   */
   private handBack({ task }: ClaimedTurn): void {
     const fence = { taskId: task.id, turn: task.turn, leaseOwner: this.owner };
     this.deps.tasks

@@ -110,8 +110,7 @@ export class TaskService {
     // The workspace is made when something first goes in it: here for uploads, else by the turn.
     if (input.files.length > 0) await workspaces.create(id);
     let releaseSecrets = () => {};
-    // A turn starts here at once when this process has room for it and the agent is at hand whole.
-    let slot = agent.whole ? (this.deps.turns?.reserve(caller.userId) ?? null) : null;
+    let slot: TurnSlot | null = null;
     let handOver: (() => void) | null = null;
     try {
       const attachedFiles = await workspaces.adoptUploads(id, input.files);
@@ -122,7 +121,7 @@ export class TaskService {
         apiKeyId: caller.apiKeyId,
         sessionId: randomUUID(),
         conversationId: newConversationId(),
-        status: slot ? 'running' : 'pending',
+        status: 'pending',
         message: input.message,
         systemPrompt: input.systemPrompt,
         showInHistory: input.showInHistory,
@@ -135,7 +134,7 @@ export class TaskService {
         secretsHolder: hasSecrets(input.secrets) ? this.deps.secretsHolder() : null,
         error: null,
         createdAt: now,
-        startedAt: slot ? now : null,
+        startedAt: null,
         completedAt: null,
         lastActivityAt: now,
         messageCount: 1,
@@ -153,6 +152,9 @@ export class TaskService {
       // Held before the task is queued, so that the worker that claims it finds them.
       if (hasSecrets(input.secrets)) releaseSecrets = this.deps.secrets.hold(id, task.turn, input.secrets);
       const modelMessage = userModelMessage(message);
+      // The turn starts here at once when this process has room for it and the agent is at hand whole.
+      slot = agent.whole ? (this.deps.turns?.reserve(caller.userId) ?? null) : null;
+      if (slot) Object.assign(task, { status: 'running', startedAt: new Date().toISOString() });
       if (await storage.tasks.create(task, message, modelMessage, agent.revision, slot?.lease)) {
         const held = slot;
         // The turn's conversation is that one message, as the store keeps it.
