@@ -3,6 +3,18 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { writeEdgeError } from './edge-errors.js';
 
+/** The request line and headers Kiln takes, in bytes. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** What Node's parser reads before it gives up on a request (`maxHeaderSize`). */
+export const HEADER_PARSE_BYTES = 64 * 1024;
+
+/** The size of the request line and headers as they arrived (header text is Latin-1: a character is a byte). */
+function headerBytes(request: IncomingMessage): number {
+  let size = request.method!.length + request.url!.length + 12;
+  for (const part of request.rawHeaders) size += part.length + 2;
+  return size;
+}
+
 /** How long requests may take to arrive, and how many connections may be open. */
 export interface RequestLimits {
   /** Time for the headers, and for a body before its bytes earn it more time. */
@@ -25,6 +37,13 @@ export interface RequestLimits {
  *   the body to keep the connection.
  */
 export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits): void {
+  // Node's parser takes up to HEADER_PARSE_BYTES, so that headers past the limit are answered
+  // here, where the request's path (and so its face's envelope) is known.
+  app.addHook('onRequest', function refuseLargeHeaders(request, reply, done) {
+    if (headerBytes(request.raw) <= MAX_HEADER_BYTES) return done();
+    reply.hijack();
+    writeEdgeError(reply.raw, request.url, 431, `The request line or headers are too large (${MAX_HEADER_BYTES / 1024} KB at most).`, { connection: 'close' });
+  });
   app.addHook('onRequest', function startBodyDeadline(request, reply, done) {
     if (hasPendingBody(request.raw)) watchBody(request, reply, limits);
     done();

@@ -23,7 +23,7 @@ import { opsRoutes, type OpsRouteDeps } from './ops-routes.js';
 import { signedFileRoute } from './signed-file-route.js';
 import { widgetScriptRoute } from './widget-script-route.js';
 import type { FaceDeps } from './face-deps.js';
-import { applyRequestLimits, refuseConnectionsOverCap, serverTimeouts, type RequestLimits } from './request-limits.js';
+import { applyRequestLimits, HEADER_PARSE_BYTES, refuseConnectionsOverCap, serverTimeouts, type RequestLimits } from './request-limits.js';
 import { HTTP_STATUS } from './domain-status.js';
 
 const JSON_BODY_LIMIT = 8 * 1024 * 1024;
@@ -49,6 +49,7 @@ export async function buildHttpServer(
     forceCloseConnections: true,
     frameworkErrors: routingError,
     clientErrorHandler: unparsableRequest,
+    http: { maxHeaderSize: HEADER_PARSE_BYTES },
   });
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
