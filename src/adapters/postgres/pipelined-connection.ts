@@ -21,6 +21,8 @@ export class PipelinedConnection {
   /** When each statement in flight was sent, oldest first (answers come back in that order). */
   private readonly sentAt: number[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
+  /** When the last statement in flight was answered. */
+  private idleSince = 0;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -39,16 +41,23 @@ export class PipelinedConnection {
     }
   }
 
+  /** One timer at a time, not one per statement: when it fires early, it waits out the rest. */
   private closeWhenIdle(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      const idle = this.client;
-      if (this.sentAt.length > 0 || !idle) return;
-      this.client = null;
-      void idle.then((client) => client.end()).catch(() => {});
-    }, IDLE_MS);
-    this.idleTimer.unref();
+    this.idleSince = performance.now();
+    if (this.idleTimer) return;
+    const check = (delay: number) => {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        if (this.sentAt.length > 0 || !this.client) return;
+        const left = this.idleSince + IDLE_MS - performance.now();
+        if (left > 0) return check(left);
+        const idle = this.client;
+        this.client = null;
+        void idle.then((client) => client.end()).catch(() => {});
+      }, delay);
+      this.idleTimer.unref();
+    };
+    check(IDLE_MS);
   }
 
   /** How long the oldest statement in flight has been waiting for its answer; 0 when none is. */

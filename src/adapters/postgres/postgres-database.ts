@@ -32,7 +32,7 @@ export class PostgresDatabase implements Database {
   private readonly pipeline: PipelinedConnection;
   private readonly direct: SqlExecutor;
   readonly scans: SqlExecutor;
-  /** PostgreSQL server processes of this pool's connections. */
+  /** PostgreSQL server processes of this process's connections (pooled and pipelined). */
   private readonly backends = new Set<number>();
 
   constructor(

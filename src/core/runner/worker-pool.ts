@@ -48,9 +48,8 @@ export class WorkerPool {
   /** Identifies this process's claims in the database. */
   readonly owner = `worker-${randomUUID()}`;
   private readonly running = new Map<string, { userId: string; controller: AbortController; done: Promise<void> }>();
-  /** Places held for turns being stored, by user. */
-  private readonly reserved = new Map<string, number>();
-  private reservedTotal = 0;
+  /** The users of places held for turns being stored, one entry per place. */
+  private readonly reserved: string[] = [];
   private started = false;
   /**
    * Turns announced and not claimed yet, as far as this pool knows (other processes claim too);
@@ -126,19 +125,15 @@ export class WorkerPool {
    */
   reserve(userId: string): TurnSlot | null {
     if (!this.isRunning || this.announced > 0) return null;
-    if (this.running.size + this.reservedTotal >= this.options.concurrency) return null;
-    const ofUser = this.reserved.get(userId) ?? 0;
+    if (this.running.size + this.reserved.length >= this.options.concurrency) return null;
+    const ofUser = this.reserved.filter((user) => user === userId).length;
     if (this.runningOf(userId) + ofUser >= this.options.userConcurrency) return null;
-    this.reserved.set(userId, ofUser + 1);
-    this.reservedTotal++;
+    this.reserved.push(userId);
     let held = true;
     const letGo = () => {
       if (!held) return false;
       held = false;
-      this.reservedTotal--;
-      const left = this.reserved.get(userId)! - 1;
-      if (left === 0) this.reserved.delete(userId);
-      else this.reserved.set(userId, left);
+      this.reserved.splice(this.reserved.indexOf(userId), 1);
       return true;
     };
     return {
@@ -194,7 +189,7 @@ export class WorkerPool {
   }
 
   private async claimLoop(): Promise<void> {
-    while (!this.stopping && this.announced > 0 && this.running.size + this.reservedTotal < this.options.concurrency) {
+    while (!this.stopping && this.announced > 0 && this.running.size + this.reserved.length < this.options.concurrency) {
       this.fillAgain = false;
       const now = Date.now();
       const mark = this.announcements;
