@@ -23,6 +23,8 @@ export class PipelinedConnection {
   private idleTimer: NodeJS.Timeout | null = null;
   /** When the last statement in flight was answered. */
   private idleSince = 0;
+  /** When a statement was last answered. */
+  private answeredAt = 0;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -35,6 +37,7 @@ export class PipelinedConnection {
     try {
       return await (await this.connected()).query(query);
     } finally {
+      this.answeredAt = performance.now();
       const at = this.sentAt.indexOf(sent);
       if (at >= 0) this.sentAt.splice(at, 1);
       if (this.sentAt.length === 0) this.closeWhenIdle();
@@ -60,9 +63,14 @@ export class PipelinedConnection {
     check(IDLE_MS);
   }
 
-  /** How long the oldest statement in flight has been waiting for its answer; 0 when none is. */
-  waitingMs(): number {
-    return this.sentAt.length === 0 ? 0 : performance.now() - this.sentAt[0]!;
+  /**
+   * How long statements in flight have gone without an answer: since the oldest was sent or the
+   * last answer came, whichever is later; 0 when none is in flight. A connection whose answers
+   * keep coming is moving even when the oldest statement has waited long (behind a busy event
+   * loop, say); one held up by a statement that waits for a lock gets no answers at all.
+   */
+  stalledMs(): number {
+    return this.sentAt.length === 0 ? 0 : performance.now() - Math.max(this.sentAt[0]!, this.answeredAt);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import { InvalidInput, StorageFull } from '../../core/errors.js';
 import { PipelinedConnection } from './pipelined-connection.js';
 import type { Database, NotificationChannels, SqlExecutor, SqlValue, Statement } from '../../ports/database.js';
 
-/** How long the pipelined connection's oldest statement may wait before new statements go around it. */
+/** How long the pipelined connection may go without an answer before new statements go around it. */
 const PIPELINE_STALL_MS = 20;
 
 /** How long start-up waits for PostgreSQL to answer before it says it cannot reach it. */
@@ -56,8 +56,8 @@ export class PostgresDatabase implements Database {
     });
     this.pipeline = new PipelinedConnection(config, { opened: (pid) => this.backends.add(pid), closed: (pid) => this.backends.delete(pid) });
     // A statement that waits (for a lock, or on a busy server) holds up those sent after it on the
-    // pipelined connection: while the oldest has waited too long, new ones take pooled connections.
-    this.direct = executor((query) => (this.pipeline.waitingMs() < PIPELINE_STALL_MS ? this.pipeline.query(query) : this.pool.query(query)), false);
+    // pipelined connection: while it has gone too long without an answer, new ones take pooled connections.
+    this.direct = executor((query) => (this.pipeline.stalledMs() < PIPELINE_STALL_MS ? this.pipeline.query(query) : this.pool.query(query)), false);
     this.scans = executor((query) => this.pool.query(query), false);
   }
 
