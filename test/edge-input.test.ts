@@ -79,6 +79,44 @@ describe('requests a newcomer gets wrong', () => {
     assert.ok(rows.body.artifacts.length > 0);
     for (const row of rows.body.artifacts) assert.ok(row.url.startsWith(kiln.url), row.url);
   });
+
+  it('answers an HTTP/1.1 request without a Host header in the face envelope, and serves HTTP/1.0 without one', async () => {
+    const faces: [string, (body: any) => boolean][] = [
+      ['/api/v1/tasks', (body) => body.success === false && body.error.code === 'VALIDATION_ERROR' && /Host header/.test(body.error.message)],
+      ['/syntropic/artifacts', (body) => /Host header/.test(body.detail)],
+      ['/gumloop/agents', (body) => body.error.type === 'invalid_request_error' && /Host header/.test(body.error.message)],
+    ];
+    for (const [path, inEnvelope] of faces) {
+      const connection = new RawConnection(kiln.url);
+      connection.send(`GET ${path} HTTP/1.1\r\nAuthorization: Bearer ${kiln.key}\r\n\r\n`);
+      const response = await connection.response();
+      assert.equal(response.status, 400, path);
+      assert.ok(inEnvelope(response.json()), `${path}: ${response.body}`);
+      await connection.closed;
+    }
+    const old = new RawConnection(kiln.url);
+    old.send(`GET /api/v1/tasks HTTP/1.0\r\nAuthorization: Bearer ${kiln.key}\r\n\r\n`);
+    const served = await old.response();
+    old.close();
+    assert.equal(served.status, 200, served.body);
+    assert.equal(served.json().success, true);
+  });
+
+  it('answers pipelined requests before the garbage that follows them, so that a client learns of the task it made', async () => {
+    const body = JSON.stringify({ message: 'hello from a pipelined request' });
+    const connection = new RawConnection(kiln.url);
+    connection.send(
+      head('POST', '/api/v1/tasks', { authorization: `Bearer ${kiln.key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }) +
+        body +
+        'THIS IS NOT HTTP\r\n\r\n',
+    );
+    await connection.closed;
+    const answers = connection.text.split(/(?=HTTP\/1\.1 \d{3} )/);
+    assert.deepEqual(answers.map((answer) => Number(answer.slice(9, 12))), [200, 400], connection.text);
+    const id = JSON.parse(answers[0]!.slice(answers[0]!.indexOf('\r\n\r\n') + 4)).data.id;
+    assert.equal((await api.get(`/api/v1/tasks/${id}`)).status, 200);
+    assert.equal(JSON.parse(answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4)).success, false);
+  });
 });
 
 describe('PostgreSQL refusing a value', () => {

@@ -1,6 +1,6 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { gumloopEdgeError } from '../gumloop/errors.js';
 import { mcpEdgeError } from '../mcp/errors.js';
 import { sigmicEdgeError } from '../sigmic/errors.js';
@@ -62,6 +62,19 @@ export function requestPathOf(packet: Buffer | undefined): string {
   return /^[A-Z]+ (\/\S*)/.exec(line)?.[1] ?? '/';
 }
 
+/**
+ * An HTTP/1.1 request must name its host (RFC 9112, 3.2). Node's own check answers a bare 400
+ * without a body, so it is turned off (`requireHostHeader: false`) and done here instead, in the
+ * face's envelope; the connection is closed, as Node would.
+ */
+export function refuseRequestsWithoutHost(app: FastifyInstance): void {
+  app.addHook('onRequest', function requireHost(request, reply, done) {
+    if (request.raw.httpVersionMajor !== 1 || request.raw.httpVersionMinor === 0 || request.headers.host !== undefined) return done();
+    reply.hijack();
+    writeEdgeError(reply.raw, request.url, 400, 'The request has no Host header, which HTTP/1.1 requires: send one (e.g. "Host: localhost:8080").', { connection: 'close' });
+  });
+}
+
 /** fastify's `frameworkErrors`: a URL it cannot route (bad percent-encoding, a path segment over 100 characters). */
 export function routingError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const [status, message] =
@@ -69,8 +82,40 @@ export function routingError(error: FastifyError, request: FastifyRequest, reply
   void reply.status(status).send(edgeErrorBody(request.url, status, message));
 }
 
-/** fastify's `clientErrorHandler`: a request Node cannot parse: headers too large (431), too slow (408), malformed (400). */
+/** Per connection, the requests whose responses are not yet written out (pipelined requests queue up). */
+const unanswered = new WeakMap<Socket, number>();
+/** Per connection, what to do once its last unanswered response is written. */
+const whenAnswered = new WeakMap<Socket, () => void>();
+
+/**
+ * Counts each connection's requests until their responses are written out, so that a parse error
+ * after good pipelined requests (see {@link unparsableRequest}) waits for their answers.
+ */
+export function trackResponses(server: Server): void {
+  server.on('request', function countUnanswered(request: IncomingMessage, response: ServerResponse) {
+    const socket = request.socket;
+    unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1);
+    response.once('close', () => {
+      const left = (unanswered.get(socket) ?? 1) - 1;
+      unanswered.set(socket, left);
+      if (left > 0) return;
+      const then = whenAnswered.get(socket);
+      whenAnswered.delete(socket);
+      then?.();
+    });
+  });
+}
+
+/**
+ * fastify's `clientErrorHandler`: a request Node cannot parse: headers too large (431), too slow
+ * (408), malformed (400). When good requests came before it on the same connection (pipelined),
+ * their answers are written first: a client that sent a task and then garbage learns of its task.
+ */
 export function unparsableRequest(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
+  if ((unanswered.get(socket) ?? 0) > 0) {
+    whenAnswered.set(socket, () => unparsableRequest(error, socket));
+    return;
+  }
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   if (!socket.writable) {
     socket.destroy();

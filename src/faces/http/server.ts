@@ -12,7 +12,7 @@ import { errorMessage } from '../../logger.js';
 import { KILN_VERSION } from '../../version.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { browserAccess } from './browser-access.js';
-import { routingError, unparsableRequest } from './edge-errors.js';
+import { refuseRequestsWithoutHost, routingError, trackResponses, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
 import { idempotentRoutes } from './idempotency.js';
 import { limitRequestRate } from './rate-limit.js';
@@ -49,8 +49,10 @@ export async function buildHttpServer(
     forceCloseConnections: true,
     frameworkErrors: routingError,
     clientErrorHandler: unparsableRequest,
-    http: { maxHeaderSize: HEADER_PARSE_BYTES },
+    // A missing Host header is answered by refuseRequestsWithoutHost, in the face's envelope.
+    http: { maxHeaderSize: HEADER_PARSE_BYTES, requireHostHeader: false },
   });
+  trackResponses(app.server);
   // Routes outside the faces (/files, /healthz, /internal) answer errors as { error: { code, message } }.
   app.setErrorHandler(function rootErrorHandler(error, request, reply) {
     const known = clientErrorOf(error, request.raw);
@@ -60,6 +62,7 @@ export async function buildHttpServer(
   });
   // Hooks of the root apply to every route of every face; they are added before the faces are.
   applyRequestLimits(app, options.limits);
+  refuseRequestsWithoutHost(app);
   guardInput(app);
   browserAccess(app, deps.corsOrigins);
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
