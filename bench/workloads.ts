@@ -697,14 +697,33 @@ async function onPostgres<T>(fn: (schema: string) => Promise<T>): Promise<T> {
   }
 }
 
+/** Paired rounds per PostgreSQL layout in W9: SQLite and the layout take turns, so that drift hits both. */
+const W9_ROUNDS = 3;
+
+/** One W9 deployment's measured runs, summed over its rounds. */
+interface W9Tally {
+  iterations: number;
+  errors: number;
+  firstError: string | null;
+  windowMs: number;
+  kilnCpuMs: number;
+  postgresCpuMs: number;
+  clientCpuPct: number[];
+}
+
 /**
- * W2 at the highest concurrency on SQLite, then on PostgreSQL with one process, one API process
+ * W2 at the highest concurrency on SQLite and on PostgreSQL with one process, one API process
  * and one worker, and one API process and two workers: tasks/s, and the CPU shares of Kiln's
  * processes, PostgreSQL's (every `postgres` process on the machine) and the load generator.
+ *
+ * The SQLite deployment runs throughout. Each PostgreSQL layout is measured in rounds that take
+ * turns with SQLite (which goes first alternates), and its ratio is to the SQLite rounds paired
+ * with it: a machine that slows down over minutes (a busy neighbour, a throttled host) slows both
+ * sides of a ratio alike, where one SQLite figure taken first flattered it.
  */
 export async function w9(ctx: Context): Promise<WorkloadOutput> {
   const c = ctx.settings.w2Concurrency[ctx.settings.w2Concurrency.length - 1]!;
-  const spec = { durationMs: ctx.settings.w2DurationMs, warmupMs: ctx.settings.w2WarmupMs };
+  const roundSpec = { durationMs: Math.round(ctx.settings.w2DurationMs / W9_ROUNDS), warmupMs: 500 };
   try {
     const client = new pg.Client({ connectionString: BENCH_DATABASE_URL, connectionTimeoutMillis: 3000 });
     await client.connect();
@@ -714,46 +733,48 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
     return { rows: [{ workload: 'W9', metric: 'skipped', kiln: null, unit: '', note: why }], data: { skipped: why }, notes: [`W9 skipped: ${why}`] };
   }
 
+  const tally = (): W9Tally => ({ iterations: 0, errors: 0, firstError: null, windowMs: 0, kilnCpuMs: 0, postgresCpuMs: 0, clientCpuPct: [] });
   /**
-   * Runs the load against the first server, reading the CPU of all of them and of PostgreSQL. A
-   * warm-up of the same number of tasks in every layout comes first (a warm-up by time left the
-   * slower layouts measured while V8 was still compiling their code); on PostgreSQL the schema is
-   * then vacuumed and analyzed (see vacuumSchemas).
+   * A warm-up of the same number of tasks in every deployment comes first (a warm-up by time left
+   * the slower layouts measured while V8 was still compiling their code); on PostgreSQL the
+   * schema is then vacuumed and analyzed (see vacuumSchemas).
    */
-  const measure = async (servers: KilnServer[], schema?: string) => {
+  const warm = async (servers: KilnServer[], schema?: string) => {
     await runLoad(runJob(servers[0]!, c, { count: ctx.settings.w9WarmupTasks, warmupMs: 0 }), null);
     if (schema) await vacuumSchemas(BENCH_DATABASE_URL, [schema]);
+  };
+  /** One round of load against the first server, adding the CPU of all of them and of PostgreSQL to `into`. */
+  const measure = async (servers: KilnServer[], into: W9Tally) => {
     let start = { kiln: new Map<number, number>(), postgres: new Map<number, number>() };
     let end = start;
     const read = () => ({ kiln: cpuMsOf(servers.map((s) => s.pid)), postgres: cpuMsOf(processesNamed('postgres')) });
-    const run = await runLoad<RunResult>(runJob(servers[0]!, c, spec), null, (phase) => {
+    const run = await runLoad<RunResult>(runJob(servers[0]!, c, roundSpec), null, (phase) => {
       if (phase === 'start') start = read();
       else if (phase === 'end') end = read();
     });
-    const share = (ms: number) => (run.windowMs > 0 ? (ms / run.windowMs) * 100 : null);
-    return {
-      result: run.result,
-      kilnCpuPct: share(cpuBetween(start.kiln, end.kiln)),
-      postgresCpuPct: share(cpuBetween(start.postgres, end.postgres)),
-      kilnCpuMsPerTask: perTask(cpuBetween(start.kiln, end.kiln), run.result.iterations),
-    };
+    into.iterations += run.result.iterations;
+    into.errors += run.result.errors;
+    into.firstError ??= run.result.firstError;
+    into.windowMs += run.windowMs;
+    into.kilnCpuMs += cpuBetween(start.kiln, end.kiln) ?? 0;
+    into.postgresCpuMs += cpuBetween(start.postgres, end.postgres) ?? 0;
+    into.clientCpuPct.push(run.result.clientCpuPct);
   };
-  const layouts: { label: string; run: () => Promise<Awaited<ReturnType<typeof measure>>> }[] = [
-    { label: 'SQLite, 1 process', run: () => withKiln(ctx, 'w9-sqlite', {}, (k) => measure([k])) },
+  const postgresLayouts: { label: string; start: (fn: (servers: KilnServer[], schema: string) => Promise<void>) => Promise<void> }[] = [
     {
       label: 'PostgreSQL, 1 process',
-      run: () => onPostgres((schema) => withKiln(ctx, 'w9-pg', { env: { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema } }, (k) => measure([k], schema))),
+      start: (fn) => onPostgres((schema) => withKiln(ctx, 'w9-pg', { env: { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema } }, (k) => fn([k], schema))),
     },
     ...[1, 2].map((workers) => ({
       label: `PostgreSQL, 1 API + ${workers} worker${workers > 1 ? 's' : ''}`,
-      run: () =>
+      start: (fn: (servers: KilnServer[], schema: string) => Promise<void>) =>
         onPostgres(async (schema) => {
           const env = { DATABASE_URL: BENCH_DATABASE_URL, KILN_DB_SCHEMA: schema, KILN_SIGNING_KEY: 'ab'.repeat(32) };
           // The API process migrates first; workers share its key.
-          return withKiln(ctx, 'w9-api', { env, args: ['--role', 'api'] }, async (api) => {
+          await withKiln(ctx, 'w9-api', { env, args: ['--role', 'api'] }, async (api) => {
             const started = await Promise.all(Array.from({ length: workers }, () => startKiln({ env, key: api.key, args: ['--role', 'worker'] })));
             try {
-              return await measure([api, ...started], schema);
+              await fn([api, ...started], schema);
             } finally {
               await Promise.all(started.map(async (w) => {
                 await w.stop();
@@ -764,21 +785,53 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
         }),
     })),
   ];
+
+  const measured: { label: string; layout: W9Tally; sqlite: W9Tally }[] = [];
+  const sqliteAll = tally();
+  await withKiln(ctx, 'w9-sqlite', {}, async (sqliteKiln) => {
+    await warm([sqliteKiln]);
+    for (const { label, start } of postgresLayouts) {
+      await start(async (servers, schema) => {
+        await warm(servers, schema);
+        const pair = { label, layout: tally(), sqlite: tally() };
+        for (let r = 0; r < W9_ROUNDS; r++) {
+          const sides: [KilnServer[], W9Tally][] = [[[sqliteKiln], pair.sqlite], [servers, pair.layout]];
+          for (const [side, into] of r % 2 === 0 ? sides : sides.reverse()) await measure(side, into);
+        }
+        measured.push(pair);
+      });
+    }
+  });
+
   const rows: Row[] = [];
-  const data: Record<string, unknown> = { c };
+  const data: Record<string, unknown> = { c, rounds: W9_ROUNDS, roundMs: roundSpec.durationMs };
   const notes: string[] = [];
-  let sqlite: number | null = null;
-  for (const layout of layouts) {
-    const m = await layout.run();
-    const r = m.result;
-    sqlite ??= r.perSec;
-    const tput: Row = { workload: 'W9', metric: `tasks/s c=${c}, ${layout.label}`, kiln: r.perSec, floor: sqlite, unit: '/s', ratio: sqlite ? r.perSec / sqlite : null, ratioLabel: 'of SQLite' };
-    if (layout.label === 'PostgreSQL, 1 process') Object.assign(tput, { target: '>= 50% of SQLite', met: sqlite !== null && r.perSec >= sqlite * 0.5 });
-    rows.push(tput, { workload: 'W9', metric: `Kiln CPU ms/task c=${c}, ${layout.label}`, kiln: m.kilnCpuMsPerTask, unit: 'ms' });
-    data[layout.label] = { ...r, kilnCpuPct: m.kilnCpuPct, postgresCpuPct: m.postgresCpuPct, kilnCpuMsPerTask: m.kilnCpuMsPerTask };
+  const perSec = (t: W9Tally) => (t.windowMs > 0 ? (t.iterations / t.windowMs) * 1000 : 0);
+  const share = (ms: number, t: W9Tally) => (t.windowMs > 0 ? (ms / t.windowMs) * 100 : null);
+  const describe = (label: string, t: W9Tally) => {
+    const client = t.clientCpuPct.reduce((a, b) => a + b, 0) / Math.max(1, t.clientCpuPct.length);
     notes.push(
-      `W9 ${layout.label}: ${r.iterations} tasks, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}; CPU: Kiln ${round(m.kilnCpuPct, 0)}%, PostgreSQL ${round(m.postgresCpuPct, 0)}%, load generator ${round(r.clientCpuPct, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
+      `W9 ${label}: ${t.iterations} tasks in ${round(t.windowMs / 1000, 1)} s, ${t.errors} errors${t.firstError ? ` (${t.firstError})` : ''}; CPU: Kiln ${round(share(t.kilnCpuMs, t), 0)}%, PostgreSQL ${round(share(t.postgresCpuMs, t), 0)}%, load generator ${round(client, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
     );
+    return { iterations: t.iterations, errors: t.errors, perSec: perSec(t), kilnCpuPct: share(t.kilnCpuMs, t), postgresCpuPct: share(t.postgresCpuMs, t), kilnCpuMsPerTask: perTask(t.kilnCpuMs, t.iterations), clientCpuPct: client };
+  };
+  for (const { sqlite } of measured) {
+    for (const key of ['iterations', 'errors', 'windowMs', 'kilnCpuMs', 'postgresCpuMs'] as const) sqliteAll[key] += sqlite[key];
+    sqliteAll.firstError ??= sqlite.firstError;
+    sqliteAll.clientCpuPct.push(...sqlite.clientCpuPct);
+  }
+  const sqliteLabel = 'SQLite, 1 process';
+  data[sqliteLabel] = describe(`${sqliteLabel} (all its rounds)`, sqliteAll);
+  rows.push(
+    { workload: 'W9', metric: `tasks/s c=${c}, ${sqliteLabel}`, kiln: perSec(sqliteAll), unit: '/s', note: `${measured.length * W9_ROUNDS} rounds of ${round(roundSpec.durationMs / 1000, 1)} s` },
+    { workload: 'W9', metric: `Kiln CPU ms/task c=${c}, ${sqliteLabel}`, kiln: perTask(sqliteAll.kilnCpuMs, sqliteAll.iterations), unit: 'ms' },
+  );
+  for (const { label, layout, sqlite } of measured) {
+    const paired = perSec(sqlite);
+    const tput: Row = { workload: 'W9', metric: `tasks/s c=${c}, ${label}`, kiln: perSec(layout), floor: paired, unit: '/s', ratio: paired ? perSec(layout) / paired : null, ratioLabel: 'of SQLite' };
+    if (label === 'PostgreSQL, 1 process') Object.assign(tput, { target: '>= 50% of SQLite', met: paired > 0 && perSec(layout) >= paired * 0.5 });
+    rows.push(tput, { workload: 'W9', metric: `Kiln CPU ms/task c=${c}, ${label}`, kiln: perTask(layout.kilnCpuMs, layout.iterations), unit: 'ms' });
+    data[label] = { ...describe(label, layout), pairedSqlite: describe(`${sqliteLabel}, paired with ${label}`, sqlite) };
   }
   return { rows, data, notes };
 }
