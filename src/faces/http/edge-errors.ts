@@ -83,22 +83,23 @@ export function routingError(error: FastifyError, request: FastifyRequest, reply
 }
 
 /** Per connection, the requests whose responses are not yet written out (pipelined requests queue up). */
-const unanswered = new WeakMap<Socket, number>();
+const unanswered = new WeakMap<Socket, Set<IncomingMessage>>();
 /** Per connection, what to do once its last unanswered response is written. */
 const whenAnswered = new WeakMap<Socket, () => void>();
 
 /**
- * Counts each connection's requests until their responses are written out, so that a parse error
+ * Keeps each connection's requests until their responses are written out, so that a parse error
  * after good pipelined requests (see {@link unparsableRequest}) waits for their answers.
  */
 export function trackResponses(server: Server): void {
-  server.on('request', function countUnanswered(request: IncomingMessage, response: ServerResponse) {
+  server.on('request', function keepUnanswered(request: IncomingMessage, response: ServerResponse) {
     const socket = request.socket;
-    unanswered.set(socket, (unanswered.get(socket) ?? 0) + 1);
+    let pending = unanswered.get(socket);
+    if (!pending) unanswered.set(socket, (pending = new Set()));
+    pending.add(request);
     response.once('close', () => {
-      const left = (unanswered.get(socket) ?? 1) - 1;
-      unanswered.set(socket, left);
-      if (left > 0) return;
+      pending.delete(request);
+      if (pending.size > 0) return;
       const then = whenAnswered.get(socket);
       whenAnswered.delete(socket);
       then?.();
@@ -108,15 +109,18 @@ export function trackResponses(server: Server): void {
 
 /**
  * fastify's `clientErrorHandler`: a request Node cannot parse: headers too large (431), too slow
- * (408), malformed (400). When good requests came before it on the same connection (pipelined),
+ * (408), malformed (400). When whole requests came before it on the same connection (pipelined),
  * their answers are written first: a client that sent a task and then garbage learns of its task.
+ * An error while a request's body is still arriving (the client went away half-way, say) is that
+ * request's own, and is answered at once.
  */
 export function unparsableRequest(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
-  if ((unanswered.get(socket) ?? 0) > 0) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const pending = unanswered.get(socket);
+  if (pending && pending.size > 0 && [...pending].every((request) => request.complete)) {
     whenAnswered.set(socket, () => unparsableRequest(error, socket));
     return;
   }
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
   if (!socket.writable) {
     socket.destroy();
     return;
