@@ -697,8 +697,8 @@ async function onPostgres<T>(fn: (schema: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** Paired rounds per PostgreSQL layout in W9: SQLite and the layout take turns, so that drift hits both. */
-const W9_ROUNDS = 3;
+/** Paired rounds per PostgreSQL layout in W9: SQLite and the layout take turns, so that drift hits both; even, so that each goes first as often. */
+const W9_ROUNDS = 4;
 
 /** One W9 deployment's measured runs, summed over its rounds. */
 interface W9Tally {
@@ -719,7 +719,8 @@ interface W9Tally {
  * The SQLite deployment runs throughout. Each PostgreSQL layout is measured in rounds that take
  * turns with SQLite (which goes first alternates), and its ratio is to the SQLite rounds paired
  * with it: a machine that slows down over minutes (a busy neighbour, a throttled host) slows both
- * sides of a ratio alike, where one SQLite figure taken first flattered it.
+ * sides of a ratio alike, where one SQLite figure taken first flattered it. The layout waiting
+ * its turn stays up, idle (its listeners and sweeps cost next to nothing).
  */
 export async function w9(ctx: Context): Promise<WorkloadOutput> {
   const c = ctx.settings.w2Concurrency[ctx.settings.w2Concurrency.length - 1]!;
@@ -743,11 +744,11 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
     await runLoad(runJob(servers[0]!, c, { count: ctx.settings.w9WarmupTasks, warmupMs: 0 }), null);
     if (schema) await vacuumSchemas(BENCH_DATABASE_URL, [schema]);
   };
-  /** One round of load against the first server, adding the CPU of all of them and of PostgreSQL to `into`. */
-  const measure = async (servers: KilnServer[], into: W9Tally) => {
+  /** One round of load against the first server, adding the CPU of all of them (and of PostgreSQL, for a layout on it) to `into`. */
+  const measure = async (servers: KilnServer[], into: W9Tally, onPostgres: boolean) => {
     let start = { kiln: new Map<number, number>(), postgres: new Map<number, number>() };
     let end = start;
-    const read = () => ({ kiln: cpuMsOf(servers.map((s) => s.pid)), postgres: cpuMsOf(processesNamed('postgres')) });
+    const read = () => ({ kiln: cpuMsOf(servers.map((s) => s.pid)), postgres: onPostgres ? cpuMsOf(processesNamed('postgres')) : new Map<number, number>() });
     const run = await runLoad<RunResult>(runJob(servers[0]!, c, roundSpec), null, (phase) => {
       if (phase === 'start') start = read();
       else if (phase === 'end') end = read();
@@ -795,8 +796,8 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
         await warm(servers, schema);
         const pair = { label, layout: tally(), sqlite: tally() };
         for (let r = 0; r < W9_ROUNDS; r++) {
-          const sides: [KilnServer[], W9Tally][] = [[[sqliteKiln], pair.sqlite], [servers, pair.layout]];
-          for (const [side, into] of r % 2 === 0 ? sides : sides.reverse()) await measure(side, into);
+          const sides: [KilnServer[], W9Tally, boolean][] = [[[sqliteKiln], pair.sqlite, false], [servers, pair.layout, true]];
+          for (const [side, into, postgres] of r % 2 === 0 ? sides : sides.reverse()) await measure(side, into, postgres);
         }
         measured.push(pair);
       });
@@ -811,7 +812,7 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
   const describe = (label: string, t: W9Tally) => {
     const client = t.clientCpuPct.reduce((a, b) => a + b, 0) / Math.max(1, t.clientCpuPct.length);
     notes.push(
-      `W9 ${label}: ${t.iterations} tasks in ${round(t.windowMs / 1000, 1)} s, ${t.errors} errors${t.firstError ? ` (${t.firstError})` : ''}; CPU: Kiln ${round(share(t.kilnCpuMs, t), 0)}%, PostgreSQL ${round(share(t.postgresCpuMs, t), 0)}%, load generator ${round(client, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
+      `W9 ${label}: ${t.iterations} tasks in ${round(t.windowMs / 1000, 1)} s, ${t.errors} errors${t.firstError ? ` (${t.firstError})` : ''}; CPU: Kiln ${round(share(t.kilnCpuMs, t), 0)}%${label.startsWith('PostgreSQL') ? `, PostgreSQL ${round(share(t.postgresCpuMs, t), 0)}%` : ''}, load generator ${round(client, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
     );
     return { iterations: t.iterations, errors: t.errors, perSec: perSec(t), kilnCpuPct: share(t.kilnCpuMs, t), postgresCpuPct: share(t.postgresCpuMs, t), kilnCpuMsPerTask: perTask(t.kilnCpuMs, t.iterations), clientCpuPct: client };
   };

@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { gumloopEdgeError } from '../gumloop/errors.js';
 import { mcpEdgeError } from '../mcp/errors.js';
 import { sigmicEdgeError } from '../sigmic/errors.js';
@@ -62,19 +62,6 @@ export function requestPathOf(packet: Buffer | undefined): string {
   return /^[A-Z]+ (\/\S*)/.exec(line)?.[1] ?? '/';
 }
 
-/**
- * An HTTP/1.1 request must name its host (RFC 9112, 3.2). Node's own check answers a bare 400
- * without a body, so it is turned off (`requireHostHeader: false`) and done here instead, in the
- * face's envelope; the connection is closed, as Node would.
- */
-export function refuseRequestsWithoutHost(app: FastifyInstance): void {
-  app.addHook('onRequest', function requireHost(request, reply, done) {
-    if (request.raw.httpVersionMajor !== 1 || request.raw.httpVersionMinor === 0 || request.headers.host !== undefined) return done();
-    reply.hijack();
-    writeEdgeError(reply.raw, request.url, 400, 'The request has no Host header, which HTTP/1.1 requires: send one (e.g. "Host: localhost:8080").', { connection: 'close' });
-  });
-}
-
 /** fastify's `frameworkErrors`: a URL it cannot route (bad percent-encoding, a path segment over 100 characters). */
 export function routingError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const [status, message] =
@@ -117,9 +104,17 @@ export function trackResponses(server: Server): void {
 export function unparsableRequest(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const pending = unanswered.get(socket);
-  if (pending && pending.size > 0 && [...pending].every((request) => request.complete)) {
-    whenAnswered.set(socket, () => unparsableRequest(error, socket));
-    return;
+  if (pending && pending.size > 0) {
+    // Headers that came too slowly while an answer (a stream, say) is still being written: the
+    // connection is closed rather than a 408 written into the middle of that answer.
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.destroy();
+      return;
+    }
+    if ([...pending].every((request) => request.complete)) {
+      whenAnswered.set(socket, () => unparsableRequest(error, socket));
+      return;
+    }
   }
   if (!socket.writable) {
     socket.destroy();

@@ -41,8 +41,14 @@ export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits):
   // here, where the request's path (and so its face's envelope) is known.
   app.addHook('onRequest', function refuseLargeHeaders(request, reply, done) {
     if (headerBytes(request.raw) <= MAX_HEADER_BYTES) return done();
-    reply.hijack();
-    writeEdgeError(reply.raw, request.url, 431, `The request line or headers are too large (${MAX_HEADER_BYTES / 1024} KB at most).`, { connection: 'close' });
+    refuseAtOnce(request, reply, 431, `The request line or headers are too large (${MAX_HEADER_BYTES / 1024} KB at most).`, limits);
+  });
+  // An HTTP/1.1 request must name its host (RFC 9112, 3.2). Node's own check answers a bare 400
+  // without a body, so it is turned off (`requireHostHeader: false`) and done here instead.
+  app.addHook('onRequest', function requireHost(request, reply, done) {
+    const { httpVersionMajor, httpVersionMinor, headers } = request.raw;
+    if (httpVersionMajor !== 1 || httpVersionMinor === 0 || headers.host !== undefined) return done();
+    refuseAtOnce(request, reply, 400, 'The request has no Host header, which HTTP/1.1 requires: send one (e.g. "Host: localhost:8080").', limits);
   });
   app.addHook('onRequest', function startBodyDeadline(request, reply, done) {
     if (hasPendingBody(request.raw)) watchBody(request, reply, limits);
@@ -76,6 +82,13 @@ export function refuseConnectionsOverCap(app: FastifyInstance, limits: RequestLi
 }
 
 const LINGER_MS = 2000;
+
+/** Answers a request in its face's envelope before any route runs, and closes the connection once the body still arriving is read. */
+function refuseAtOnce(request: FastifyRequest, reply: FastifyReply, status: number, message: string, limits: RequestLimits): void {
+  reply.hijack();
+  if (hasPendingBody(request.raw)) lingerOnClose(request.raw.socket, Math.min(LINGER_MS, limits.bodyTimeoutMs));
+  writeEdgeError(reply.raw, request.url, status, message, { connection: 'close' });
+}
 
 /**
  * Node closes a `Connection: close` socket as soon as the response is written; the client, still

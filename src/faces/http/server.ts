@@ -12,7 +12,7 @@ import { errorMessage } from '../../logger.js';
 import { KILN_VERSION } from '../../version.js';
 import { registerBodyParsers } from './body-parsers.js';
 import { browserAccess } from './browser-access.js';
-import { refuseRequestsWithoutHost, routingError, trackResponses, unparsableRequest } from './edge-errors.js';
+import { routingError, trackResponses, unparsableRequest } from './edge-errors.js';
 import { clientErrorOf } from './framework-errors.js';
 import { idempotentRoutes } from './idempotency.js';
 import { limitRequestRate } from './rate-limit.js';
@@ -49,7 +49,7 @@ export async function buildHttpServer(
     forceCloseConnections: true,
     frameworkErrors: routingError,
     clientErrorHandler: unparsableRequest,
-    // A missing Host header is answered by refuseRequestsWithoutHost, in the face's envelope.
+    // A missing Host header is answered in applyRequestLimits, in the face's envelope.
     http: { maxHeaderSize: HEADER_PARSE_BYTES, requireHostHeader: false },
   });
   trackResponses(app.server);
@@ -62,7 +62,6 @@ export async function buildHttpServer(
   });
   // Hooks of the root apply to every route of every face; they are added before the faces are.
   applyRequestLimits(app, options.limits);
-  refuseRequestsWithoutHost(app);
   guardInput(app);
   browserAccess(app, deps.corsOrigins);
   await app.register(multipart, { limits: { fileSize: deps.uploadLimits.maxFileBytes, files: deps.uploadLimits.maxFiles } });
