@@ -290,7 +290,7 @@ export async function w3(ctx: Context): Promise<WorkloadOutput> {
   // round no longer decides a p99.
   const kilnRuns = levels.map(() => [] as FanoutRun[]);
   const floorRuns = levels.map(() => [] as FanoutRun[]);
-  const kilnDelays = levels.map(() => ({ maxMs: 0, p99Ms: 0 }));
+  const kilnDelays = levels.map(() => [] as { maxMs: number; p99Ms: number }[]);
   await withKiln(ctx, 'w3', { env: { KILN_METRICS: 'on' } }, (k) =>
     withFloor(async (f) => {
       for (const [i, subscribers] of levels.entries()) {
@@ -304,7 +304,7 @@ export async function w3(ctx: Context): Promise<WorkloadOutput> {
           });
           await connected;
           const delay = await loopDelay(k);
-          kilnDelays[i] = { maxMs: Math.max(kilnDelays[i]!.maxMs, delay.maxMs), p99Ms: Math.max(kilnDelays[i]!.p99Ms, delay.p99Ms) };
+          kilnDelays[i]!.push(delay);
           kilnRuns[i]!.push({ result: run.result, emitted: eventTimes(k.dataDir, run.result.taskId), serverCpuMs: run.serverCpuMs });
         };
         const onFloor = async (round: number) => {
@@ -323,7 +323,9 @@ export async function w3(ctx: Context): Promise<WorkloadOutput> {
     }),
   );
   for (const [i, subscribers] of levels.entries()) {
-    const kiln = { ...fanoutStats(kilnRuns[i]!), loopDelay: kilnDelays[i]! };
+    // The longest stall of any round, and each round's (in the results file).
+    const delays = kilnDelays[i]!;
+    const kiln = { ...fanoutStats(kilnRuns[i]!), loopDelay: { maxMs: Math.max(...delays.map((d) => d.maxMs)), p99Ms: Math.max(...delays.map((d) => d.p99Ms)) }, loopDelayByRound: delays };
     const floor = fanoutStats(floorRuns[i]!);
     const lag = row('W3', `p99 lag ${subscribers} subs`, kiln.lagMs.p99, floor.lagMs.p99, 'ms', 'x');
     // The histogram records whole intervals of its 10 ms timer: a loop blocked for B ms records B to B + 10.
