@@ -28,6 +28,8 @@ export interface RequestLimits {
 /**
  * Bounds what a client can hold on the server without doing anything useful:
  *
+ * - headers over 16 KB, and an HTTP/1.1 request without a Host header, are answered (431, 400)
+ *   in the face's envelope before any route runs;
  * - a request body gets `bodyTimeoutMs`, plus one second per `bodyMinBytesPerSecond` bytes that
  *   arrive; a body that falls behind (trickled, or shorter than its Content-Length) is answered
  *   408 and its connection closed. A 50 MB upload thus has as long as it needs at 16 KB/s, a
