@@ -724,6 +724,8 @@ const W9_ROUNDS = 4;
 
 /** One W9 deployment's measured runs, summed over its rounds. */
 interface W9Tally {
+  /** Whether the deployment runs on PostgreSQL (whose CPU then counts). */
+  onPostgres: boolean;
   iterations: number;
   errors: number;
   firstError: string | null;
@@ -756,7 +758,7 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
     return { rows: [{ workload: 'W9', metric: 'skipped', kiln: null, unit: '', note: why }], data: { skipped: why }, notes: [`W9 skipped: ${why}`] };
   }
 
-  const tally = (): W9Tally => ({ iterations: 0, errors: 0, firstError: null, windowMs: 0, kilnCpuMs: 0, postgresCpuMs: 0, clientCpuPct: [] });
+  const tally = (onPostgres: boolean): W9Tally => ({ onPostgres, iterations: 0, errors: 0, firstError: null, windowMs: 0, kilnCpuMs: 0, postgresCpuMs: 0, clientCpuPct: [] });
   /**
    * A warm-up of the same number of tasks in every deployment comes first (a warm-up by time left
    * the slower layouts measured while V8 was still compiling their code); on PostgreSQL the
@@ -766,8 +768,9 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
     await runLoad(runJob(servers[0]!, c, { count: ctx.settings.w9WarmupTasks, warmupMs: 0 }), null);
     if (schema) await vacuumSchemas(BENCH_DATABASE_URL, [schema]);
   };
-  /** One round of load against the first server, adding the CPU of all of them (and of PostgreSQL, for a layout on it) to `into`. */
-  const measure = async (servers: KilnServer[], into: W9Tally, onPostgres: boolean) => {
+  /** One round of load against the first server, adding its figures and the CPU of all of them (and of PostgreSQL, for a layout on it) to each tally. */
+  const measure = async (servers: KilnServer[], tallies: W9Tally[]) => {
+    const { onPostgres } = tallies[0]!;
     let start = { kiln: new Map<number, number>(), postgres: new Map<number, number>() };
     let end = start;
     const read = () => ({ kiln: cpuMsOf(servers.map((s) => s.pid)), postgres: onPostgres ? cpuMsOf(processesNamed('postgres')) : new Map<number, number>() });
@@ -775,13 +778,15 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
       if (phase === 'start') start = read();
       else if (phase === 'end') end = read();
     });
-    into.iterations += run.result.iterations;
-    into.errors += run.result.errors;
-    into.firstError ??= run.result.firstError;
-    into.windowMs += run.windowMs;
-    into.kilnCpuMs += cpuBetween(start.kiln, end.kiln) ?? 0;
-    into.postgresCpuMs += cpuBetween(start.postgres, end.postgres) ?? 0;
-    into.clientCpuPct.push(run.result.clientCpuPct);
+    for (const into of tallies) {
+      into.iterations += run.result.iterations;
+      into.errors += run.result.errors;
+      into.firstError ??= run.result.firstError;
+      into.windowMs += run.windowMs;
+      into.kilnCpuMs += cpuBetween(start.kiln, end.kiln) ?? 0;
+      into.postgresCpuMs += cpuBetween(start.postgres, end.postgres) ?? 0;
+      into.clientCpuPct.push(run.result.clientCpuPct);
+    }
   };
   const postgresLayouts: { label: string; start: (fn: (servers: KilnServer[], schema: string) => Promise<void>) => Promise<void> }[] = [
     {
@@ -810,16 +815,16 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
   ];
 
   const measured: { label: string; layout: W9Tally; sqlite: W9Tally }[] = [];
-  const sqliteAll = tally();
+  const sqliteAll = tally(false);
   await withKiln(ctx, 'w9-sqlite', {}, async (sqliteKiln) => {
     await warm([sqliteKiln]);
     for (const { label, start } of postgresLayouts) {
       await start(async (servers, schema) => {
         await warm(servers, schema);
-        const pair = { label, layout: tally(), sqlite: tally() };
+        const pair = { label, layout: tally(true), sqlite: tally(false) };
         for (let r = 0; r < W9_ROUNDS; r++) {
-          const sides: [KilnServer[], W9Tally, boolean][] = [[[sqliteKiln], pair.sqlite, false], [servers, pair.layout, true]];
-          for (const [side, into, postgres] of r % 2 === 0 ? sides : sides.reverse()) await measure(side, into, postgres);
+          const sides: [KilnServer[], W9Tally[]][] = [[[sqliteKiln], [pair.sqlite, sqliteAll]], [servers, [pair.layout]]];
+          for (const [side, tallies] of r % 2 === 0 ? sides : sides.reverse()) await measure(side, tallies);
         }
         measured.push(pair);
       });
@@ -834,15 +839,10 @@ export async function w9(ctx: Context): Promise<WorkloadOutput> {
   const describe = (label: string, t: W9Tally) => {
     const client = t.clientCpuPct.reduce((a, b) => a + b, 0) / Math.max(1, t.clientCpuPct.length);
     notes.push(
-      `W9 ${label}: ${t.iterations} tasks in ${round(t.windowMs / 1000, 1)} s, ${t.errors} errors${t.firstError ? ` (${t.firstError})` : ''}; CPU: Kiln ${round(share(t.kilnCpuMs, t), 0)}%${label.startsWith('PostgreSQL') ? `, PostgreSQL ${round(share(t.postgresCpuMs, t), 0)}%` : ''}, load generator ${round(client, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
+      `W9 ${label}: ${t.iterations} tasks in ${round(t.windowMs / 1000, 1)} s, ${t.errors} errors${t.firstError ? ` (${t.firstError})` : ''}; CPU: Kiln ${round(share(t.kilnCpuMs, t), 0)}%${t.onPostgres ? `, PostgreSQL ${round(share(t.postgresCpuMs, t), 0)}%` : ''}, load generator ${round(client, 0)}% (of one core; the machine has ${os.availableParallelism()})`,
     );
     return { iterations: t.iterations, errors: t.errors, perSec: perSec(t), kilnCpuPct: share(t.kilnCpuMs, t), postgresCpuPct: share(t.postgresCpuMs, t), kilnCpuMsPerTask: perTask(t.kilnCpuMs, t.iterations), clientCpuPct: client };
   };
-  for (const { sqlite } of measured) {
-    for (const key of ['iterations', 'errors', 'windowMs', 'kilnCpuMs', 'postgresCpuMs'] as const) sqliteAll[key] += sqlite[key];
-    sqliteAll.firstError ??= sqlite.firstError;
-    sqliteAll.clientCpuPct.push(...sqlite.clientCpuPct);
-  }
   const sqliteLabel = 'SQLite, 1 process';
   data[sqliteLabel] = describe(`${sqliteLabel} (all its rounds)`, sqliteAll);
   rows.push(

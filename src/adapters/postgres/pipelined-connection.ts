@@ -21,9 +21,7 @@ export class PipelinedConnection {
   /** When each statement in flight was sent, oldest first (answers come back in that order). */
   private readonly sentAt: number[] = [];
   private idleTimer: NodeJS.Timeout | null = null;
-  /** When the last statement in flight was answered. */
-  private idleSince = 0;
-  /** When a statement was last answered. */
+  /** When a statement was last answered (with none left in flight, when the connection fell idle). */
   private answeredAt = 0;
 
   constructor(
@@ -46,13 +44,12 @@ export class PipelinedConnection {
 
   /** One timer at a time, not one per statement: when it fires early, it waits out the rest. */
   private closeWhenIdle(): void {
-    this.idleSince = performance.now();
     if (this.idleTimer) return;
     const check = (delay: number) => {
       this.idleTimer = setTimeout(() => {
         this.idleTimer = null;
         if (this.sentAt.length > 0 || !this.client) return;
-        const left = this.idleSince + IDLE_MS - performance.now();
+        const left = this.answeredAt + IDLE_MS - performance.now();
         if (left > 0) return check(left);
         const idle = this.client;
         this.client = null;
