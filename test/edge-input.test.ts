@@ -102,6 +102,34 @@ describe('requests a newcomer gets wrong', () => {
     assert.equal(served.json().success, true);
   });
 
+  it('tells a client that asks first (Expect: 100-continue) to send its body only once the request is accepted', async () => {
+    const upload = { 'content-type': 'multipart/form-data; boundary=x', 'content-length': 10 * 1024 * 1024, expect: '100-continue' };
+    // Refused before the body is read: the answer comes instead of 100 Continue, and no body need be sent.
+    const refusals: [string, Record<string, string | number>, number][] = [
+      ['a wrong key', { authorization: `Bearer kiln_${'0'.repeat(64)}` }, 401],
+      ['no Host header', { authorization: `Bearer ${kiln.key}` }, 400],
+    ];
+    for (const [what, headers, status] of refusals) {
+      const connection = new RawConnection(kiln.url);
+      const request = head('POST', '/api/v1/tasks', { ...headers, ...upload });
+      connection.send(what === 'no Host header' ? request.replace('Host: 127.0.0.1\r\n', '') : request);
+      const response = await connection.response();
+      assert.equal(response.status, status, `${what}: ${connection.text.slice(0, 200)}`);
+      assert.equal(response.json().success, false, what);
+      connection.close();
+    }
+    // Accepted: 100 Continue, then the body, then the task.
+    const body = JSON.stringify({ message: 'hello after 100 Continue' });
+    const connection = new RawConnection(kiln.url);
+    connection.send(head('POST', '/api/v1/tasks', { authorization: `Bearer ${kiln.key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' }));
+    assert.ok(await connection.waitFor(/^HTTP\/1\.1 100 Continue\r\n\r\n/), connection.text);
+    connection.send(body);
+    assert.ok(await connection.waitFor(/HTTP\/1\.1 200 [^]*\r\n\r\n\{[^]*\}$/), connection.text);
+    const id = JSON.parse(connection.text.slice(connection.text.lastIndexOf('\r\n\r\n') + 4)).data.id;
+    connection.close();
+    assert.equal((await api.get(`/api/v1/tasks/${id}`)).status, 200);
+  });
+
   it('answers pipelined requests before the garbage that follows them, so that a client learns of the task it made', async () => {
     const body = JSON.stringify({ message: 'hello from a pipelined request' });
     const connection = new RawConnection(kiln.url);

@@ -58,6 +58,15 @@ export class RawConnection {
     }
   }
 
+  /** Waits until what was received matches `pattern` (false when the connection closes first). */
+  async waitFor(pattern: RegExp): Promise<boolean> {
+    while (!pattern.test(this.received)) {
+      if (this.isClosed) return false;
+      await Promise.race([this.closed, new Promise((r) => this.socket.once('data', r))]);
+    }
+    return true;
+  }
+
   /** Everything received so far. */
   get text(): string {
     return this.received;

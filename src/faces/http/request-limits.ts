@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { writeEdgeError } from './edge-errors.js';
@@ -36,9 +36,13 @@ export interface RequestLimits {
  *   stalled one is cut off. Streams (GET) have no body and stay open as long as they like;
  * - a response sent before the body was read (a 401 to a request without a key, an early
  *   validation error) closes the connection soon after, instead of reading the unwanted rest of
- *   the body to keep the connection.
+ *   the body to keep the connection;
+ * - a client that asks before sending its body (`Expect: 100-continue`, as curl does for bodies
+ *   over 1 MB) is told to go on only when the body is read: one refused before that (no key, no
+ *   Host, over its rate) gets its answer without sending the body.
  */
 export function applyRequestLimits(app: FastifyInstance, limits: RequestLimits): void {
+  continueWhenBodyIsRead(app.server);
   // Node's parser takes up to HEADER_PARSE_BYTES, so that headers past the limit are answered
   // here, where the request's path (and so its face's envelope) is known.
   app.addHook('onRequest', function refuseLargeHeaders(request, reply, done) {
@@ -84,6 +88,23 @@ export function refuseConnectionsOverCap(app: FastifyInstance, limits: RequestLi
 }
 
 const LINGER_MS = 2000;
+
+/**
+ * Node answers `Expect: 100-continue` with `100 Continue` as soon as the headers arrive, before
+ * any check. Here it is sent when the first reader of the body attaches (a body parser, a
+ * multipart reader), and never once a final answer has gone out.
+ */
+function continueWhenBodyIsRead(server: Server): void {
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    const onReader = (event: string | symbol) => {
+      if (event !== 'data' && event !== 'readable') return;
+      request.off('newListener', onReader);
+      if (!response.headersSent) response.writeContinue();
+    };
+    request.on('newListener', onReader);
+    server.emit('request', request, response);
+  });
+}
 
 /** Answers a request in its face's envelope before any route runs, and closes the connection once the body still arriving is read. */
 function refuseAtOnce(request: FastifyRequest, reply: FastifyReply, status: number, message: string, limits: RequestLimits): void {
